@@ -1,0 +1,70 @@
+"""The evaluation cache: a configuration measured once is never compiled or measured again.
+
+Keyed by everything that decides the result: every layer's choice, the model's weights hash,
+the target and device, the measurement protocol, thread count, evaluation split and tool
+versions. Backed by joblib.Memory, which writes atomically and recomputes an entry it cannot
+read back (a corrupt entry costs one re-evaluation, never a wrong result). Only successful and
+invalid-combination results are kept: a timeout or a lost device may go better next time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dse.errors import FailureKind
+from objectives._result import EvaluationResult
+from objectives.evaluate import EvaluationRequest, tool_versions
+
+_CACHEABLE_FAILURES = (FailureKind.INVALID,)
+
+
+class _NotCached(Exception):
+    """Carries a result out of the memoized function without joblib storing it."""
+
+    def __init__(self, result: EvaluationResult) -> None:
+        super().__init__(result.error_message)
+        self.result = result
+
+
+def _run_and_keep(key: dict[str, Any], request: EvaluationRequest, run: Callable[..., EvaluationResult]) -> EvaluationResult:
+    result = run(request)
+    if not result.ok and result.error_kind not in _CACHEABLE_FAILURES:
+        raise _NotCached(result)
+    return result
+
+
+class EvaluationCache:
+    def __init__(self, location: Path) -> None:
+        from joblib import Memory
+
+        self._memory = Memory(location, verbose=0)
+        self._cached = self._memory.cache(_run_and_keep, ignore=["request", "run"])
+        self._versions = tool_versions()
+
+    def key(self, request: EvaluationRequest) -> dict[str, Any]:
+        return {
+            "config": request.config.as_dict(),
+            "weights_sha256": request.weights.sha256,
+            "device": {k: v for k, v in asdict(request.device).items() if k != "session_timeout_s"},
+            "measure": asdict(request.measure),
+            "threads": request.threads,
+            "data_dir": str(request.data_dir) if request.data_dir else None,
+            "eval_limit": request.eval_limit,
+            "versions": self._versions,
+        }
+
+    def contains(self, request: EvaluationRequest) -> bool:
+        return bool(self._cached.check_call_in_cache(self.key(request), request, None))
+
+    def get_or_run(
+        self, request: EvaluationRequest, run: Callable[[EvaluationRequest], EvaluationResult]
+    ) -> tuple[EvaluationResult, bool]:
+        """The cached result of ``request``, or ``run(request)``; the flag says whether it was a hit."""
+        hit = self.contains(request)
+        try:
+            return self._cached(self.key(request), request, run), hit
+        except _NotCached as not_cached:
+            return not_cached.result, False

@@ -1,0 +1,107 @@
+"""Frozen, validated configuration objects. Units live in the names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dse.errors import UsageError
+
+SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc", "grid")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """The latency protocol (TVM's time_evaluator): ``repeat`` samples, each at least ``min_repeat_ms`` long."""
+
+    repeat: int = 10
+    min_repeat_ms: int = 100
+    warmup_runs: int = 1
+
+    def __post_init__(self) -> None:
+        _require(self.repeat >= 2, f"--repeat must be >= 2, got repeat={self.repeat}")
+        _require(self.min_repeat_ms >= 0, f"--min-repeat-ms must be >= 0, got min_repeat_ms={self.min_repeat_ms}")
+        _require(self.warmup_runs >= 0, f"warmup_runs must be >= 0, got warmup_runs={self.warmup_runs}")
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """How to reach the measurement device: the host itself, an RPC tracker, or one RPC server."""
+
+    rpc_tracker: str | None = None  # HOST:PORT
+    rpc_key: str | None = None
+    rpc_server: str | None = None  # HOST:PORT
+    session_timeout_s: int = 600
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--rpc-tracker", self.rpc_tracker), ("--rpc", self.rpc_server)):
+            if value is not None:
+                parse_host_port(value, flag)
+        _require(
+            (self.rpc_tracker is None) == (self.rpc_key is None),
+            "--rpc-tracker and --rpc-key go together: give both, or neither",
+        )
+        _require(
+            not (self.rpc_tracker and self.rpc_server), "give either --rpc-tracker/--rpc-key or --rpc, not both"
+        )
+
+    @property
+    def remote(self) -> bool:
+        return self.rpc_tracker is not None or self.rpc_server is not None
+
+
+def parse_host_port(value: str, flag: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    _require(bool(host) and port.isdigit() and 0 < int(port) < 65536,
+             f"{flag} must be HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Which choices of each searched layer the study may take (empty: every registered one)."""
+
+    models: tuple[str, ...]
+    pruning: tuple[str, ...] = ()
+    precision: tuple[str, ...] = ()
+    algorithm: tuple[str, ...] = ()
+    tuning: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything one ``python -m dse.optimize`` run needs."""
+
+    target: str
+    dataset: str
+    space: SpaceConfig
+    storage: str
+    study_name: str
+    work_dir: Path
+    data_dir: Path | None = None
+    weights: str = "train"
+    n_trials: int = 10
+    timeout_s: float | None = None
+    sampler: str = "tpe"
+    seed: int | None = 0
+    threads: int = 1
+    eval_limit: int | None = None
+    trial_timeout_s: float = 1800.0
+    tuning_db: Path | None = None
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    device: DeviceOptions = field(default_factory=DeviceOptions)
+
+    def __post_init__(self) -> None:
+        _require(self.n_trials > 0, f"--n-trials must be > 0, got n_trials={self.n_trials}")
+        _require(self.timeout_s is None or self.timeout_s > 0, f"--timeout must be > 0, got timeout={self.timeout_s}")
+        _require(self.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        _require(self.threads > 0, f"--threads must be > 0, got threads={self.threads}")
+        _require(self.eval_limit is None or self.eval_limit > 0,
+                 f"--eval-limit must be > 0, got eval_limit={self.eval_limit}")
+        _require(self.trial_timeout_s > 0, f"--trial-timeout must be > 0, got trial_timeout={self.trial_timeout_s}")
+        _require(len(self.space.models) > 0, "--models must name at least one model")

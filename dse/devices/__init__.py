@@ -1,0 +1,7 @@
+"""Measurement devices: where a compiled module runs for accuracy and latency."""
+
+from __future__ import annotations
+
+from dse.devices._base import Device, LoadedModule, LatencySamples
+
+__all__ = ["Device", "LatencySamples", "LoadedModule"]

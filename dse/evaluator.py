@@ -1,0 +1,62 @@
+"""Turns a TrialConfig into a (cached) EvaluationResult: weights, cache and worker joined here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dse.cache import EvaluationCache
+from dse.errors import FailureKind, TrialFailure
+from objectives._result import EvaluationResult
+from objectives.evaluate import EvaluationRequest, evaluate, tool_versions
+
+if TYPE_CHECKING:
+    from dse._worker import IsolatedRunner
+    from dse.config import StudyConfig
+    from search_spaces import TrialConfig
+    from search_spaces.models._weights import ResolvedWeights
+
+
+class Evaluator:
+    """Evaluates configurations of one study, each at most once per machine."""
+
+    def __init__(
+        self, config: StudyConfig, weights: dict[str, ResolvedWeights], runner: IsolatedRunner
+    ) -> None:
+        self._config = config
+        self._weights = weights
+        self._runner = runner
+        self._cache = EvaluationCache(config.work_dir / "cache")
+
+    def request(self, trial_config: TrialConfig) -> EvaluationRequest:
+        config = self._config
+        return EvaluationRequest(
+            config=trial_config,
+            weights=self._weights[trial_config.model],
+            data_dir=config.data_dir,
+            eval_limit=config.eval_limit,
+            work_dir=config.work_dir,
+            threads=config.threads,
+            measure=config.measure,
+            device=config.device,
+            tuning_db=config.tuning_db,
+        )
+
+    def is_cached(self, trial_config: TrialConfig) -> bool:
+        return self._cache.contains(self.request(trial_config))
+
+    def evaluate(self, trial_config: TrialConfig) -> tuple[EvaluationResult, bool]:
+        """The result of ``trial_config`` and whether it came from the cache."""
+        return self._cache.get_or_run(self.request(trial_config), self._run_isolated)
+
+    def _run_isolated(self, request: EvaluationRequest) -> EvaluationResult:
+        try:
+            return self._runner.call(evaluate, request, timeout_s=self._config.trial_timeout_s)
+        except TrialFailure as failure:
+            return EvaluationResult(
+                request.config.as_dict(), versions=tool_versions(),
+                error_kind=failure.kind, error_message=failure.message,
+            )
+
+
+def failure_is_retryable(result: EvaluationResult) -> bool:
+    return result.error_kind is not None and FailureKind(result.error_kind).retryable

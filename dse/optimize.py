@@ -1,0 +1,162 @@
+"""``python -m dse.optimize``: run (or resume) an across-stack study for one target.
+
+The CLI is a thin adapter: it parses, validates everything before touching storage, builds a
+StudyConfig and hands it to the engine. Usage errors: one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from dse.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
+from dse.errors import UsageError
+
+DEFAULT_MODELS = ("tiny_cnn", "resnet18", "mobilenet_v2", "shufflenet_v2_x1_0", "mnasnet1_0")
+DEFAULT_WORK_DIR = Path("studies")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see --help)")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {value!r}")
+    return items
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m dse.optimize", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--target", default="x86", help="hardware target preset (see --list-targets); default x86")
+    p.add_argument("--dataset", default="digits", help="data set (default: digits, embedded, no download)")
+    p.add_argument("--data-dir", type=Path, help="folder holding the data set's files (cifar10, imagefolder)")
+    p.add_argument("--models", type=_csv, help=f"comma list of models or package.module:factory (default: {','.join(DEFAULT_MODELS)})")
+    p.add_argument("--weights", help="'train' (train on first use, cached), 'pretrained' (torchvision), or a "
+                   "checkpoint file / folder of <model>.pt; default: train for digits, pretrained otherwise")
+    p.add_argument("--pruning", type=_csv, help="restrict the pruning choices (default: all registered)")
+    p.add_argument("--precision", type=_csv, help="restrict the precision choices")
+    p.add_argument("--algorithms", type=_csv, help="restrict the convolution algorithm choices")
+    p.add_argument("--tuning", type=_csv, help="restrict the tuning choices")
+    p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="search strategy (default tpe)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--study-name", help="default: dse-<target>-<dataset>")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite file studies/dse.db)")
+    p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="study folder: caches, weights, tuning records")
+    p.add_argument("--tuning-db", type=Path, help="MetaSchedule database folder (default: <work-dir>/tuning/<target>)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for TVM and PyTorch")
+    p.add_argument("--eval-limit", type=int, help="evaluate accuracy on at most this many images")
+    p.add_argument("--repeat", type=int, default=10, help="latency samples per measurement (default 10)")
+    p.add_argument("--min-repeat-ms", type=int, default=100, help="minimum length of one sample (default 100)")
+    p.add_argument("--trial-timeout", type=float, default=1800.0, help="seconds before a trial is failed as timeout")
+    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
+    p.add_argument("--rpc-key", help="device key registered with the tracker")
+    p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
+    p.add_argument("--list-targets", action="store_true", help="list target presets and exit")
+    p.add_argument("--list-models", action="store_true", help="list registered models and exit")
+    p.add_argument("--list-choices", action="store_true", help="list every layer's registered choices and exit")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _listing(args: argparse.Namespace) -> str | None:
+    if args.list_targets:
+        from search_spaces.targets import TARGETS
+
+        return "\n".join(f"{name:12s} {preset.description}" for name, preset in TARGETS.items())
+    if args.list_models:
+        from search_spaces.models import MODELS
+
+        return "\n".join(f"{name:20s} {spec.description}" for name, spec in MODELS.items())
+    if args.list_choices:
+        from search_spaces._space import layer_registries
+
+        lines = []
+        for layer, registry in layer_registries().items():
+            lines.append(f"{layer}:")
+            lines.extend(f"  {name:22s} {choice.description}" for name, choice in registry.items())
+        return "\n".join(lines)
+    return None
+
+
+def config_from_args(args: argparse.Namespace) -> StudyConfig:
+    """Build and validate the StudyConfig (raises UsageError; touches nothing)."""
+    from dse.study import default_storage, validate_storage_url
+    from search_spaces.datasets import DATASETS
+    from search_spaces.targets import TARGETS
+
+    TARGETS.get(args.target)
+    dataset = DATASETS.get(args.dataset)
+    work_dir = args.work_dir.resolve()
+    storage = args.storage or default_storage(work_dir)
+    if args.storage:
+        validate_storage_url(storage)
+    weights = args.weights or ("train" if dataset.trainable_by_default else "pretrained")
+    config = StudyConfig(
+        target=args.target,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        space=SpaceConfig(
+            models=args.models or DEFAULT_MODELS,
+            pruning=args.pruning or (),
+            precision=args.precision or (),
+            algorithm=args.algorithms or (),
+            tuning=args.tuning or (),
+        ),
+        storage=storage,
+        study_name=args.study_name or f"dse-{args.target}-{args.dataset}",
+        work_dir=work_dir,
+        weights=weights,
+        n_trials=args.n_trials,
+        timeout_s=args.timeout,
+        sampler=args.sampler,
+        seed=args.seed,
+        threads=args.threads,
+        eval_limit=args.eval_limit,
+        trial_timeout_s=args.trial_timeout,
+        tuning_db=args.tuning_db,
+        measure=MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms),
+        device=DeviceOptions(rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key, rpc_server=args.rpc_server),
+    )
+    dataset.check_data_dir(config.data_dir)
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        listing = _listing(args)
+        if listing is not None:
+            print(listing)
+            return 0
+        config = config_from_args(args)
+        from dse.run import run
+
+        print(run(config))
+        return 0
+    except UsageError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: completed trials are stored; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

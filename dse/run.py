@@ -1,0 +1,63 @@
+"""Runs a validated StudyConfig: prepares data and weights, opens the study, searches, reports."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from dse.errors import UsageError
+
+if TYPE_CHECKING:
+    from dse.config import StudyConfig
+    from search_spaces.models._weights import ResolvedWeights
+
+
+def _pin_threads(threads: int) -> None:
+    # TVM reads TVM_NUM_THREADS when its runtime starts: set it before anything imports tvm,
+    # so TVM and PyTorch run with the same thread count (recorded with every latency).
+    os.environ["TVM_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
+    """Resolve (training on first use where allowed) the weights of every model of the space."""
+    from search_spaces.datasets import load_dataset
+    from search_spaces.models import MODELS, WeightsSpec, resolve_weights
+    from search_spaces.models._base import build_model, is_user_model
+
+    data = load_dataset(config.dataset, config.data_dir)
+    for model in config.space.models:
+        if not is_user_model(model):
+            MODELS.get(model)
+    spec = WeightsSpec(config.weights, config.work_dir / "weights")
+    resolved = {}
+    for model in config.space.models:
+        build_model(model, data.num_classes, data.input_shape)  # user factories fail here, before training
+        resolved[model] = resolve_weights(model, config.dataset, data, spec)
+    return resolved
+
+
+def run(config: StudyConfig) -> str:
+    """Run the study to its budget and return the printable summary."""
+    _pin_threads(config.threads)
+    from search_spaces import SearchSpace
+    from search_spaces.targets import TARGETS
+
+    TARGETS.get(config.target).check_reachable(config.device)
+    space = SearchSpace(config.space, config.dataset, config.target)
+    try:
+        config.work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--work-dir {str(config.work_dir)!r} cannot be created ({exc}); pick a writable folder") from None
+    weights = prepare_weights(config)
+
+    import torch
+
+    torch.set_num_threads(config.threads)
+    from dse.engine import run_study
+    from dse.report import summary
+    from dse.study import create_or_load_study, redact
+
+    study = create_or_load_study(config, space)
+    run_study(config, space, weights, study)
+    return summary(study, redact(config.storage))

@@ -1,0 +1,140 @@
+"""Optuna storage, sampler and study set-up. Nothing here touches storage before validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import UsageError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.config import StudyConfig
+    from search_spaces import SearchSpace
+
+JOURNAL_PREFIX = "journal:"
+STORAGE_HELP = "use sqlite:///path/to/file.db, postgresql://user@host/db or journal:path/to/file.log"
+
+#: Stale RUNNING trials (a worker died) are detected after this long without a heartbeat.
+HEARTBEAT_INTERVAL_S = 20
+GRACE_PERIOD_S = 60
+
+
+def default_storage(work_dir: Path) -> str:
+    return f"sqlite:///{work_dir / 'dse.db'}"
+
+
+def redact(url: str) -> str:
+    """The storage URL with any password hidden, for printing and for records."""
+    if url.startswith(JOURNAL_PREFIX):
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # malformed: show nothing that could be a secret
+        return "<unparseable storage URL>"
+
+
+def validate_storage_url(url: str) -> None:
+    """Check the URL's form (and a SQLite file's folder) without connecting or creating anything."""
+    if url.startswith(JOURNAL_PREFIX):
+        path = Path(url[len(JOURNAL_PREFIX):])
+        if not path.name:
+            raise UsageError(f"--storage {url!r} names no journal file; {STORAGE_HELP}")
+        if not path.parent.resolve().is_dir():
+            raise UsageError(f"--storage journal folder {str(path.parent)!r} does not exist; create it first")
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"--storage {redact(url)!r} is not a storage URL; {STORAGE_HELP}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.resolve().is_dir():
+            raise UsageError(f"--storage folder {str(folder)!r} does not exist; create it or pick another path")
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """Open (creating if needed) the storage; RDB storages get heartbeats so dead workers are seen."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
+    if url.startswith(JOURNAL_PREFIX):
+        return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX):]))
+    try:
+        return RDBStorage(
+            url,
+            heartbeat_interval=HEARTBEAT_INTERVAL_S,
+            grace_period=GRACE_PERIOD_S,
+            failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
+        )
+    except (ImportError, ModuleNotFoundError) as exc:
+        raise UsageError(f"--storage {redact(url)!r} needs a database driver ({exc}); pip install it") from None
+    except Exception as exc:  # sqlalchemy OperationalError & co: unreachable or refused
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"Cannot open --storage {redact(url)!r}: {message}") from None
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def make_sampler(config: StudyConfig, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    seed = config.seed
+    samplers: dict[str, Any] = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True),
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, config.n_trials // 2))),
+        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
+        "grid": lambda: optuna.samplers.GridSampler(space.grid(), seed=seed),
+    }
+    return samplers[config.sampler]()
+
+
+def space_signature(config: StudyConfig, space: SearchSpace) -> dict[str, Any]:
+    """What a study was created with; resuming with a different space would corrupt it."""
+    return {"dataset": config.dataset, "target": config.target, "space": space.grid()}
+
+
+def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Study:
+    """Create the study, or resume it when it exists and was made with the same space."""
+    import warnings
+
+    import optuna
+
+    from dse.engine import DIRECTIONS, OBJECTIVES
+
+    storage = open_storage(config.storage)
+    signature = space_signature(config, space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = optuna.create_study(
+            study_name=config.study_name,
+            storage=storage,
+            sampler=make_sampler(config, space),
+            directions=list(DIRECTIONS),
+            load_if_exists=True,
+        )
+    existing = study.user_attrs.get("dse")
+    if existing is None:
+        study.set_metric_names(list(OBJECTIVES))
+        study.set_user_attr("dse", signature)
+    elif existing != _jsonable(signature):
+        raise UsageError(
+            f"Study {config.study_name!r} was created with another dataset, target or search space; "
+            "re-run with the same options or choose a new --study-name"
+        )
+    return study
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value))

@@ -1,0 +1,44 @@
+"""What every layer's build hook may read: the data, the target, and where to cache artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from dse.config import DeviceOptions
+    from search_spaces.datasets import DataSplits
+    from search_spaces.targets import TargetPreset
+
+
+@dataclass
+class BuildContext:
+    """Shared inputs of one trial's build.
+
+    Attributes:
+        model_key: model name + weights hash; keys caches of derived artifacts (fine-tuned weights).
+        work_dir: the study folder; layers keep their caches and databases below it.
+        tvm_target: the ``tvm.target.Target`` the module is compiled for.
+        info: what the layers report about the build (per-layer algorithm, tuned kernel count...);
+            it ends up in the trial's user attributes.
+    """
+
+    dataset: str
+    data: DataSplits
+    model_key: str
+    work_dir: Path
+    target: TargetPreset
+    tvm_target: Any
+    threads: int
+    device_options: DeviceOptions
+    #: The MetaSchedule database folder of this target (shared by trials, studies, workers).
+    tuning_db: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def example_input(self) -> torch.Tensor:
+        """One evaluation image as a batch of 1: the shape every module is compiled for."""
+        return self.data.eval_x[:1]

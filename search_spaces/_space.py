@@ -1,0 +1,135 @@
+"""The trial configuration and the define-by-run search space over all layers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from dse.registry import Registry
+from search_spaces._base import Choice, ParamValue
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.config import SpaceConfig
+
+#: The searched layers that are registries of choices, in stack order.
+CHOICE_LAYERS = ("pruning", "precision", "algorithm", "tuning")
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """A layer's chosen option and that option's own parameters (short names)."""
+
+    name: str
+    params: tuple[tuple[str, ParamValue], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, params: Mapping[str, ParamValue] | None = None) -> LayerChoice:
+        return cls(name, tuple(sorted((params or {}).items())))
+
+    @property
+    def param_dict(self) -> dict[str, ParamValue]:
+        return dict(self.params)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.param_dict}
+
+    def label(self) -> str:
+        """``magnitude(sparsity=0.8)``: compact, for tables."""
+        if not self.params:
+            return self.name
+        inner = ",".join(f"{k}={_short(v)}" for k, v in self.params)
+        return f"{self.name}({inner})"
+
+
+def _short(value: ParamValue) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One point of the across-stack space, layer by layer (DLAS layers 1 to 6)."""
+
+    dataset: str
+    model: str
+    pruning: LayerChoice
+    precision: LayerChoice
+    algorithm: LayerChoice
+    tuning: LayerChoice
+    target: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            **{layer: getattr(self, layer).as_dict() for layer in CHOICE_LAYERS},
+            "target": self.target,
+        }
+
+    def key(self) -> str:
+        """A stable hash of the configuration (no weights or tool versions: see the cache)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def baseline(self) -> TrialConfig:
+        """The same model on the same target, uncompressed and untuned."""
+        return replace(self, **BASELINE)
+
+
+BASELINE: dict[str, LayerChoice] = {
+    "pruning": LayerChoice("none"),
+    "precision": LayerChoice("fp32"),
+    "algorithm": LayerChoice("tvm_default"),
+    "tuning": LayerChoice("untuned"),
+}
+
+
+def layer_registries() -> dict[str, Registry[Any]]:
+    """The registries of the searched choice layers (imports every registered plugin)."""
+    from search_spaces.algorithms import ALGORITHMS
+    from search_spaces.compression import PRECISION, PRUNING
+    from search_spaces.tuning import TUNING
+
+    return {"pruning": PRUNING, "precision": PRECISION, "algorithm": ALGORITHMS, "tuning": TUNING}
+
+
+class SearchSpace:
+    """Suggests :class:`TrialConfig` points; choice lists are fixed for the whole study."""
+
+    def __init__(self, space: SpaceConfig, dataset: str, target: str) -> None:
+        self.dataset = dataset
+        self.target = target
+        self.models = list(space.models)
+        registries = layer_registries()
+        self.choices: dict[str, dict[str, Choice]] = {}
+        for layer in CHOICE_LAYERS:
+            wanted: Sequence[str] = getattr(space, layer) or registries[layer].names()
+            self.choices[layer] = {name: registries[layer].get(name) for name in wanted}
+
+    def suggest(self, trial: optuna.Trial) -> TrialConfig:
+        model = str(trial.suggest_categorical("model", self.models))
+        picked: dict[str, LayerChoice] = {}
+        for layer in CHOICE_LAYERS:
+            name = str(trial.suggest_categorical(layer, list(self.choices[layer])))
+            picked[layer] = LayerChoice.of(name, self.choices[layer][name].suggest(trial))
+        return TrialConfig(self.dataset, model, target=self.target, **picked)
+
+    def incompatibility(self, config: TrialConfig) -> str | None:
+        """The first reason any chosen option gives for not working with the others."""
+        for layer in CHOICE_LAYERS:
+            reason = self.choices[layer][getattr(config, layer).name].incompatibility(config)
+            if reason:
+                return f"{layer}={getattr(config, layer).name}: {reason}"
+        return None
+
+    def grid(self) -> dict[str, list[ParamValue]]:
+        """The discretized space for exhaustive search (GridSampler)."""
+        grid: dict[str, list[ParamValue]] = {"model": list(self.models)}
+        for layer in CHOICE_LAYERS:
+            grid[layer] = list(self.choices[layer])
+            for choice in self.choices[layer].values():
+                grid.update({name: list(values) for name, values in choice.grid().items()})
+        return grid

@@ -1,0 +1,110 @@
+"""The shared lowering driver: per-conv legalization with recorded fallbacks, then fusion.
+
+Every algorithm goes through :func:`lower_module`, so they all return the same kind of module
+(the contract with the tuning layer): all operators legalized to TIR, conv kernels fused with
+their elementwise epilogues (``FuseOps``/``FuseTIR``), nothing scheduled.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import FailureKind, InvalidCombination, TrialFailure, first_line
+from search_spaces.algorithms._conv import NotApplicable, UnsupportedDtype, spec_from_call
+
+if TYPE_CHECKING:
+    from search_spaces._base import Params
+    from search_spaces._context import BuildContext
+    from search_spaces.algorithms._base import ConvAlgorithm
+
+#: Name recorded for layers lowered by TVM's own conv2d legalization.
+TVM_DEFAULT = "tvm_default"
+
+
+def default_legalize(bb: Any, call: Any) -> Any:
+    """TVM's registered legalization of ``call`` (TOPI direct conv, no schedule)."""
+    import tvm
+
+    return tvm.ir.Op.get("relax.nn.conv2d").get_attr("FLegalize")(bb, call)
+
+
+def _emit_with_fallback(
+    algorithm: ConvAlgorithm, bb: Any, call: Any, params: Params, ctx: BuildContext
+) -> tuple[Any, dict[str, Any]]:
+    """Try ``algorithm``, then its fallback chain, then TVM's default; say who did it and why."""
+    from search_spaces.algorithms._base import ALGORITHMS
+
+    record: dict[str, Any] = {"requested": algorithm.name}
+    try:
+        spec = spec_from_call(call)
+    except NotApplicable as exc:
+        record.update(algorithm=TVM_DEFAULT, reason=str(exc))
+        return default_legalize(bb, call), record
+    record.update(shape=spec.describe(), sparsity=round(spec.sparsity(), 4))
+    reasons: list[str] = []
+    current: ConvAlgorithm | None = algorithm
+    current_params: Params = params
+    seen: set[str] = set()
+    while current is not None and current.name not in seen:
+        seen.add(current.name)
+        try:
+            expr = current.emit(bb, call, spec, current_params, ctx)
+        except NotApplicable as exc:
+            reasons.append(f"{current.name}: {exc}")
+            if isinstance(exc, UnsupportedDtype):
+                record["dtype_unsupported"] = True
+            name = current.fallback(current_params)
+            current = ALGORITHMS.get(name) if name else None
+            current_params = {}
+            continue
+        record["algorithm"] = current.name
+        if reasons:
+            record["reason"] = "; ".join(reasons)
+        return expr, record
+    record.update(algorithm=TVM_DEFAULT, reason="; ".join(reasons))
+    return default_legalize(bb, call), record
+
+
+def lower_module(mod: Any, algorithm: ConvAlgorithm, params: Params, ctx: BuildContext) -> Any:
+    """Lower ``mod``'s convolutions with ``algorithm``, legalize the rest, fuse; record per layer.
+
+    Raises:
+        InvalidCombination: no convolution could use the algorithm because of its dtype
+            (e.g. Winograd on an int8 model): that trial would just repeat another one.
+        TrialFailure: TVM rejected the lowering (a compile error of this configuration).
+    """
+    from tvm import relax
+
+    records: list[dict[str, Any]] = []
+
+    def legalize(bb: Any, call: Any) -> Any:
+        expr, record = _emit_with_fallback(algorithm, bb, call, params, ctx)
+        record["layer"] = f"conv{len(records)}"
+        records.append(record)
+        return expr
+
+    try:
+        mod = algorithm.prepare(mod, params, ctx)
+        mod = relax.transform.FoldConstant()(mod)
+        mod = relax.transform.LegalizeOps(customize_legalize_map={"relax.nn.conv2d": legalize})(mod)
+        mod = relax.transform.AnnotateTIROpPattern()(mod)
+        mod = relax.transform.FoldConstant()(mod)
+        mod = relax.transform.FuseOps()(mod)
+        mod = relax.transform.FuseTIR()(mod)
+        mod = relax.transform.DeadCodeElimination()(mod)
+    except TrialFailure:
+        raise
+    except Exception as exc:  # TVMError from a pass: this configuration does not lower
+        raise TrialFailure(
+            FailureKind.COMPILE, f"algorithm {algorithm.name}: {type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+    ctx.info["algorithm_layers"] = records
+    ctx.info["algorithm_summary"] = dict(Counter(r["algorithm"] for r in records))
+    used = sum(1 for r in records if r["algorithm"] == algorithm.name)
+    if records and used == 0 and all(r.get("dtype_unsupported") for r in records):
+        raise InvalidCombination(
+            f"algorithm {algorithm.name} supports none of the {len(records)} convolutions "
+            f"(dtype {records[0].get('shape', '?').split()[-1]}); choose another algorithm or precision"
+        )
+    return mod

@@ -1,0 +1,200 @@
+"""Hand-written CPU schedule rules for the ``dse_*`` conv blocks (used by ``schedules``).
+
+Each rule takes the freshly created block (its loops are the compute's axes, spatial then
+reduction, in the order the compute declares them) and returns the parallel loop under which
+the conv's elementwise epilogue may be computed (or None). The common shape: parallelize the
+outer loops, keep a small output tile in registers (``cache_write`` to ``local``), vectorize
+the innermost unit-stride axis, unroll the register-tile axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Env:
+    """The schedule being built and the target facts the rules need."""
+
+    sch: Any
+    lanes: int
+    threads: int
+
+
+def loop_extent(sch: Any, loop: Any) -> int:
+    return int(sch.get(loop).extent)
+
+
+def vector_factor(extent: int, lanes: int) -> int:
+    """A split factor for the vectorized axis that divides it (no tail: a non-divisible split
+    plus a register tile writes back a bounding box, which is wrong): up to ``lanes``."""
+    return tile_factor(extent, lanes)
+
+
+def tile_factor(extent: int, wanted: int) -> int:
+    """The largest divisor of ``extent`` not above ``wanted`` (register-tile size)."""
+    for f in range(min(wanted, extent), 0, -1):
+        if extent % f == 0:
+            return f
+    return 1
+
+
+def _register_tile(env: Env, block: Any, at: Any, reduce_loop: Any, unroll: list[Any], vec: Any) -> None:
+    """Accumulate in a local tile written back under ``at``; init before ``reduce_loop``."""
+    sch = env.sch
+    local = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(local, at)
+    for loop in unroll:
+        sch.unroll(loop)
+    sch.vectorize(vec)  # before decompose_reduction: the update block alone is not a reduction
+    sch.decompose_reduction(block, reduce_loop)
+    inner = sch.get_loops(local)[-1]
+    try:
+        sch.vectorize(inner)
+    except Exception:  # noqa: BLE001  (the write-back tail may not be vectorizable: fine)
+        pass
+
+
+def _parallel(env: Env, loops: list[Any]) -> Any:
+    fused = env.sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    env.sch.parallel(fused)
+    return fused
+
+
+def direct_nchw(env: Env, block: Any) -> Any:
+    """n, oc, y, x | ic, kh, kw: parallel (n, oc/4, y), 4 x row-segment tile, vectorize x."""
+    sch = env.sch
+    n, oc, y, x, ric, rkh, rkw = sch.get_loops(block)
+    xo, xi = sch.split(x, [None, vector_factor(loop_extent(sch, x), env.lanes)])
+    oco, oci = sch.split(oc, [None, tile_factor(loop_extent(sch, oc), 4)])
+    sch.reorder(n, oco, y, xo, ric, rkh, rkw, oci, xi)
+    fused = _parallel(env, [n, oco, y])
+    _register_tile(env, block, xo, ric, [oci], xi)
+    return fused
+
+
+def direct_nhwc(env: Env, block: Any) -> Any:
+    """n, y, x, oc | kh, kw, ic: parallel (n, y), 4-pixel x oc-vector tile, vectorize oc."""
+    sch = env.sch
+    n, y, x, oc, rkh, rkw, ric = sch.get_loops(block)
+    oco, oci = sch.split(oc, [None, vector_factor(loop_extent(sch, oc), env.lanes)])
+    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 4)])
+    sch.reorder(n, y, xo, oco, rkh, rkw, ric, xi, oci)
+    fused = _parallel(env, [n, y])
+    _register_tile(env, block, oco, rkh, [xi], oci)
+    return fused
+
+
+def gemm_nchw(env: Env, block: Any) -> Any:
+    """n, oc, p | k: pixels vectorized, 8 output channels per register tile."""
+    sch = env.sch
+    n, oc, p, rk = sch.get_loops(block)
+    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
+    oco, oci = sch.split(oc, [None, tile_factor(loop_extent(sch, oc), 8)])
+    sch.reorder(n, oco, po, rk, oci, pi)
+    fused = _parallel(env, [n, oco])
+    _register_tile(env, block, po, rk, [oci], pi)
+    return fused
+
+
+def gemm_nhwc(env: Env, block: Any) -> Any:
+    """n, p, oc | k: output channels vectorized, 4 pixels per register tile."""
+    sch = env.sch
+    n, p, oc, rk = sch.get_loops(block)
+    po, pi = sch.split(p, [None, tile_factor(loop_extent(sch, p), 4)])
+    oco, oci = sch.split(oc, [None, vector_factor(loop_extent(sch, oc), env.lanes)])
+    sch.reorder(n, po, oco, rk, pi, oci)
+    _parallel(env, [n, po])
+    _register_tile(env, block, oco, rk, [pi], oci)
+    return None  # a pixel tile is not a rectangle of the NHWC epilogue: no attach
+
+
+def spatial_pack(env: Env, block: Any) -> Any:
+    """n, ocb, y, x, oci | ic, kh, kw: parallel (n, ocb, y), row segment x oc-block in registers."""
+    sch = env.sch
+    n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
+    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
+    sch.reorder(n, ocb, y, xo, ric, rkh, rkw, xi, oci)
+    fused = _parallel(env, [n, ocb, y])
+    _register_tile(env, block, xo, ric, [xi], oci)
+    return fused
+
+
+def winograd_data(env: Env, block: Any) -> None:
+    """eps, nu, c, p | a, b: parallel (eps, nu, c), vectorize tiles, unroll the transform."""
+    sch = env.sch
+    e, f, c, p, ra, rb = sch.get_loops(block)
+    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
+    sch.reorder(e, f, c, po, ra, rb, pi)
+    _parallel(env, [e, f, c])
+    sch.unroll(ra)
+    sch.unroll(rb)
+    sch.vectorize(pi)
+    sch.decompose_reduction(block, ra)
+
+
+def winograd_gemm(env: Env, block: Any) -> None:
+    """eps, nu, oc, p | c: the batched GEMM, tiled like ``gemm_nchw``."""
+    sch = env.sch
+    e, f, oc, p, rc = sch.get_loops(block)
+    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
+    oco, oci = sch.split(oc, [None, tile_factor(loop_extent(sch, oc), 8)])
+    sch.reorder(e, f, oco, po, rc, oci, pi)
+    _parallel(env, [e, f, oco])
+    _register_tile(env, block, po, rc, [oci], pi)
+
+
+def winograd_inverse(env: Env, block: Any) -> None:
+    """oc, p, i, j | a, b: parallel (oc), vectorize tiles, unroll the transform."""
+    sch = env.sch
+    oc, p, i, j, sa, sb = sch.get_loops(block)
+    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
+    sch.reorder(oc, po, i, j, sa, sb, pi)
+    _parallel(env, [oc, po])
+    sch.unroll(sa)
+    sch.unroll(sb)
+    sch.vectorize(pi)
+    sch.decompose_reduction(block, sa)
+
+
+def sparse_rows(env: Env, block: Any) -> Any:
+    """n, oc, p | j (CSR) or with ``bsrRx1`` blocks: parallel (n, oc block), vectorize pixels."""
+    sch = env.sch
+    name = sch.get(block).name_hint
+    rows = int(name.rsplit("_bsr", 1)[1].split("x")[0]) if "_bsr" in name else 1
+    n, oc, p, j = sch.get_loops(block)
+    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
+    oco, oci = sch.split(oc, [None, rows])
+    sch.reorder(n, oco, po, j, oci, pi)
+    fused = _parallel(env, [n, oco])
+    _register_tile(env, block, po, j, [oci], pi)
+    return fused
+
+
+def sparse_spatial_pack(env: Env, block: Any) -> Any:
+    """n, ocb, y, x, oci | j: as ``spatial_pack``, the stored blocks replacing (ic, kh, kw)."""
+    sch = env.sch
+    n, ocb, y, x, oci, j = sch.get_loops(block)
+    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
+    sch.reorder(n, ocb, y, xo, j, xi, oci)
+    fused = _parallel(env, [n, ocb, y])
+    _register_tile(env, block, xo, j, [xi], oci)
+    return fused
+
+
+#: Block-name prefix -> rule (a name matches its prefix exactly or followed by ``_``).
+RULES: dict[str, Callable[[Env, Any], Any]] = {
+    "dse_direct": direct_nchw,
+    "dse_direct_nhwc": direct_nhwc,
+    "dse_gemm": gemm_nchw,
+    "dse_gemm_nhwc": gemm_nhwc,
+    "dse_spatial_pack": spatial_pack,
+    "dse_winograd_data": winograd_data,
+    "dse_winograd_gemm": winograd_gemm,
+    "dse_winograd_inverse": winograd_inverse,
+    "dse_sparse_direct": sparse_rows,
+    "dse_sparse_gemm": sparse_rows,
+    "dse_sparse_spatial_pack": sparse_spatial_pack,
+}

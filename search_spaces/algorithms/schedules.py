@@ -1,0 +1,178 @@
+"""Default CPU schedules: what "untuned" means for every algorithm.
+
+``apply_default_schedules(mod, target)`` schedules each PrimFunc that is not marked
+scheduled: blocks named ``dse_<rule>`` (see ``_rules``) get their algorithm's hand-written
+schedule (parallel outer loop, register tile, vectorized inner loop), injective helpers
+(padding of TOPI convs, layout unpacks, constant matrices, elementwise chains) are inlined,
+epilogues are moved under the conv's parallel loop when TVM can prove it legal, and every
+other block gets a generic rule (fuse and parallelize the outer data-parallel loops,
+vectorize the innermost when the block is elementwise). Any rule that TVM rejects falls back
+to the generic rule, then to the unscheduled function: a schedule never breaks a build.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dse.errors import first_line
+from search_spaces.algorithms._conv import vector_lanes
+from search_spaces.algorithms._rules import RULES, Env, loop_extent
+
+_log = logging.getLogger(__name__)
+
+#: Blocks that are always inlined into their consumer when TVM allows it.
+INLINE = ("dse_unpack", "dse_unflatten", "dse_im2col_view", "dse_winograd_tile", "dse_winograd_out")
+#: Attribute marking a scheduled PrimFunc (TVM 0.27 reads ``tirx.``; ``tir.`` kept for older readers).
+SCHEDULED_ATTRS = ("tirx.is_scheduled", "tir.is_scheduled")
+
+
+def is_scheduled(func: Any) -> bool:
+    attrs = func.attrs or {}
+    return any(key in attrs and bool(attrs[key]) for key in SCHEDULED_ATTRS)
+
+
+def apply_default_schedules(mod: Any, target: Any, report: dict[str, str] | None = None) -> Any:
+    """Schedule every unscheduled PrimFunc of ``mod`` for ``target``; mark them scheduled.
+
+    ``report``, when given, receives for each function which plan worked: ``rules`` (the
+    algorithm's rule plus generic), ``generic`` (a rule failed: generic only) or
+    ``unscheduled: <error>``.
+    """
+    from tvm import tirx
+
+    updates = {}
+    for gvar, func in mod.functions.items():
+        if isinstance(func, tirx.PrimFunc) and not is_scheduled(func):
+            new, how = schedule_function(func, target)
+            if report is not None:
+                report[gvar.name_hint] = how
+            for key in SCHEDULED_ATTRS:
+                new = new.with_attr(key, True)
+            updates[gvar] = new
+    for gvar, func in updates.items():
+        mod[gvar] = func
+    return mod
+
+
+def schedule_function(func: Any, target: Any) -> tuple[Any, str]:
+    """Scheduled copy of ``func`` and the plan used: the algorithm rules, else generic, else none."""
+    error = ""
+    for plan in ("rules", "generic"):
+        try:
+            return _schedule(func, target, plan == "rules"), plan
+        except Exception as exc:  # noqa: BLE001  (a ScheduleError or TVMError: try the simpler plan)
+            error = error or first_line(exc)
+            _log.debug("schedule plan %s failed: %s", plan, exc)
+    return func, f"unscheduled: {error}"
+
+
+def _rule_for(name: str) -> Any:
+    for prefix in sorted(RULES, key=len, reverse=True):
+        if name == prefix or name.startswith(prefix + "_") and not name.endswith(("_local", "_global")):
+            return RULES[prefix]
+    return None
+
+
+def _root_blocks(sch: Any) -> list[Any]:
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def _inline_helpers(sch: Any, anchors: set[str]) -> None:
+    """Inline non-anchor injective blocks (elementwise chains, unpacks, TOPI's padding)."""
+    changed = True
+    while changed:
+        changed = False
+        for block in reversed(_root_blocks(sch)):
+            name = sch.get(block).name_hint
+            if name in anchors or (name.startswith("dse_") and name not in INLINE):
+                continue
+            try:
+                sch.compute_inline(block)
+                changed = True
+            except Exception:  # noqa: BLE001  (the output block, or not injective)
+                continue
+
+
+def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(func)
+    threads = int(target.attrs.get("num-cores", 1)) if target is not None else 1
+    anchors = {
+        sch.get(b).name_hint for b in _root_blocks(sch) if use_rules and _rule_for(sch.get(b).name_hint)
+    }
+    _inline_helpers(sch, anchors)
+    attach: Any = None
+    others = []  # blocks present before the rules run (the rules add init / write-back blocks)
+    for block in _root_blocks(sch):
+        name = sch.get(block).name_hint
+        if name in anchors:
+            env = Env(sch, vector_lanes(target, _dtype(sch, block)), threads)
+            attach = _rule_for(name)(env, block) or attach
+        else:
+            others.append(block)
+    for block in others:
+        name = sch.get(block).name_hint
+        epilogue = not name.startswith("dse_") or name in INLINE
+        if attach is not None and epilogue and _attach_epilogue(sch, block, attach, target):
+            continue
+        generic(Env(sch, vector_lanes(target, _dtype(sch, block)), threads), block)
+    return sch.mod["main"]
+
+
+def _dtype(sch: Any, block: Any) -> str:
+    writes = sch.get(block).writes
+    return str(writes[0].source.dtype) if writes else "float32"
+
+
+def _attach_epilogue(sch: Any, block: Any, loop: Any, target: Any) -> bool:
+    """Compute an epilogue under the conv's parallel loop; vectorize its innermost loop."""
+    try:
+        sch.reverse_compute_at(block, loop)
+    except Exception:  # noqa: BLE001  (region not provably covered: schedule it on its own)
+        return False
+    loops = sch.get_loops(block)
+    inner = loops[-1]
+    lanes = vector_lanes(target, _dtype(sch, block))
+    extent = loop_extent(sch, inner)
+    try:
+        if extent > 4 * lanes and extent % lanes == 0:
+            _, inner = sch.split(inner, [None, lanes])
+        if extent <= 4 * lanes or extent % lanes == 0:
+            sch.vectorize(inner)
+    except Exception:  # noqa: BLE001
+        pass
+    return True
+
+
+def generic(env: Env, block: Any) -> None:
+    """Fuse and parallelize the outer data-parallel loops; vectorize elementwise innermost loops."""
+    sch = env.sch
+    loops = sch.get_loops(block)
+    iters = sch.get(block).iter_vars
+    if len(loops) != len(iters) or not loops:
+        return  # already transformed by someone else: leave it
+    spatial = 0
+    while spatial < len(iters) and int(iters[spatial].iter_type) == 0:
+        spatial += 1
+    if spatial == 0:
+        return
+    elementwise = spatial == len(iters)
+    vec = None
+    if elementwise:
+        inner = loops[spatial - 1]
+        extent = loop_extent(sch, inner)
+        if extent % env.lanes == 0 and extent > env.lanes:
+            loops = list(loops[: spatial - 1]) + list(sch.split(inner, [None, env.lanes]))
+            spatial += 1
+            vec = loops[spatial - 1]
+        elif extent <= 4 * env.lanes and spatial > 1:
+            vec = inner
+    outer_count = spatial - (1 if vec is not None else 0)
+    if outer_count > 0:
+        fused = sch.fuse(*loops[:outer_count]) if outer_count > 1 else loops[0]
+        if loop_extent(sch, fused) > 1:
+            sch.parallel(fused)
+    if vec is not None:
+        sch.vectorize(vec)

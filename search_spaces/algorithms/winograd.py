@@ -1,0 +1,130 @@
+"""Winograd F(m x m, 3 x 3): fewer multiplications for 3x3 stride-1 convolutions.
+
+Tiles of ``(m+2)^2`` input pixels are transformed (``V = B^T d B``), multiplied with the
+pre-transformed weights (``U = G g G^T``, computed in numpy at compile time) as
+``(m+2)^2`` batched GEMMs over channels, and transformed back (``Y = A^T M A``). Only
+3x3, stride 1, dilation 1, ungrouped, float layers qualify; every other layer falls back to
+the algorithm named by the ``fallback`` parameter (recorded per layer). The transform
+matrices come from ``tvm.topi.nn.winograd_util`` (``topi``'s weight-transform op fails in 0.27).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from search_spaces._base import ParamValue, Params
+from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
+from search_spaces.algorithms._conv import ConvSpec, NotApplicable, UnsupportedDtype, te_pad
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search_spaces._context import BuildContext
+
+TILES = (2, 4)
+FALLBACKS = ("spatial_pack", "im2col_gemm", "direct")
+
+
+def transform_matrices(m: int) -> tuple[Any, Any, Any]:
+    """Numpy (A, B, G) of F(m, 3)."""
+    from tvm.topi.nn.winograd_util import _cook_toom_convolution, _interpolation_points
+
+    return _cook_toom_convolution(_interpolation_points(m + 1), m, 3)
+
+
+def transform_weight(spec: ConvSpec, m: int) -> Any:
+    """``U[eps, nu, oc, ic] = (G g G^T)``: the constant weight of the batched GEMM."""
+    import numpy as np
+
+    w = spec.require_constant_weight().astype(np.float64)
+    _, _, g = transform_matrices(m)
+    u = np.einsum("ak,oikl,bl->aboi", g, w, g)
+    return np.ascontiguousarray(u.astype(spec.weight_dtype))
+
+
+def winograd_compute(data: Any, u: Any, spec: ConvSpec, m: int) -> Any:
+    """NCHW Winograd conv; block names ``dse_winograd_{tile,data,gemm,inverse,out}``."""
+    from tvm import te
+    from tvm.topi.utils import const_matrix
+
+    a_np, b_np, _ = transform_matrices(m)
+    dt = spec.out_dtype
+    a_mat, b_mat = const_matrix(a_np.astype(dt), "A"), const_matrix(b_np.astype(dt), "B")
+    alpha = m + 2
+    nh, nw = -(-spec.out_h // m), -(-spec.out_w // m)
+    tiles = spec.batch * nh * nw
+    extra_b = nh * m + 2 - (spec.height + spec.pad_top + spec.pad_bottom)
+    extra_r = nw * m + 2 - (spec.width + spec.pad_left + spec.pad_right)
+    pad = te_pad(data, spec, max(0, extra_b), max(0, extra_r))
+
+    d = te.compute(
+        (spec.in_channels, tiles, alpha, alpha),
+        lambda c, p, i, j: pad[p // (nh * nw), c, (p // nw) % nh * m + i, p % nw * m + j].astype(dt),
+        name="dse_winograd_tile",
+    )
+    ra, rb = te.reduce_axis((0, alpha), "ra"), te.reduce_axis((0, alpha), "rb")
+    v = te.compute(
+        (alpha, alpha, spec.in_channels, tiles),
+        lambda e, f, c, p: te.sum(b_mat[ra, e] * b_mat[rb, f] * d[c, p, ra, rb], axis=[ra, rb]),
+        name="dse_winograd_data",
+    )
+    rc = te.reduce_axis((0, spec.in_channels), "rc")
+    mm = te.compute(
+        (alpha, alpha, spec.out_channels, tiles),
+        lambda e, f, oc, p: te.sum(u[e, f, oc, rc].astype(dt) * v[e, f, rc, p], axis=rc),
+        name="dse_winograd_gemm",
+    )
+    sa, sb = te.reduce_axis((0, alpha), "sa"), te.reduce_axis((0, alpha), "sb")
+    y = te.compute(
+        (spec.out_channels, tiles, m, m),
+        lambda oc, p, i, j: te.sum(a_mat[sa, i] * a_mat[sb, j] * mm[sa, sb, oc, p], axis=[sa, sb]),
+        name="dse_winograd_inverse",
+    )
+    return te.compute(
+        (spec.batch, spec.out_channels, spec.out_h, spec.out_w),
+        lambda n, oc, h, w: y[oc, n * nh * nw + (h // m) * nw + w // m, h % m, w % m],
+        name="dse_winograd_out",
+    )
+
+
+def check_winograd(spec: ConvSpec) -> None:
+    """Raise NotApplicable unless the layer is a float 3x3 stride-1 dilation-1 ungrouped NCHW conv."""
+    if not spec.is_float:
+        raise UnsupportedDtype(f"Winograd needs a float dtype, layer is {spec.in_dtype}")
+    shape = (spec.kernel_h, spec.kernel_w, spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w)
+    if shape != (3, 3, 1, 1, 1, 1) or spec.groups != 1 or spec.data_layout != "NCHW":
+        raise NotApplicable("Winograd takes only 3x3 stride-1 dilation-1 ungrouped NCHW convs")
+
+
+def emit_winograd(bb: Any, call: Any, spec: ConvSpec, m: int) -> Any:
+    from tvm import relax
+
+    check_winograd(spec)
+    u = relax.const(transform_weight(spec, m))
+    return bb.call_te(lambda d, k: winograd_compute(d, k, spec, m), call.args[0], u, primfunc_name_hint="dse_winograd")
+
+
+@ALGORITHMS.register("winograd")
+class Winograd(ConvAlgorithm):
+    description = "Winograd F(m,3) for 3x3 stride-1 convs; other layers use the fallback algorithm"
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
+        return {
+            "tile": trial.suggest_categorical(self.param_name("tile"), list(TILES)),
+            "fallback": trial.suggest_categorical(self.param_name("fallback"), list(FALLBACKS)),
+        }
+
+    def grid(self) -> dict[str, Sequence[ParamValue]]:
+        return {self.param_name("tile"): list(TILES), self.param_name("fallback"): list(FALLBACKS)}
+
+    def incompatibility(self, config: Any) -> str | None:
+        if "int8" in str(config.precision.name):
+            return "Winograd's transforms need float arithmetic; int8 convolutions cannot use it"
+        return None
+
+    def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
+        return emit_winograd(bb, call, spec, int(params.get("tile", 4)))
+
+    def fallback(self, params: Params) -> str | None:
+        return str(params.get("fallback", "spatial_pack"))

@@ -1,0 +1,29 @@
+"""The embedded default: scikit-learn's 1,797 labelled 8x8 handwritten digits (no download)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from search_spaces.datasets._base import DATASETS, DataSplits, Dataset
+
+
+@DATASETS.register("digits")
+class Digits(Dataset):
+    name = "digits"
+    description = "scikit-learn handwritten digits, 1x8x8, 10 classes, ships with scikit-learn"
+    trainable_by_default = True
+
+    def load(self, data_dir: Path | None) -> DataSplits:
+        import numpy as np
+        import torch
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        images = (bunch.images.astype(np.float32) / 16.0 - 0.5) / 0.5  # pixel values are 0..16
+        labels = bunch.target.astype(np.int64)
+        # A fixed permutation: every process and every run sees the same split.
+        order = np.random.default_rng(0).permutation(len(labels))
+        n_train = int(0.8 * len(labels))
+        x = torch.from_numpy(images[order]).unsqueeze(1)
+        y = torch.from_numpy(labels[order])
+        return DataSplits(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes=10)

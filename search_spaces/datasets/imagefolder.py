@@ -1,0 +1,63 @@
+"""An ImageNet-style ``ImageFolder`` directory: one sub-folder of images per class.
+
+``--data-dir`` may hold ``val/`` (evaluation) and optionally ``train/`` (calibration and
+fine-tuning); a directory of class folders alone is used as the evaluation split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dse.errors import UsageError
+from search_spaces.datasets._base import DATASETS, DataSplits, Dataset
+
+_IMAGE_SIZE = 224
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+@DATASETS.register("imagefolder")
+class ImageFolderDataset(Dataset):
+    name = "imagefolder"
+    description = "ImageNet-style class folders (val/ and optional train/), 3x224x224, from --data-dir"
+    needs_data_dir = True
+
+    def load(self, data_dir: Path | None) -> DataSplits:
+        import torch
+
+        assert data_dir is not None  # check_data_dir ran first
+        eval_dir = data_dir / "val" if (data_dir / "val").is_dir() else data_dir
+        train_dir = data_dir / "train" if (data_dir / "train").is_dir() else eval_dir
+        eval_x, eval_y, classes = _read_folder(eval_dir)
+        train_x, train_y, _ = _read_folder(train_dir) if train_dir != eval_dir else (eval_x, eval_y, classes)
+        return DataSplits(train_x, train_y, eval_x, eval_y, num_classes=len(classes))
+
+
+def _read_folder(folder: Path) -> tuple[object, object, list[str]]:
+    import torch
+    from torchvision import transforms
+    from torchvision.datasets import ImageFolder
+
+    transform = transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(_IMAGE_SIZE),
+            transforms.ToTensor(),
+            transforms.Normalize(_MEAN, _STD),
+        ]
+    )
+    try:
+        folder_set = ImageFolder(str(folder), transform=transform)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise UsageError(
+            f"--data-dir {str(folder)!r} is not an ImageFolder (one sub-folder of images per class): {exc}"
+        ) from None
+    images, labels = [], []
+    for path, label in folder_set.samples:
+        try:
+            images.append(folder_set.loader(path))
+        except OSError as exc:
+            raise UsageError(f"Unreadable image {path!r} in --data-dir: {exc}; remove or replace it") from None
+        labels.append(label)
+    x = torch.stack([transform(image) for image in images])
+    return x, torch.as_tensor(labels), list(folder_set.classes)

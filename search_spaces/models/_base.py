@@ -1,0 +1,72 @@
+"""Model specs, the registry, and user model factories (``package.module:factory``)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import UsageError
+from dse.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
+
+#: Inputs at most this wide get the CIFAR-style stem (3x3 stride-1 first conv, no stem pool).
+SMALL_INPUT_MAX = 64
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one architecture for a data set's input shape and class count."""
+
+    name: str
+    factory: Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, image_size)
+    description: str = ""
+    #: torchvision weights enum name for full-size ImageNet models, if any.
+    pretrained: str | None = None
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    return MODELS.register(spec.name)(spec)
+
+
+def is_user_model(name: str) -> bool:
+    return ":" in name
+
+
+def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int]) -> nn.Module:
+    """Build an untrained model (registered name or ``package.module:factory``)."""
+    in_channels, image_size = input_shape[0], input_shape[1]
+    if is_user_model(name):
+        return _build_user_model(name, num_classes, in_channels, image_size)
+    return MODELS.get(name).factory(num_classes, in_channels, image_size)
+
+
+def _build_user_model(spec: str, num_classes: int, in_channels: int, image_size: int) -> nn.Module:
+    from torch import nn
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            f"Cannot load user model {spec!r} ({exc}); give it as package.module:factory importable from PYTHONPATH"
+        ) from None
+    offered: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
+    try:
+        accepted = inspect.signature(factory).parameters
+        kwargs = {k: v for k, v in offered.items() if k in accepted}
+        model = factory(**kwargs)
+    except Exception as exc:  # user code: any failure is a usage error with its reason
+        raise UsageError(f"User model factory {spec!r} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise UsageError(
+            f"User model factory {spec!r} must return a torch.nn.Module, got {type(model).__name__} instead"
+        )
+    return model

@@ -1,0 +1,8 @@
+"""Layer 6: hardware targets, one registered preset per file."""
+
+from __future__ import annotations
+
+from search_spaces.targets._base import TARGETS, TargetPreset
+from search_spaces.targets import x86  # noqa: F401  (registration)
+
+__all__ = ["TARGETS", "TargetPreset"]

@@ -1,0 +1,36 @@
+"""Target preset base class and registry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dse.registry import Registry
+
+if TYPE_CHECKING:
+    from dse.config import DeviceOptions
+    from dse.devices import Device
+
+
+class TargetPreset:
+    """A hardware target: the TVM target to compile for and the device that measures it."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def tvm_target(self, threads: int) -> dict[str, Any]:
+        """The TVM target as a dict (target strings are gone in TVM 0.27)."""
+        raise NotImplementedError
+
+    def check_reachable(self, options: DeviceOptions) -> None:
+        """Raise a UsageError naming the fix when no device for this target can be reached."""
+
+    def open_device(self, options: DeviceOptions) -> Device:
+        """Open a session on the measurement device."""
+        raise NotImplementedError
+
+    def export_library(self, executable: Any, path: str) -> None:
+        """Write the compiled module as a shared library loadable on the device."""
+        executable.export_library(path)
+
+
+TARGETS: Registry[TargetPreset] = Registry("target")

@@ -1,0 +1,248 @@
+"""MetaSchedule's moving parts for dse: builder, runner, tuning of pending kernels, applying.
+
+Kept apart from the registered choice so that the choice file shows the policy (what is tuned,
+when, with which budget) and this file the mechanics (how TVM is driven).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import InvalidCombination
+from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, merge_best, workload_hash
+
+if TYPE_CHECKING:
+    from search_spaces._context import BuildContext
+
+#: A candidate run slower than this is abandoned (the runner reports it as failed).
+RUN_TIMEOUT_S = 60.0
+AARCH64_CC = "aarch64-linux-gnu-gcc"
+
+
+@dataclass
+class TuneReport:
+    """What one tuning call did (lands in the trial's ``info``)."""
+
+    tuned_now: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    trials: int = 0
+    wall_s: float = 0.0
+
+
+def _fast_build(mod: Any, target: Any) -> Any:
+    """MetaSchedule's default build minus ``import tvm.s_tir.tensor_intrin``.
+
+    That import costs about 19 s in every fresh builder process, so candidate builds time out
+    (tvm-notes: a 56-trial run went from 524 s to 182 s without it).
+    """
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return tvm_build(mod, target=target)
+
+
+def _export(rt_mod: Any, cross_cc: str | None) -> str:
+    """Write a built candidate where the runner can load it: a tar locally, an aarch64 .so for a board."""
+    import os
+    import tempfile
+
+    from tvm.support import cc, tar
+
+    folder = tempfile.mkdtemp(prefix="dse-ms-")
+    if cross_cc is None:
+        path = os.path.join(folder, "candidate." + tar.tar.output_format)
+        rt_mod.export_library(path, fcompile=tar.tar)
+    else:  # the board needs no compiler of its own
+        path = os.path.join(folder, "candidate.so")
+        rt_mod.export_library(path, fcompile=cc.cross_compiler(cross_cc))
+    return path
+
+
+def in_process_builder(cross_cc: str | None) -> Any:
+    """A MetaSchedule builder that compiles candidates in this process.
+
+    LocalBuilder starts a fresh process pool for every batch, and each worker spends seconds
+    importing TVM (tvm-notes: most of a tuning run's time). Building a kernel with LLVM takes
+    a fraction of a second and this whole process is already a sacrificial trial worker, so
+    candidates are built here; a failed build comes back as a result carrying the error.
+    """
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
+
+    @derived_object
+    class InProcessBuilder(PyBuilder):
+        def build(self, build_inputs: list[Any]) -> list[Any]:
+            results = []
+            for item in build_inputs:
+                try:
+                    path = _export(_fast_build(item.mod, item.target), cross_cc)
+                    results.append(BuilderResult(path, None))
+                except Exception as exc:  # a candidate that does not build is data, not a crash
+                    results.append(BuilderResult(None, f"{type(exc).__name__}: {exc}"))
+            return results
+
+    return InProcessBuilder()
+
+
+def _cross_compiles(tvm_target: Any) -> bool:
+    """True when the target's triple is aarch64 and this host is not."""
+    triple = str(tvm_target.attrs.get("mtriple", "")) if hasattr(tvm_target, "attrs") else ""
+    return triple.startswith("aarch64") and platform.machine() not in ("aarch64", "arm64")
+
+
+def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
+    """The builder and the runner that measure candidates where the trial will be measured.
+
+    Raises:
+        InvalidCombination: when candidates cannot be measured for real on this device
+            (an emulated board, or a single RPC server without a tracker).
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    options = ctx.device_options
+    evaluator = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=100, enable_cpu_cache_flush=False)
+    builder = in_process_builder(AARCH64_CC if _cross_compiles(ctx.tvm_target) else None)
+    if not options.remote:
+        return builder, ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator)
+
+    from dse.config import parse_host_port
+    from dse.devices.rpc import remote_is_emulated
+
+    if remote_is_emulated(options):
+        raise InvalidCombination(
+            "MetaSchedule tuning needs real timings and the RPC device is emulated (qemu): use tuning=untuned"
+        )
+    if options.rpc_tracker is None or options.rpc_key is None:
+        raise InvalidCombination(
+            "MetaSchedule over RPC needs a tracker: start one (python -m tvm.exec.rpc_tracker) and pass "
+            "--rpc-tracker HOST:PORT --rpc-key KEY instead of --rpc"
+        )
+    host, port = parse_host_port(options.rpc_tracker, "--rpc-tracker")
+    config = ms.runner.RPCConfig(
+        tracker_host=host, tracker_port=port, tracker_key=options.rpc_key,
+        session_timeout_sec=options.session_timeout_s,
+    )
+    runner = ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator, max_workers=1)
+    return builder, runner
+
+
+def tunable_tasks(mod: Any, tvm_target: Any) -> list[Any]:
+    """MetaSchedule's tasks of ``mod``: one per distinct unscheduled PrimFunc it calls."""
+    from tvm.s_tir import meta_schedule as ms
+
+    tasks = ms.relax_integration.extract_tasks(mod, tvm_target)
+    return [t for t in tasks if not t.dispatched[0].attrs.get("tirx.is_scheduled", False)]
+
+
+def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext) -> TuneReport:
+    """Tune every task not yet tuned to ``budget`` trials; commit the best records and budgets.
+
+    Holds the database's exclusive lock throughout: concurrent workers wait instead of
+    corrupting the files or disturbing each other's measurements, and a worker that waited
+    finds the kernels tuned and skips them.
+    """
+    report = TuneReport()
+    with db.locked(exclusive=True):
+        budgets = db.budgets()
+        pending = []
+        for task in tasks:
+            key = workload_hash(task.dispatched[0])
+            if int(budgets.get(key, {}).get("trials", 0)) >= budget:
+                report.reused.append(task.task_name)
+            else:
+                pending.append(task)
+        if not pending:
+            return report
+        builder, runner = builder_and_runner(ctx)
+        shared = db.open()
+        mods = [t.dispatched[0] for t in pending]
+        start = time.perf_counter()
+        scratch, trials = _run_tuner(pending, mods, budget, shared, builder, runner, ctx, db)
+        report.wall_s = time.perf_counter() - start
+        report.trials = trials
+        merge_best(scratch, shared, mods)
+        tuned = {}
+        for task, mod in zip(pending, mods):
+            if best_run_s(scratch, mod) is None:
+                report.failed.append(task.task_name)
+            else:
+                report.tuned_now.append(task.task_name)
+                tuned[workload_hash(mod)] = {"trials": budget, "task": task.task_name}
+        db.record_budgets(tuned)
+    return report
+
+
+def _run_tuner(
+    pending: list[Any], mods: list[Any], budget: int, shared: Any, builder: Any, runner: Any,
+    ctx: BuildContext, db: TuningDatabase,
+) -> tuple[Any, int]:
+    """Run MetaSchedule on ``pending`` into a scratch database warm-started from ``shared``."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+    from tvm.s_tir.meta_schedule.utils import fork_seed
+
+    scratch = ms.database.MemoryDatabase()
+    seeded = merge_best(shared, scratch, mods)
+    names = [t.task_name for t in pending]
+    loggers = get_loggers_from_work_dir(str(db.folder), names)
+    _quiet_console()
+    contexts = [
+        ms.TuneContext(
+            mod=mod, target=ctx.tvm_target, space_generator="post-order-apply",
+            search_strategy=_search_strategy(budget), task_name=name, logger=logger, rand_state=seed,
+            num_threads="physical",
+        ).clone()
+        for mod, name, logger, seed in zip(mods, names, loggers, fork_seed(0, n=len(mods)))
+    ]
+    ms.tune.tune_tasks(
+        tasks=contexts, task_weights=[1.0] * len(contexts), work_dir=str(db.folder),
+        max_trials_global=budget * len(contexts), max_trials_per_task=budget,
+        num_trials_per_iter=min(64, budget), builder=builder, runner=runner,
+        database=scratch, cost_model="xgb",
+    )
+    return scratch, len(scratch) - seeded
+
+
+def _quiet_console() -> None:
+    """Keep MetaSchedule's progress tables in its log files, off the trial's console."""
+    import logging
+
+    for handler in logging.getLogger("tvm.s_tir.meta_schedule").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)
+
+
+def _search_strategy(budget: int) -> Any:
+    """Evolutionary search sized to the budget: the default population (512) costs more
+    search time than measuring a small budget does."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.search_strategy.EvolutionarySearch(
+        population_size=max(64, min(512, 4 * budget)), init_min_unmeasured=min(50, max(8, budget)),
+        genetic_num_iters=3,
+    )
+
+
+def apply_records(mod: Any, db: TuningDatabase, ctx: BuildContext) -> tuple[Any, list[str]]:
+    """Replace each PrimFunc that has a record with its best tuned schedule.
+
+    Returns the module and the names of the functions that got a tuned schedule.
+    """
+    import tvm
+    from tvm import relax, tirx
+
+    with db.locked(exclusive=False):
+        database = db.open()
+    before = {gv.name_hint: f for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
+    with ctx.tvm_target, database, tvm.transform.PassContext(opt_level=3):
+        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+    applied = [
+        gv.name_hint for gv, f in mod.functions.items()
+        if isinstance(f, tirx.PrimFunc) and gv.name_hint in before and not f.same_as(before[gv.name_hint])
+    ]
+    return mod, sorted(applied)

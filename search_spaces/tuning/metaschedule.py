@@ -1,0 +1,95 @@
+"""MetaSchedule auto-scheduling with a per-kernel trial budget and a persistent database.
+
+The module it receives is the one it tunes and the one it applies to (the algorithm layer's
+all-TIR output): tuning and applying see identical PrimFuncs, so workload hashes match and
+records apply (tvm-notes: re-running passes in between silently applies nothing). Every
+kernel is tuned at most once per target and budget: the database under
+``<tuning db>/<target>-<exact target key>/`` is shared by trials, studies and workers, and a
+sidecar remembers the budget each workload got (see ``_ms_database``). Kernels without a record fall back to the
+algorithm layer's default schedules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import FailureKind, TrialFailure, first_line
+from search_spaces._base import Params, ParamValue
+from search_spaces.tuning._base import TUNING, TuningMode
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search_spaces._context import BuildContext
+
+#: Trials per kernel. Fixed list: Optuna rejects a categorical whose choices change.
+BUDGETS = (16, 32, 64, 128)
+DEFAULT_BUDGET = 32
+
+
+def database_folder(ctx: BuildContext) -> Path:
+    """``<ctx.tuning_db>/<target name>-<exact target key>``: one database per exact target.
+
+    ``ctx.tuning_db`` is ``--tuning-db`` or ``<study folder>/tuning/<target name>``.
+    """
+    from search_spaces.tuning._ms_database import target_key
+
+    return Path(ctx.tuning_db) / f"{ctx.target.name}-{target_key(ctx.tvm_target)}"
+
+
+def default_schedules(mod: Any, ctx: BuildContext) -> Any:
+    """The algorithm layer's default schedules for every PrimFunc still unscheduled."""
+    try:
+        from search_spaces.algorithms.schedules import apply_default_schedules
+    except ImportError:  # the algorithm layer's schedules are not there yet: TVM defaults
+        return mod
+    return apply_default_schedules(mod, ctx.tvm_target)
+
+
+@TUNING.register("metaschedule")
+class MetaSchedule(TuningMode):
+    description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
+        return {"trials": int(trial.suggest_categorical(self.param_name("trials"), list(BUDGETS)))}
+
+    def grid(self) -> dict[str, Sequence[ParamValue]]:
+        return {self.param_name("trials"): list(BUDGETS)}
+
+    def schedule(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
+        """Tune what is not tuned to the budget yet, apply the database, schedule the rest."""
+        from search_spaces.tuning._ms_database import TuningDatabase
+        from search_spaces.tuning._ms_tune import apply_records, tunable_tasks, tune_pending
+
+        budget = int(params.get("trials", DEFAULT_BUDGET))
+        if budget <= 0:
+            raise TrialFailure(FailureKind.INVALID, f"tuning.metaschedule.trials must be > 0, got {budget}")
+        db = TuningDatabase(database_folder(ctx))
+        try:
+            tasks = tunable_tasks(mod, ctx.tvm_target)
+            report = tune_pending(tasks, budget, db, ctx) if tasks else None
+            mod, applied = apply_records(mod, db, ctx)
+        except TrialFailure:
+            raise
+        except Exception as exc:  # TVMError, builder/runner pool errors: this trial did not build
+            raise TrialFailure(FailureKind.COMPILE, f"MetaSchedule: {type(exc).__name__}: {first_line(exc)}") from exc
+        if report is not None and report.tuned_now == [] and report.failed and not applied:
+            # Every candidate failed: say so instead of quietly keeping naive code (tvm-notes).
+            raise TrialFailure(
+                FailureKind.COMPILE,
+                f"MetaSchedule: no candidate of {len(report.failed)} kernel(s) built and ran "
+                f"({', '.join(report.failed[:3])}); see the logs in {db.folder / 'logs'}",
+            )
+        ctx.info.update(
+            tuned_kernels=len(applied),
+            total_kernels=len(tasks),
+            tuning_budget=budget,
+            tuning_trials=report.trials if report else 0,
+            tuning_s=round(report.wall_s, 2) if report else 0.0,
+            tuning_reused_kernels=len(report.reused) if report else 0,
+            tuning_failed_kernels=list(report.failed) if report else [],
+            tuning_db=str(db.folder),
+        )
+        return default_schedules(mod, ctx)
