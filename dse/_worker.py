@@ -1,16 +1,19 @@
 """Run an evaluation in a separate, reused worker process with a timeout.
 
-A segmentation fault or a hang inside TVM costs one trial, not the study: the worker is
-killed and replaced, and the trial is recorded as failed with a classified reason.
+A segmentation fault, an out-of-memory kill or a hang inside TVM costs one trial, not the
+study: the worker is killed and replaced, and the trial is recorded as failed with a classified
+reason. Each :class:`IsolatedRunner` owns its own process, so ``--n-jobs`` threads never kill
+each other's work when one of them times out.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from dse.errors import FailureKind, TrialFailure
+from dse.errors import FailureKind, TrialFailure, UsageError, first_line
 
 R = TypeVar("R")
 
@@ -18,31 +21,64 @@ R = TypeVar("R")
 _IDLE_EXIT_S = 600
 
 
+def classify_death(message: str) -> TrialFailure:
+    """A dead worker's failure: SIGKILL is almost always the kernel's out-of-memory killer."""
+    if "SIGKILL" in message or "-9" in message:
+        return TrialFailure(FailureKind.OOM, "worker process was killed (SIGKILL: out of memory, most likely)")
+    return TrialFailure(FailureKind.CRASH, f"worker process died: {message}")
+
+
 class IsolatedRunner:
-    """Calls functions in one loky worker process that keeps torch and TVM imported."""
+    """Calls functions in one private loky worker process that keeps torch and TVM imported."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self._env = env
+        self._pool: Any = None
+        self._lock = threading.Lock()
 
-    def _executor(self):  # noqa: ANN202 (loky's executor type is private)
-        from joblib.externals.loky import get_reusable_executor
+    def _executor(self) -> Any:
+        from joblib.externals.loky import ProcessPoolExecutor
 
-        return get_reusable_executor(max_workers=1, timeout=_IDLE_EXIT_S, env=self._env)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, timeout=_IDLE_EXIT_S, env=self._env)
+            return self._pool
+
+    def _discard(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, kill_workers=True)
 
     def call(self, fn: Callable[..., R], *args: object, timeout_s: float) -> R:
-        """``fn(*args)`` in the worker; raises TrialFailure on timeout or a crashed worker."""
+        """``fn(*args)`` in the worker.
+
+        Raises:
+            TrialFailure: on timeout (TIMEOUT), a killed or crashed worker (OOM, CRASH), a
+                ``MemoryError`` (OOM) or any unexpected exception of ``fn`` (RUNTIME).
+            UsageError: raised by ``fn`` itself (bad input found late): the CLI reports it.
+        """
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
-        executor = self._executor()
-        future = executor.submit(fn, *args)
+        future = self._executor().submit(fn, *args)
         try:
             return future.result(timeout=timeout_s)
         except concurrent.futures.TimeoutError:
-            executor.shutdown(wait=False, kill_workers=True)
+            self._discard()
             raise TrialFailure(FailureKind.TIMEOUT, f"evaluation exceeded --trial-timeout {timeout_s:g} s") from None
         except (TerminatedWorkerError, BrokenProcessPool) as exc:
-            executor.shutdown(wait=False, kill_workers=True)
-            raise TrialFailure(FailureKind.CRASH, f"worker process died: {str(exc).splitlines()[0]}") from None
+            self._discard()
+            raise classify_death(first_line(exc)) from None
+        except MemoryError:
+            self._discard()
+            raise TrialFailure(FailureKind.OOM, "evaluation ran out of memory (MemoryError)") from None
+        except (TrialFailure, UsageError):
+            raise
+        except Exception as exc:  # a bug in a plugin: one failed trial, with the reason
+            raise TrialFailure(FailureKind.RUNTIME, f"unexpected {type(exc).__name__}: {first_line(exc)}") from None
 
     def close(self) -> None:
-        self._executor().shutdown(wait=True)
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)

@@ -5,6 +5,9 @@ the target and device, the measurement protocol, thread count, evaluation split 
 versions. Backed by joblib.Memory, which writes atomically and recomputes an entry it cannot
 read back (a corrupt entry costs one re-evaluation, never a wrong result). Only successful and
 invalid-combination results are kept: a timeout or a lost device may go better next time.
+
+Workers sharing the work folder evaluate a configuration under its lock (``dse._locks``): a
+second worker that drew the same configuration waits and then reads the first one's result.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from dse._locks import file_lock, lock_path
 from dse.errors import FailureKind
 from objectives._result import EvaluationResult
 from objectives.evaluate import EvaluationRequest, tool_versions
@@ -37,9 +41,10 @@ def _run_and_keep(key: dict[str, Any], request: EvaluationRequest, run: Callable
 
 
 class EvaluationCache:
-    def __init__(self, location: Path) -> None:
+    def __init__(self, location: Path, lock_dir: Path | None = None) -> None:
         from joblib import Memory
 
+        self._lock_dir = lock_dir if lock_dir is not None else location.parent
         self._memory = Memory(location, verbose=0)
         self._cached = self._memory.cache(_run_and_keep, ignore=["request", "run"])
         self._versions = tool_versions()
@@ -56,15 +61,33 @@ class EvaluationCache:
             "versions": self._versions,
         }
 
+    def key_hash(self, request: EvaluationRequest) -> str:
+        """A short stable name of the cache key (lock files, kept libraries)."""
+        return lock_path(Path("."), "config", self.key(request)).stem.removeprefix("config-")
+
     def contains(self, request: EvaluationRequest) -> bool:
         return bool(self._cached.check_call_in_cache(self.key(request), request, None))
 
     def get_or_run(
         self, request: EvaluationRequest, run: Callable[[EvaluationRequest], EvaluationResult]
     ) -> tuple[EvaluationResult, bool]:
-        """The cached result of ``request``, or ``run(request)``; the flag says whether it was a hit."""
-        hit = self.contains(request)
-        try:
-            return self._cached(self.key(request), request, run), hit
-        except _NotCached as not_cached:
-            return not_cached.result, False
+        """The cached result of ``request``, or ``run(request)``; the flag says whether it was a hit.
+
+        Runs under the configuration's lock, so concurrent workers evaluate it once. An entry that
+        cannot be read back, or holds something other than a result, is recomputed.
+        """
+        key = self.key(request)
+        ran: list[bool] = []
+
+        def run_once(req: EvaluationRequest) -> EvaluationResult:
+            ran.append(True)
+            return run(req)
+
+        with file_lock(lock_path(self._lock_dir, "config", key)):
+            try:
+                result = self._cached(key, request, run_once)
+                if not isinstance(result, EvaluationResult):  # foreign or damaged entry
+                    result = self._cached.call(key, request, run_once)[0]
+            except _NotCached as not_cached:
+                return not_cached.result, False
+        return result, not ran

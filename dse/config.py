@@ -22,11 +22,17 @@ class MeasureConfig:
     repeat: int = 10
     min_repeat_ms: int = 100
     warmup_runs: int = 1
+    #: A measurement whose coefficient of variation exceeds this is noisy and is taken again.
+    max_cv: float = 0.05
+    #: How many extra measurements a noisy one may get; every attempt's raw samples are kept.
+    max_remeasure: int = 2
 
     def __post_init__(self) -> None:
         _require(self.repeat >= 2, f"--repeat must be >= 2, got repeat={self.repeat}")
         _require(self.min_repeat_ms >= 0, f"--min-repeat-ms must be >= 0, got min_repeat_ms={self.min_repeat_ms}")
         _require(self.warmup_runs >= 0, f"warmup_runs must be >= 0, got warmup_runs={self.warmup_runs}")
+        _require(self.max_cv > 0, f"--max-cv must be > 0, got max_cv={self.max_cv}")
+        _require(self.max_remeasure >= 0, f"--max-remeasure must be >= 0, got max_remeasure={self.max_remeasure}")
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,20 @@ class StudyConfig:
     tuning_db: Path | None = None
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     device: DeviceOptions = field(default_factory=DeviceOptions)
+    #: Worker threads in this process, each with its own evaluation process.
+    n_jobs: int = 1
+    #: How often a failed trial whose reason is retryable (timeout, crash, device lost) is re-queued.
+    max_retries: int = 1
+    #: Re-measure the Pareto front's latencies once the budget is spent.
+    remeasure_front: bool = False
+    #: A running trial records a heartbeat this often; one silent for 3 intervals is a dead worker's.
+    heartbeat_interval_s: float = 20.0
 
     def __post_init__(self) -> None:
+        _require(self.n_jobs > 0, f"--n-jobs must be > 0, got n_jobs={self.n_jobs}")
+        _require(self.max_retries >= 0, f"--max-retries must be >= 0, got max_retries={self.max_retries}")
+        _require(self.heartbeat_interval_s > 0,
+                 f"--heartbeat-interval must be > 0, got heartbeat_interval={self.heartbeat_interval_s}")
         _require(self.n_trials > 0, f"--n-trials must be > 0, got n_trials={self.n_trials}")
         _require(self.timeout_s is None or self.timeout_s > 0, f"--timeout must be > 0, got timeout={self.timeout_s}")
         _require(self.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from dse._scheduler import record_failure
 from dse.errors import FailureKind
 from dse.evaluator import Evaluator
 
@@ -22,7 +26,20 @@ DIRECTIONS = ("maximize", "minimize")
 
 
 class TrialFailed(Exception):
-    """A trial's configuration did not produce a measurement; Optuna records it as FAIL."""
+    """A trial's configuration did not produce a measurement; recorded as FAIL with its ``kind``."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _OneLineFailures(logging.Filter):
+    """Optuna logs a caught TrialFailed with its traceback; the reason alone is the useful part."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TrialFailed):
+            record.exc_info = None
+        return "failed with value None" not in record.getMessage()
 
 
 class Objective:
@@ -40,7 +57,7 @@ class Objective:
         trial.set_user_attr("target", config.target)
         reason = self._space.incompatibility(config)
         if reason is not None:
-            _record_failure(trial, FailureKind.INVALID, reason)
+            record_failure(trial, FailureKind.INVALID, reason)
             raise optuna.TrialPruned(reason)
 
         result, cache_hit = self._evaluator.evaluate(config)
@@ -49,15 +66,9 @@ class Objective:
         if result.error_kind is FailureKind.INVALID:
             raise optuna.TrialPruned(result.error_message)
         if not result.ok:
-            raise TrialFailed(f"{result.error_kind.value if result.error_kind else 'error'}: {result.error_message}")
+            raise TrialFailed(FailureKind(result.error_kind or FailureKind.RUNTIME), result.error_message or "no result")
         assert result.accuracy is not None and result.latency is not None
         return result.accuracy, result.latency.median_ms
-
-
-def _record_failure(trial: optuna.Trial, kind: FailureKind, message: str) -> None:
-    trial.set_user_attr("error_kind", kind.value)
-    trial.set_user_attr("error_message", message)
-    trial.set_user_attr("retryable", kind.retryable)
 
 
 def record_result(
@@ -87,32 +98,94 @@ def record_result(
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
     if result.error_kind is not None:
-        _record_failure(trial, result.error_kind, result.error_message or "")
+        record_failure(trial, result.error_kind, result.error_message or "")
 
 
 def run_study(
     config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], study: optuna.Study
 ) -> None:
-    """Run trials until the study holds ``config.n_trials`` finished trials (or time runs out)."""
+    """Run trials until the study holds ``config.n_trials`` counted trials (or time runs out).
+
+    ``config.n_jobs`` worker threads share the budget with each other and with every other
+    process on the same study; each thread evaluates in its own worker process.
+    """
     import optuna
 
+    from dse._scheduler import Budget
+    from dse.study import redact
+
+    for handler in optuna.logging.get_logger("optuna").handlers:  # filters on handlers see child loggers' records
+        if not any(isinstance(f, _OneLineFailures) for f in handler.filters):
+            handler.addFilter(_OneLineFailures())
+    budget = Budget(study, config.n_trials, config.work_dir, redact(config.storage),
+                    config.heartbeat_interval_s, config.max_retries)
+    deadline = None if config.timeout_s is None else time.monotonic() + config.timeout_s
+    progress = _progress(config.n_trials, budget.used())
+    try:
+        if config.n_jobs == 1:
+            _worker_loop(config, space, weights, budget, deadline, progress)
+        else:
+            _run_threads(config, space, weights, budget, deadline, progress)
+        if config.remeasure_front:
+            from dse.remeasure import remeasure_front
+
+            remeasure_front(config, study, weights)
+    finally:
+        progress.close()
+
+
+def _progress(total: int, done: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=min(done, total), desc="trials", unit="trial",
+                disable=os.environ.get("DSE_NO_PROGRESS") is not None)
+
+
+def _worker_loop(
+    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], budget: Any,
+    deadline: float | None, progress: Any, stop: threading.Event | None = None,
+) -> None:
+    """One worker: ask (within the budget), evaluate in its own process, record; until done."""
+    from dse._scheduler import run_trial
     from dse._worker import IsolatedRunner
 
-    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
-                       optuna.trial.TrialState.FAIL)
-    remaining = config.n_trials - len(study.get_trials(deepcopy=False, states=finished_states))
-    if remaining <= 0:
-        return
     runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
     objective = Objective(space, Evaluator(config, weights, runner))
     try:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=config.timeout_s,
-            catch=(TrialFailed,),
-            callbacks=[optuna.study.MaxTrialsCallback(config.n_trials, states=finished_states)],
-            show_progress_bar=os.environ.get("DSE_NO_PROGRESS") is None,
-        )
+        while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):
+            trial = budget.next_trial()
+            if trial is None:
+                return
+            run_trial(budget, trial, objective, config.heartbeat_interval_s, TrialFailed)
+            progress.update()
     finally:
         runner.close()
+
+
+def _run_threads(
+    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], budget: Any,
+    deadline: float | None, progress: Any,
+) -> None:
+    """``config.n_jobs`` worker loops in daemon threads; Ctrl-C stops them after their trial."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _worker_loop(config, space, weights, budget, deadline, progress, stop)
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the main thread)
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=work, name=f"dse-worker-{i}", daemon=True) for i in range(config.n_jobs)]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()  # running trials of this process are re-queued by the next run (their pid is gone)
+        raise
+    if errors:
+        raise errors[0]

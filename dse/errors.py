@@ -22,10 +22,13 @@ class FailureKind(str, enum.Enum):
     TIMEOUT = "timeout"
     DEVICE = "device_unavailable"
     CRASH = "worker_crashed"
+    OOM = "out_of_memory"
+    #: The process running the trial died or was interrupted (found by its heartbeat or its pid).
+    LOST = "worker_lost"
 
     @property
     def retryable(self) -> bool:
-        return self in (FailureKind.TIMEOUT, FailureKind.DEVICE, FailureKind.CRASH)
+        return self in (FailureKind.TIMEOUT, FailureKind.DEVICE, FailureKind.CRASH, FailureKind.OOM, FailureKind.LOST)
 
 
 class TrialFailure(Exception):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.cache import EvaluationCache
 from dse.errors import FailureKind, TrialFailure
-from objectives._result import EvaluationResult
-from objectives.evaluate import EvaluationRequest, evaluate, tool_versions
+from objectives._result import EvaluationResult, LatencyStats
+from objectives.evaluate import EvaluationRequest, evaluate, remeasure_library, tool_versions
 
 if TYPE_CHECKING:
     from dse._worker import IsolatedRunner
@@ -44,9 +46,28 @@ class Evaluator:
     def is_cached(self, trial_config: TrialConfig) -> bool:
         return self._cache.contains(self.request(trial_config))
 
+    def library_path(self, request: EvaluationRequest) -> Path:
+        """Where the compiled library of ``request`` is kept (with ``--remeasure-front``)."""
+        return self._config.work_dir / "artifacts" / f"{self._cache.key_hash(request)}.so"
+
     def evaluate(self, trial_config: TrialConfig) -> tuple[EvaluationResult, bool]:
         """The result of ``trial_config`` and whether it came from the cache."""
-        return self._cache.get_or_run(self.request(trial_config), self._run_isolated)
+        request = self.request(trial_config)
+        if self._config.remeasure_front:
+            request = replace(request, keep_library=self.library_path(request))
+        return self._cache.get_or_run(request, self._run_isolated)
+
+    def remeasure(self, trial_config: TrialConfig) -> tuple[LatencyStats, dict[str, object]] | None:
+        """Time the kept library of ``trial_config`` again; None when no library was kept.
+
+        Raises:
+            TrialFailure: the device failed or timed out.
+        """
+        request = self.request(trial_config)
+        library = self.library_path(request)
+        if not library.is_file():
+            return None
+        return self._runner.call(remeasure_library, request, str(library), timeout_s=self._config.trial_timeout_s)
 
     def _run_isolated(self, request: EvaluationRequest) -> EvaluationResult:
         try:

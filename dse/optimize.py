@@ -57,14 +57,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=10, help="latency samples per measurement (default 10)")
     p.add_argument("--min-repeat-ms", type=int, default=100, help="minimum length of one sample (default 100)")
     p.add_argument("--trial-timeout", type=float, default=1800.0, help="seconds before a trial is failed as timeout")
+    p.add_argument("--max-cv", type=float, default=0.05,
+                   help="latency dispersion (std/mean) above which a measurement is taken again (default 0.05)")
+    p.add_argument("--max-remeasure", type=int, default=2, help="extra measurements a noisy one may get (default 2)")
+    p.add_argument("--remeasure-front", action="store_true",
+                   help="time the Pareto front's libraries again at the end (kept under <work-dir>/artifacts)")
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="worker threads in this process, each compiling in its own process (default 1); start "
+                   "more processes or machines on the same --storage to scale further")
+    p.add_argument("--max-retries", type=int, default=1,
+                   help="re-queue a trial that failed for a retryable reason (timeout, crash, device) up to this often")
+    p.add_argument("--heartbeat-interval", type=float, default=20.0,
+                   help="seconds between a running trial's heartbeats; 3 missed ones mark its worker dead (default 20)")
     p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
     p.add_argument("--rpc-key", help="device key registered with the tracker")
     p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
+    p.add_argument("--config", type=Path, help="study file (TOML): keys are these options' long names, "
+                   "e.g. n-trials = 20, models = [\"tiny_cnn\"]; options given on the command line win")
     p.add_argument("--list-targets", action="store_true", help="list target presets and exit")
     p.add_argument("--list-models", action="store_true", help="list registered models and exit")
     p.add_argument("--list-choices", action="store_true", help="list every layer's registered choices and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse the command line, with a ``--config`` study file's options in front of it."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config is None:
+        return args
+    from dse.studyfile import study_file_argv
+
+    file_argv = study_file_argv(args.config, parser)
+    try:
+        parser.parse_args(file_argv)
+    except UsageError as exc:
+        raise UsageError(f"in --config {str(args.config)!r}: {exc}") from None
+    return parser.parse_args([*file_argv, *argv])
 
 
 def _listing(args: argparse.Namespace) -> str | None:
@@ -123,8 +153,13 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         eval_limit=args.eval_limit,
         trial_timeout_s=args.trial_timeout,
         tuning_db=args.tuning_db,
-        measure=MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms),
+        measure=MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, max_cv=args.max_cv,
+                              max_remeasure=args.max_remeasure),
         device=DeviceOptions(rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key, rpc_server=args.rpc_server),
+        n_jobs=args.n_jobs,
+        max_retries=args.max_retries,
+        remeasure_front=args.remeasure_front,
+        heartbeat_interval_s=args.heartbeat_interval,
     )
     dataset.check_data_dir(config.data_dir)
     return config
@@ -134,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         listing = _listing(args)
         if listing is not None:
             print(listing)
@@ -147,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        # One line, always: a library's multi-line message is folded, the fix at its end kept.
+        print("error: " + " ".join(line.strip() for line in str(exc).splitlines() if line.strip()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: completed trials are stored; re-run the same command to resume", file=sys.stderr)

@@ -24,6 +24,7 @@ def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     from search_spaces.datasets import load_dataset
     from search_spaces.models import MODELS, WeightsSpec, resolve_weights
     from search_spaces.models._base import build_model, is_user_model
+    from search_spaces.models._weights import load_weights
 
     data = load_dataset(config.dataset, config.data_dir)
     for model in config.space.models:
@@ -34,6 +35,8 @@ def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     for model in config.space.models:
         build_model(model, data.num_classes, data.input_shape)  # user factories fail here, before training
         resolved[model] = resolve_weights(model, config.dataset, data, spec)
+        # A damaged or foreign checkpoint is a usage error now, not a failed trial in a worker later.
+        load_weights(build_model(model, data.num_classes, data.input_shape), resolved[model])
     return resolved
 
 

@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 JOURNAL_PREFIX = "journal:"
 STORAGE_HELP = "use sqlite:///path/to/file.db, postgresql://user@host/db or journal:path/to/file.log"
 
-#: Stale RUNNING trials (a worker died) are detected after this long without a heartbeat.
-HEARTBEAT_INTERVAL_S = 20
-GRACE_PERIOD_S = 60
+#: SQLite waits this long for another worker's write lock instead of failing at once.
+SQLITE_BUSY_TIMEOUT_S = 60
 
 
 def default_storage(work_dir: Path) -> str:
@@ -35,6 +34,19 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # malformed: show nothing that could be a secret
         return "<unparseable storage URL>"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` removed (driver errors sometimes quote the URL)."""
+    if url.startswith(JOURNAL_PREFIX):
+        return text
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:  # malformed URL: hide it whole
+        return text.replace(url, "<storage URL>")
+    return text.replace(url, redact(url)).replace(str(password), "***") if password else text
 
 
 def validate_storage_url(url: str) -> None:
@@ -60,25 +72,29 @@ def validate_storage_url(url: str) -> None:
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """Open (creating if needed) the storage; RDB storages get heartbeats so dead workers are seen."""
+    """Open (creating if needed) the storage.
+
+    Dead workers are found by dse's own heartbeats (``dse._scheduler``), which work with every
+    storage, so Optuna's RDB heartbeat is not switched on (it only runs inside ``study.optimize``).
+    """
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
-    if url.startswith(JOURNAL_PREFIX):
-        return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX):]))
     try:
-        return RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_INTERVAL_S,
-            grace_period=GRACE_PERIOD_S,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
-        )
+        if url.startswith(JOURNAL_PREFIX):
+            return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX):]))
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if url.startswith("sqlite") else {}
+        return RDBStorage(url, engine_kwargs=engine_kwargs)
     except (ImportError, ModuleNotFoundError) as exc:
-        raise UsageError(f"--storage {redact(url)!r} needs a database driver ({exc}); pip install it") from None
-    except Exception as exc:  # sqlalchemy OperationalError & co: unreachable or refused
+        raise UsageError(
+            f"--storage {redact(url)!r} needs a database driver ({scrub(str(exc), url)}); "
+            "pip install it (PostgreSQL: pip install psycopg2-binary)"
+        ) from None
+    except Exception as exc:  # sqlalchemy OperationalError, a damaged journal & co: unreachable or unreadable
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"Cannot open --storage {redact(url)!r}: {message}") from None
+        raise UsageError(f"Cannot open --storage {redact(url)!r}: {scrub(message, url)}; check the URL, "
+                         "that the server runs, or that the file is an Optuna storage") from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -4,7 +4,7 @@ The weight of a conv is read as a matrix ``W[oc, k]`` with ``k = (ic_in_group, k
 its pattern is fixed at compile time, so the format arrays are constants of the module
 (``data``, ``indices``, ``indptr``). The computes are plain TE (static extents, so
 MetaSchedule can tune them): a row's nonzeros are reduced over ``j < max_row_nnz`` with
-``where=j < row_length``, which the default schedule keeps outside the vectorized pixel loop.
+``if j < row_length``, which the default schedule keeps outside the vectorized pixel loop.
 TVM 0.27 has no sparse operators of its own (``topi.nn.sparse_*`` were removed).
 """
 
@@ -41,16 +41,18 @@ def sparsify(spec: ConvSpec, block_rows: int) -> SparseWeight:
     w = spec.require_constant_weight().reshape(spec.out_channels, spec.reduce_size)
     if spec.out_channels % block_rows:
         raise NotApplicable(f"{spec.out_channels} output channels not divisible by BSR block {block_rows}")
-    m = sp.bsr_matrix(w, blocksize=(block_rows, 1))
+    exact = w.astype(np.float32) if w.dtype == np.float16 else w  # scipy has no float16
+    m = sp.bsr_matrix(exact, blocksize=(block_rows, 1))
     m.eliminate_zeros()
     m.sort_indices()
     data = np.ascontiguousarray(m.data.reshape(-1, block_rows).astype(w.dtype))
     indices, indptr = m.indices.astype("int32"), m.indptr.astype("int32")
-    lengths = np.diff(indptr)
-    if data.shape[0] == 0:  # an all-zero weight: keep one zero block so buffers are not empty
-        data, indices = np.zeros((1, block_rows), w.dtype), np.zeros(1, "int32")
-    return SparseWeight(data, indices, indptr, block_rows, max(1, int(lengths.max(initial=0))),
-                        float(m.data.size) / float(max(1, w.size)))
+    longest = max(1, int(np.diff(indptr).max(initial=0)))
+    # Pad with ``longest`` zero blocks pointing at column 0: the guarded reduction may still
+    # load ``start + j`` past a row's end (a vectorized select evaluates both sides).
+    data = np.concatenate([data, np.zeros((longest, block_rows), w.dtype)])
+    indices = np.concatenate([indices, np.zeros(longest, "int32")])
+    return SparseWeight(data, indices, indptr, block_rows, longest, float(m.data.size) / float(max(1, w.size)))
 
 
 def check_threshold(spec: ConvSpec, threshold: float) -> None:
@@ -64,12 +66,13 @@ def row_reduce(
     source: Callable[[Any], Any],
 ) -> Any:
     """``sum_j data[row, j, lane] * source(k_j)`` over the stored blocks of block row ``row``."""
-    from tvm import te
+    from tvm import te, tirx
 
     j = te.reduce_axis((0, sw.max_row_blocks), name="j")
     start = indptr[row]
     value = data[start + j, lane].astype(od) * source(indices[start + j]).astype(od)
-    return te.sum(value, axis=j, where=j < indptr[row + 1] - start)
+    # Not ``te.sum(where=...)``: TVM 0.27's create_prim_func silently drops the condition.
+    return te.sum(tirx.if_then_else(j < indptr[row + 1] - start, value, tirx.const(0, od)), axis=j)
 
 
 def decode_tap(spec: ConvSpec, k: Any) -> tuple[Any, Any, Any]:

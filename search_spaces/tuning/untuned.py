@@ -16,4 +16,6 @@ class Untuned(TuningMode):
     description = "default schedules, no tuning"
 
     def schedule(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
-        return mod
+        from search_spaces.algorithms.schedules import apply_default_schedules
+
+        return apply_default_schedules(mod, ctx.tvm_target)

@@ -1,0 +1,83 @@
+"""The discretized search space: its distinct configurations, and trials confined to it.
+
+Optuna's GridSampler takes the cartesian product of *every* parameter, including those of
+choices a trial did not take: with ``pruning=none`` each value of
+``pruning.magnitude.sparsity`` is another grid point for the same configuration. Exhaustive
+search here enumerates the distinct configurations instead (layer by layer, each choice's own
+grid through a FixedTrial, so a choice that asks for a parameter only sometimes is honoured),
+and the guided samplers see the same discrete space through :class:`DiscreteTrial`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from search_spaces._space import CHOICE_LAYERS
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search_spaces import SearchSpace
+    from search_spaces._base import ParamValue
+
+
+def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]]:
+    """Every distinct (choice, own parameters) of one layer, as Optuna params."""
+    import optuna
+
+    options: dict[str, dict[str, ParamValue]] = {}
+    for name, choice in space.choices[layer].items():
+        grid = {key: list(values) for key, values in choice.grid().items()}
+        for combo in itertools.product(*grid.values()):
+            trial = optuna.trial.FixedTrial(dict(zip(grid, combo)))
+            choice.suggest(trial)
+            params: dict[str, ParamValue] = {layer: name, **trial.params}
+            options.setdefault(json.dumps(params, sort_keys=True), params)
+    return list(options.values())
+
+
+def distinct_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
+    """The Optuna params of every distinct configuration of the discretized ``space``."""
+    per_layer: list[Sequence[dict[str, Any]]] = [[{"model": m} for m in space.models]]
+    per_layer += [_layer_options(space, layer) for layer in CHOICE_LAYERS]
+    configs = []
+    for parts in itertools.product(*per_layer):
+        merged: dict[str, ParamValue] = {}
+        for part in parts:
+            merged.update(part)
+        configs.append(merged)
+    return configs
+
+
+def count_configurations(space: SearchSpace) -> int:
+    count = len(space.models)
+    for layer in CHOICE_LAYERS:
+        count *= len(_layer_options(space, layer))
+    return count
+
+
+class DiscreteTrial:
+    """An Optuna trial whose float and int suggestions are drawn from the space's grid values.
+
+    Everything else is the wrapped trial's (user attributes, number, pruning...).
+    """
+
+    def __init__(self, trial: optuna.Trial, grid: dict[str, list[ParamValue]]) -> None:
+        self._trial = trial
+        self._grid = grid
+
+    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
+        if name in self._grid:
+            return float(self._trial.suggest_categorical(name, self._grid[name]))  # type: ignore[arg-type]
+        return self._trial.suggest_float(name, low, high, **kwargs)
+
+    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
+        if name in self._grid:
+            return int(self._trial.suggest_categorical(name, self._grid[name]))  # type: ignore[arg-type]
+        return self._trial.suggest_int(name, low, high, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._trial, attr)

@@ -1,0 +1,143 @@
+"""Trials as pandas frames: one row per trial, layer choices split into name, label and params.
+
+Every analysis (fronts, pair effects, importance, reports, CSV) reads this one frame, so the
+columns are defined once. Feasible rows (COMPLETE, with accuracy and latency) are the only ones
+fronts and effects use; emulated latencies are kept apart by the ``emulated`` column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import UsageError
+from search_spaces._space import CHOICE_LAYERS, LayerChoice
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+#: The layers a configuration is made of, in stack order (model first).
+LAYERS: tuple[str, ...] = ("model", *CHOICE_LAYERS)
+
+
+def _layer_label(layer: dict[str, Any] | None) -> str | None:
+    if not layer:
+        return None
+    return LayerChoice.of(layer["name"], {k: v for k, v in layer.items() if k != "name"}).label()
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A short hash of a configuration *without* its target: the same design on every platform."""
+    body = {k: v for k, v in config.items() if k != "target"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def config_label(row: Any) -> str:
+    """``tiny_cnn | magnitude(sparsity=0.8) | int8 | direct(layout=nhwc) | untuned``."""
+    return " | ".join(str(row[f"{layer}_label"]) for layer in LAYERS)
+
+
+def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    config: dict[str, Any] = attrs.get("config") or {}
+    latency = attrs.get("latency") or {}
+    row: dict[str, Any] = {
+        "study": study_name,
+        "trial": trial.number,
+        "state": trial.state.name,
+        "target": attrs.get("target", config.get("target")),
+        "dataset": config.get("dataset"),
+        "model": config.get("model"),
+        "model_label": config.get("model"),
+    }
+    for layer in CHOICE_LAYERS:
+        choice = config.get(layer)
+        row[layer] = choice.get("name") if choice else None
+        row[f"{layer}_label"] = _layer_label(choice)
+    row.update(
+        accuracy=attrs.get("accuracy"),
+        latency_ms=attrs.get("latency_ms"),
+        latency_cv=latency.get("cv"),
+        emulated=bool(attrs.get("emulated", latency.get("emulated", False))),
+        speedup=attrs.get("speedup"),
+        accuracy_drop=attrs.get("accuracy_drop"),
+        baseline_latency_ms=attrs.get("baseline_latency_ms"),
+        artifact_bytes=attrs.get("artifact_bytes"),
+        eval_time_s=sum((attrs.get("timings_s") or {}).values()) or None,
+        cache_hit=attrs.get("cache_hit"),
+        error_kind=attrs.get("error_kind"),
+        error_message=attrs.get("error_message"),
+        duration_s=trial.duration.total_seconds() if trial.duration is not None else None,
+        config_key=config_key(config) if config else None,
+    )
+    row.update({f"param:{name}": value for name, value in trial.params.items()})
+    return row
+
+
+def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]]]) -> pd.DataFrame:
+    """One row per trial of every ``(study name, trials)`` pair.
+
+    Columns: study, trial, state, target, dataset, the layer columns (choice name: ``model``,
+    ``pruning``, ``precision``, ``algorithm``, ``tuning``; with parameters: ``<layer>_label``),
+    ``config`` (all labels), ``config_key`` (hash without target), accuracy, latency_ms,
+    latency_cv, emulated, speedup, accuracy_drop, timings, errors, and ``param:<name>`` for every
+    Optuna parameter.
+    """
+    import pandas as pd
+
+    rows = [_row(name, trial) for name, trials in studies for trial in trials]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    numeric = ["accuracy", "latency_ms", "latency_cv", "speedup", "accuracy_drop", "baseline_latency_ms",
+               "artifact_bytes", "eval_time_s", "duration_s"]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
+    frame["config"] = frame.apply(config_label, axis=1)
+    frame["feasible"] = (frame["state"] == "COMPLETE") & frame["accuracy"].notna() & frame["latency_ms"].notna()
+    return frame
+
+
+def feasible(frame: pd.DataFrame, *, emulated: bool | None = False, dedupe: bool = True) -> pd.DataFrame:
+    """COMPLETE trials with both objectives; by default real measurements only, one row per
+    (configuration, target): a configuration measured again (a cache hit) is not new evidence."""
+    if frame.empty:
+        return frame
+    out = frame[frame["feasible"]]
+    if emulated is not None:
+        out = out[out["emulated"] == emulated]
+    if dedupe:
+        out = out.drop_duplicates(subset=["config_key", "target", "emulated"], keep="first")
+    return out.reset_index(drop=True)
+
+
+def load_studies(storage_url: str, names: Sequence[str] = ()) -> list[optuna.Study]:
+    """Open the named studies (all of the storage's studies when ``names`` is empty).
+
+    Raises:
+        UsageError: the storage cannot be opened, holds no study, or lacks a named one.
+    """
+    import optuna
+
+    from dse.study import open_storage, redact, validate_storage_url
+
+    validate_storage_url(storage_url)
+    storage = open_storage(storage_url)
+    available = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if not available:
+        raise UsageError(f"--storage {redact(storage_url)!r} holds no study; run python -m dse.optimize first")
+    for name in names:
+        if name not in available:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, available, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"No study {name!r} in {redact(storage_url)!r}. Available: {', '.join(available)}.{hint}")
+    return [optuna.load_study(study_name=name, storage=storage) for name in (names or available)]
+
+
+def study_frame(studies: Sequence[optuna.Study]) -> pd.DataFrame:
+    """The trials frame of several loaded studies."""
+    return trials_frame((s.study_name, s.get_trials(deepcopy=False)) for s in studies)

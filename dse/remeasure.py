@@ -1,0 +1,67 @@
+"""Re-measure the Pareto front's latencies at the end of a study (``--remeasure-front``).
+
+A front chosen from single measurements favours the lucky ones; timing each candidate again
+(from the library kept at evaluation time, no compilation) shows which gains hold up. The new
+measurements go to the study's user attributes as ``remeasured:<trial number>``, with their raw
+samples, next to the original median; the trials themselves stay as they were recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import TrialFailure
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.config import StudyConfig
+    from search_spaces import TrialConfig
+    from search_spaces.models._weights import ResolvedWeights
+
+log = logging.getLogger("dse")
+PREFIX = "remeasured:"
+
+
+def config_from_record(record: dict[str, Any]) -> TrialConfig:
+    """Rebuild a TrialConfig from the ``config`` user attribute of a trial."""
+    from search_spaces._space import CHOICE_LAYERS, LayerChoice, TrialConfig
+
+    layers = {
+        layer: LayerChoice.of(record[layer]["name"], {k: v for k, v in record[layer].items() if k != "name"})
+        for layer in CHOICE_LAYERS
+    }
+    return TrialConfig(record["dataset"], record["model"], target=record["target"], **layers)
+
+
+def remeasure_front(config: StudyConfig, study: optuna.Study, weights: dict[str, ResolvedWeights]) -> dict[int, Any]:
+    """Time every Pareto trial's kept library again; returns ``{trial number: record}`` of new ones."""
+    from dse._worker import IsolatedRunner
+    from dse.evaluator import Evaluator
+
+    done = study.user_attrs
+    runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
+    evaluator = Evaluator(config, weights, runner)
+    records: dict[int, Any] = {}
+    try:
+        for trial in study.best_trials:
+            if f"{PREFIX}{trial.number}" in done or "config" not in trial.user_attrs:
+                continue
+            try:
+                outcome = evaluator.remeasure(config_from_record(trial.user_attrs["config"]))
+            except TrialFailure as failure:
+                log.warning("Re-measuring trial %d failed (%s): %s", trial.number, failure.kind.value, failure.message)
+                continue
+            if outcome is None:
+                log.warning("Trial %d has no kept library (evaluated before --remeasure-front); not re-measured",
+                            trial.number)
+                continue
+            latency, info = outcome
+            record = {"original_median_ms": trial.user_attrs.get("latency_ms"), "latency": asdict(latency), "info": info}
+            study.set_user_attr(f"{PREFIX}{trial.number}", record)
+            records[trial.number] = record
+    finally:
+        runner.close()
+    return records

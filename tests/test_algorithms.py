@@ -1,0 +1,204 @@
+"""Layer 4: every convolution algorithm, dense and sparse, against torch.nn.functional.conv2d.
+
+Each case lowers a one-conv Relax module (conv + bias + ReLU, so the fused epilogue is
+covered), applies the default schedules, compiles for the host CPU and compares.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TVM_NUM_THREADS", "2")
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tvm")
+
+from dse.errors import InvalidCombination  # noqa: E402
+from search_spaces.algorithms import ALGORITHMS  # noqa: E402
+from search_spaces.algorithms import _testing as T  # noqa: E402
+from search_spaces.algorithms.schedules import apply_default_schedules  # noqa: E402
+
+# (batch, in_ch, size, out_ch, kernel, stride, padding, dilation, groups)
+SHAPES = {
+    "k3s1p1": (1, 8, 10, 16, 3, 1, 1, 1, 1),
+    "k3s2-batch2": (2, 6, 9, 12, 3, 2, 1, 1, 1),
+    "k1": (1, 16, 8, 16, 1, 1, 0, 1, 1),
+    "k5p2": (1, 8, 11, 8, 5, 1, 2, 1, 1),
+    "k7s2p3": (1, 4, 12, 8, 7, 2, 3, 1, 1),
+    "depthwise": (1, 8, 10, 8, 3, 1, 1, 1, 8),
+    "dilated-groups2": (1, 8, 9, 16, 3, 1, 2, 2, 2),
+    "depthwise-s2-batch3": (3, 16, 14, 16, 3, 2, 1, 1, 16),
+}
+
+# (algorithm, params) pairs: every registered algorithm and data format.
+DENSE = [
+    ("tvm_default", {}),
+    ("direct", {"layout": "nchw"}),
+    ("direct", {"layout": "nhwc"}),
+    ("im2col_gemm", {"layout": "nchw"}),
+    ("im2col_gemm", {"layout": "nhwc"}),
+    ("spatial_pack", {}),
+    ("winograd", {"tile": 2, "fallback": "direct"}),
+    ("winograd", {"tile": 4, "fallback": "spatial_pack"}),
+]
+SPARSE = [
+    ("sparse_direct", {"format": "csr", "threshold": 0.5}),
+    ("sparse_direct", {"format": "bsr", "block": 4, "threshold": 0.5}),
+    ("sparse_gemm", {"format": "csr", "threshold": 0.5}),
+    ("sparse_gemm", {"format": "bsr", "block": 8, "threshold": 0.5}),
+    ("sparse_spatial_pack", {"threshold": 0.5}),
+]
+
+
+def _label(case: tuple[str, dict]) -> str:
+    return case[0] + "".join(f"-{v}" for v in case[1].values())
+
+
+def _problem(shape: tuple[int, ...], dtype: str, sparsity: float, seed: int = 0):
+    n, c, size, oc, k, s, p, d, g = shape
+    rng = np.random.default_rng(seed)
+    if dtype == "int8":
+        x = rng.integers(-8, 8, (n, c, size, size)).astype("int8")
+        w = rng.integers(-8, 8, (oc, c // g, k, k)).astype("int8")
+        b = rng.integers(-50, 50, oc).astype("int32")
+    else:
+        x = rng.standard_normal((n, c, size, size)).astype(dtype)
+        w = rng.standard_normal((oc, c // g, k, k)).astype(dtype)
+        b = rng.standard_normal(oc).astype(dtype)
+    if sparsity:
+        w[rng.random(w.shape) < sparsity] = 0
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x.astype("float64")), torch.tensor(w.astype("float64")),
+        torch.tensor(b.astype("float64")), s, p, d, g,
+    ).relu().numpy()
+    return x, w, b, ref
+
+
+def _compile_and_run(alg: str, params: dict, shape: tuple[int, ...], x, w, b, out_dtype=None):
+    n, c, size, oc, k, s, p, d, g = shape
+    target = T.host_target()
+    mod = T.conv_module(x.shape, w, s, p, d, g, in_dtype=str(x.dtype), out_dtype=out_dtype, bias=b, relu=True)
+    ctx = T.lowering_context(target)
+    mod = ALGORITHMS.get(alg).lower(mod, params, ctx)
+    report: dict[str, str] = {}
+    mod = apply_default_schedules(mod, target, report)
+    return T.run(T.build(mod, target), x), ctx.info, report
+
+
+def _check_report(report: dict[str, str]) -> None:
+    assert report and all(how == "rules" for how in report.values()), report
+
+
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+@pytest.mark.parametrize("case", DENSE, ids=[_label(c) for c in DENSE])
+def test_dense_fp32_matches_torch(case, shape):
+    alg, params = case
+    x, w, b, ref = _problem(shape, "float32", 0.0)
+    out, info, report = _compile_and_run(alg, params, shape, x, w, b)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    _check_report(report)
+    assert len(info["algorithm_layers"]) == 1
+
+
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+@pytest.mark.parametrize("case", SPARSE, ids=[_label(c) for c in SPARSE])
+def test_sparse_fp32_matches_torch(case, shape):
+    alg, params = case
+    x, w, b, ref = _problem(shape, "float32", 0.8)
+    out, info, report = _compile_and_run(alg, params, shape, x, w, b)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    _check_report(report)
+    (layer,) = info["algorithm_layers"]
+    if layer["algorithm"] != alg:  # BSR needs the block to divide the output channels
+        assert layer["algorithm"] == ALGORITHMS.get(alg).dense and "not divisible" in layer["reason"], layer
+
+
+@pytest.mark.parametrize("alg", ["sparse_direct", "sparse_gemm", "sparse_spatial_pack"])
+def test_sparse_below_threshold_uses_dense_counterpart(alg):
+    shape = SHAPES["k3s1p1"]
+    x, w, b, ref = _problem(shape, "float32", 0.3)
+    out, info, _ = _compile_and_run(alg, {"threshold": 0.9}, shape, x, w, b)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    (layer,) = info["algorithm_layers"]
+    assert layer["algorithm"] == ALGORITHMS.get(alg).dense
+    assert "below threshold" in layer["reason"]
+
+
+def test_winograd_records_fallback_per_layer():
+    shape = SHAPES["k3s2-batch2"]
+    x, w, b, _ = _problem(shape, "float32", 0.0)
+    _, info, _ = _compile_and_run("winograd", {"tile": 4, "fallback": "im2col_gemm"}, shape, x, w, b)
+    (layer,) = info["algorithm_layers"]
+    assert layer["algorithm"] == "im2col_gemm" and "3x3 stride-1" in layer["reason"]
+
+
+INT8 = [c for c in DENSE if c[0] != "winograd"] + SPARSE
+
+
+@pytest.mark.parametrize("shape", [SHAPES["k3s2-batch2"], SHAPES["depthwise"]], ids=["k3s2", "depthwise"])
+@pytest.mark.parametrize("case", INT8, ids=[_label(c) for c in INT8])
+def test_int8_is_exact(case, shape):
+    alg, params = case
+    x, w, b, ref = _problem(shape, "int8", 0.8 if alg.startswith("sparse") else 0.0)
+    out, _, report = _compile_and_run(alg, params, shape, x, w, b, out_dtype="int32")
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, ref.astype("int32"))
+    _check_report(report)
+
+
+def test_winograd_on_int8_is_an_invalid_combination():
+    shape = SHAPES["k3s1p1"]
+    x, w, b, _ = _problem(shape, "int8", 0.0)
+    with pytest.raises(InvalidCombination, match="winograd"):
+        _compile_and_run("winograd", {"tile": 4}, shape, x, w, b, out_dtype="int32")
+
+
+FP16 = [("direct", {"layout": "nchw"}), ("im2col_gemm", {"layout": "nhwc"}), ("spatial_pack", {}),
+        ("winograd", {"tile": 2}), ("sparse_gemm", {"format": "csr", "threshold": 0.5})]
+
+
+@pytest.mark.parametrize("case", FP16, ids=[_label(c) for c in FP16])
+def test_fp16_close_to_torch(case):
+    alg, params = case
+    shape = SHAPES["k3s1p1"]
+    x, w, b, ref = _problem(shape, "float16", 0.8 if alg.startswith("sparse") else 0.0)
+    out, _, report = _compile_and_run(alg, params, shape, x, w, b)
+    np.testing.assert_allclose(out.astype("float32"), ref, rtol=2e-2, atol=2e-2 * np.abs(ref).max())
+    _check_report(report)
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS.names())
+def test_lower_returns_all_tir_module_with_marked_blocks(alg):
+    """The contract with the tuning layer: only call_tir left, dse_ blocks findable, tunable."""
+    from tvm import relax, tirx
+    from tvm.s_tir import meta_schedule as ms
+
+    shape = SHAPES["k3s1p1"]
+    x, w, b, _ = _problem(shape, "float32", 0.8)
+    target = T.host_target()
+    ctx = T.lowering_context(target)
+    mod = ALGORITHMS.get(alg).lower(T.conv_module(x.shape, w, 1, 1, bias=b, relu=True), {}, ctx)
+    ops = set()
+    relax.analysis.post_order_visit(
+        mod["main"], lambda e: ops.add(e.op.name) if isinstance(e, relax.Call) and hasattr(e.op, "name") else None
+    )
+    assert ops <= {"relax.call_tir"}, ops
+    funcs = [f for f in mod.functions.values() if isinstance(f, tirx.PrimFunc)]
+    assert funcs and not any("tirx.is_scheduled" in (f.attrs or {}) for f in funcs)
+    if alg != "tvm_default":
+        assert "dse_" in mod.script()
+    tasks = ms.relax_integration.extract_tasks(mod, target)
+    assert tasks, "MetaSchedule found nothing to tune"
+
+
+def test_params_are_namespaced():
+    import optuna
+
+    for name, choice in ALGORITHMS.items():
+        trial = optuna.trial.FixedTrial({k: v[0] for k, v in choice.grid().items()})
+        for key in choice.suggest(trial):
+            assert choice.param_name(key).startswith(f"algorithm.{name}.")
+        assert all(k.startswith(f"algorithm.{name}.") for k in choice.grid())

@@ -1,0 +1,156 @@
+"""dse.analyze on synthetic studies whose answers are planted: it must name them, and nothing else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dse.analysis import analyze, render, render_html
+from dse.analysis._synthetic import add_trials, new_study
+
+SPACE = {"model": ["net"], "pruning": ["none", "magnitude", "channel"], "precision": ["fp32", "int8"],
+         "algorithm": ["direct", "im2col_gemm", "spatial_pack"], "tuning": ["untuned", "metaschedule"]}
+PRUNING_SPEED = {"none": 1.0, "magnitude": 0.8, "channel": 0.55}
+PRUNING_ACCURACY = {"none": 0.0, "magnitude": 0.01, "channel": 0.05}
+
+
+def accuracy(c: dict) -> float:
+    return 0.95 - PRUNING_ACCURACY[c["pruning"]] - (0.004 if c["precision"] == "int8" else 0.0)
+
+
+def additive_latency(c: dict) -> float:
+    """Every layer multiplies latency by its own factor: no interaction anywhere."""
+    return (4.0 * {"direct": 1.0, "im2col_gemm": 0.5, "spatial_pack": 0.7}[c["algorithm"]]
+            * PRUNING_SPEED[c["pruning"]] * (0.6 if c["precision"] == "int8" else 1.0)
+            * (0.4 if c["tuning"] == "metaschedule" else 1.0))
+
+
+def reversal_latency(c: dict) -> float:
+    """direct is the slowest algorithm at fp32 but the fastest at int8: a planted rank reversal."""
+    fp32 = {"direct": 4.0, "im2col_gemm": 2.0, "spatial_pack": 3.0}
+    int8 = {"direct": 0.8, "im2col_gemm": 1.6, "spatial_pack": 2.4}
+    table = int8 if c["precision"] == "int8" else fp32
+    return table[c["algorithm"]] * PRUNING_SPEED[c["pruning"]] * (0.5 if c["tuning"] == "metaschedule" else 1.0)
+
+
+def test_planted_dominant_choice_is_named_and_no_interaction_invented() -> None:
+    study = new_study()
+    add_trials(study, SPACE, additive_latency, accuracy, cv=0.02, seed=1)
+    result = analyze([study], evaluator=None)
+    target = result.targets["x86"]
+    dominant = {(s.layer, s.choice) for s in target.dominant}
+    assert ("algorithm", "im2col_gemm") in dominant and ("tuning", "metaschedule") in dominant
+    assert target.interactions == []
+    text = render(result)
+    assert "every front configuration uses algorithm=im2col_gemm" in text
+    assert "none supported by the data" in text
+    swap = next(e for e in target.effects if (e.layer, e.a1, e.a2) == ("algorithm", "direct", "im2col_gemm"))
+    assert swap.latency_ratio == pytest.approx(2.0, rel=0.05) and swap.n_a2_faster == swap.n_pairs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("cv", [0.01, 0.04])
+def test_no_interaction_reported_in_additive_noisy_worlds(seed: int, cv: float) -> None:
+    study = new_study()
+    add_trials(study, SPACE, additive_latency, accuracy, cv=cv, seed=seed)
+    assert analyze([study], evaluator=None).targets["x86"].interactions == []
+
+
+def test_planted_rank_reversal_is_found_with_its_trials() -> None:
+    study = new_study()
+    add_trials(study, SPACE, reversal_latency, accuracy, cv=0.02)
+    target = analyze([study], evaluator=None).targets["x86"]
+    found = {(i.layer, i.by) for i in target.interactions}
+    assert ("algorithm", "precision") in found
+    assert found <= {("algorithm", "precision"), ("precision", "algorithm")}, found
+    reversal = next(i for i in target.interactions
+                    if (i.layer, i.a1, i.a2, i.by) == ("algorithm", "direct", "im2col_gemm", "precision"))
+    assert reversal.kind == "reversal" and not reversal.confounded_with
+    verdicts = {c.level: c.verdict for c in reversal.cells}
+    assert verdicts == {"fp32": "a2", "int8": "a1"}
+    text = reversal.describe()
+    assert "the faster algorithm changes with precision" in text and "#" in text
+
+
+def test_effect_on_one_target_only_and_ranks_across_targets() -> None:
+    space = {k: v for k, v in SPACE.items() if k != "tuning"} | {"tuning": ["untuned"]}
+    x86, arm = new_study("x86-study"), new_study("arm-study")
+    add_trials(x86, space, additive_latency, accuracy, target="x86", cv=0.01)
+    add_trials(arm, space, lambda c: additive_latency({**c, "pruning": "none"}) * 3, accuracy, target="arm",
+               cv=0.01, seed=5)
+    result = analyze([x86, arm], evaluator=None)
+    target_effects = [(i.kind, i.layer, i.a1, i.a2) for i in result.target_interactions]
+    assert ("on_off", "pruning", "channel", "none") in target_effects
+    assert all(i.layer == "pruning" for i in result.target_interactions)
+    assert result.ranks is not None and set(result.ranks.targets) == {"arm", "x86"}
+    assert len(result.ranks.table) == 18
+    assert "makes no difference beyond noise at target=arm" in render(result)
+
+
+def test_emulated_latencies_are_kept_apart() -> None:
+    study = new_study()
+    add_trials(study, SPACE, additive_latency, accuracy, cv=0.01)
+    add_trials(study, SPACE, lambda c: 0.001, accuracy, emulated=True, cv=0.01)  # absurdly fast: qemu "timings"
+    target = analyze([study], evaluator=None).targets["x86"]
+    assert not target.points["emulated"].any() and not target.front["emulated"].any()
+    assert target.emulated_front["emulated"].all() and len(target.emulated_points) == 36
+    assert target.front["latency_ms"].min() > 0.1
+
+
+def test_importance_names_the_planted_drivers() -> None:
+    study = new_study()
+    add_trials(study, SPACE, additive_latency, accuracy, cv=0.01)
+    importance = analyze([study]).targets["x86"].importance
+    assert isinstance(importance, dict)
+    assert max(importance["accuracy"], key=importance["accuracy"].get) == "pruning"
+    assert set(importance["latency_ms"]) >= {"algorithm", "tuning", "pruning", "precision"}
+
+
+def test_cli_writes_summary_html_and_csv(tmp_path, capsys) -> None:
+    import optuna
+
+    from dse.analyze import main
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    study = optuna.create_study(study_name="syn", storage=url, directions=["maximize", "minimize"])
+    add_trials(study, SPACE, reversal_latency, accuracy, cv=0.02)
+    html, csv = tmp_path / "r.html", tmp_path / "t.csv"
+    assert main(["--storage", url, "--study-name", "syn", "--html", str(html), "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "the faster algorithm changes with precision" in out
+    page = html.read_text()
+    assert "Plotly.newPlot" in page and "<script src=" not in page  # plotly.js inline, no network
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    assert len(frame) == 36 and {"algorithm", "latency_ms", "config", "param:algorithm"} <= set(frame.columns)
+
+
+def test_cli_usage_errors_are_one_line(tmp_path, capsys) -> None:
+    import optuna
+
+    from dse.analyze import main
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    optuna.create_study(study_name="syn", storage=url, directions=["maximize", "minimize"])
+    assert main(["--storage", url, "--study-name", "sin"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Did you mean 'syn'" in err
+    assert main(["--storage", url, "--min-pairs", "0"]) == 2
+
+
+def test_render_of_an_empty_study() -> None:
+    result = analyze([new_study()])
+    assert "no trial" in render(result)
+    assert render_html(result).startswith("<!DOCTYPE html>")
+
+
+def test_help_does_not_import_torch_or_tvm() -> None:
+    code = ("import sys, runpy; sys.argv=['x','--help']\n"
+            "try: runpy.run_module('dse.analyze', run_name='__main__')\nexcept SystemExit: pass\n"
+            "try: runpy.run_module('dse.compare', run_name='__main__')\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch','tvm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("[]")

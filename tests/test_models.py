@@ -1,0 +1,50 @@
+"""Contract tests run over every registered model: a new model is tested with no test edits."""
+
+from __future__ import annotations
+
+import pytest
+
+from dse.errors import UsageError
+from search_spaces.models import MODELS, build_model
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("input_shape", [(1, 8, 8), (3, 32, 32)])
+def test_small_input_variant_builds_and_runs(name: str, input_shape: tuple[int, int, int]) -> None:
+    import torch
+
+    model = build_model(name, 10, input_shape).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, *input_shape))
+    assert out.shape == (2, 10)
+
+
+def test_full_size_variant_keeps_imagenet_stem() -> None:
+    model = build_model("resnet18", 1000, (3, 224, 224))
+    assert model.conv1.stride == (2, 2) and model.conv1.kernel_size == (7, 7)
+
+
+def test_user_model_factory(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    (tmp_path / "my_models.py").write_text(
+        "import torch\n"
+        "def good(num_classes):\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))\n"
+        "def wrong():\n    return 42\n"
+        "def broken():\n    raise ValueError('no GPU')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert build_model("my_models:good", 10, (1, 8, 8)) is not None
+    with pytest.raises(UsageError, match="must return a torch.nn.Module, got int instead"):
+        build_model("my_models:wrong", 10, (1, 8, 8))
+    with pytest.raises(UsageError, match="raised ValueError: no GPU"):
+        build_model("my_models:broken", 10, (1, 8, 8))
+    with pytest.raises(UsageError, match="package.module:factory"):
+        build_model("no_such_module:f", 10, (1, 8, 8))
+
+
+def test_digits_split_is_fixed_and_disjoint() -> None:
+    from search_spaces.datasets import load_dataset
+
+    first, second = load_dataset("digits", None), load_dataset("digits", None)
+    assert first.input_shape == (1, 8, 8) and first.num_classes == 10
+    assert len(first.train_y) + len(first.eval_y) == 1797
+    assert (first.eval_y == second.eval_y).all()
