@@ -221,6 +221,8 @@ def run_trial(
         state = optuna.trial.TrialState.PRUNED
     except failed as exc:
         kind = getattr(exc, "kind", FailureKind.RUNTIME)
+        if "error_kind" not in trial.user_attrs:
+            record_failure(trial, kind, str(exc))
         log.warning("Trial %d failed (%s%s): %s", trial.number, kind.value,
                     ", retryable" if kind.retryable else "", exc)
     except (KeyboardInterrupt, UsageError) as exc:

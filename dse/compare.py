@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _study_config(args: argparse.Namespace):  # noqa: ANN202 (StudyConfig, imported lazily)
+def _study_config(args: argparse.Namespace):
     """The base StudyConfig, validated exactly as dse.optimize validates its own."""
     from dse.optimize import build_parser as optimize_parser
     from dse.optimize import config_from_args

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,16 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith(JOURNAL_PREFIX):
             return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX):]))
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if url.startswith("sqlite") else {}
-        return RDBStorage(url, engine_kwargs=engine_kwargs)
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                return RDBStorage(with_installed_driver(url), engine_kwargs=engine_kwargs)
+            except Exception as exc:
+                # Workers started together race to create the tables of a new storage; the
+                # losers see "already exists" / a duplicate key and simply open it again.
+                if attempt + 1 == _CREATE_ATTEMPTS or not _lost_creation_race(exc):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
     except (ImportError, ModuleNotFoundError) as exc:
         raise UsageError(
             f"--storage {redact(url)!r} needs a database driver ({scrub(str(exc), url)}); "
@@ -97,6 +107,29 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                          "that the server runs, or that the file is an Optuna storage") from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+_CREATE_ATTEMPTS = 5
+
+
+def with_installed_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; many installs (and CI images)
+    carry psycopg2 instead. An explicit ``postgresql+driver://`` is left alone.
+    """
+    import importlib.util
+
+    if not url.startswith("postgresql://") or importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def _lost_creation_race(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(sign in text for sign in ("already exists", "duplicate key", "uniqueviolation", "unique constraint"))
 
 
 def make_sampler(config: StudyConfig, space: SearchSpace) -> optuna.samplers.BaseSampler:

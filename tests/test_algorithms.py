@@ -202,3 +202,28 @@ def test_params_are_namespaced():
         for key in choice.suggest(trial):
             assert choice.param_name(key).startswith(f"algorithm.{name}.")
         assert all(k.startswith(f"algorithm.{name}.") for k in choice.grid())
+
+
+@pytest.mark.slow
+def test_every_algorithm_gives_the_same_accuracy_end_to_end(tmp_path):
+    """A trained tiny CNN: every algorithm (sparse ones forced on) scores the same accuracy."""
+    from pathlib import Path
+
+    from dse.config import DeviceOptions, MeasureConfig
+    from objectives.evaluate import EvaluationRequest, evaluate
+    from search_spaces import BASELINE, TrialConfig
+    from search_spaces._space import LayerChoice
+    from search_spaces.datasets import load_dataset
+    from search_spaces.models._weights import WeightsSpec, resolve_weights
+
+    data = load_dataset("digits", None)
+    weights = resolve_weights("tiny_cnn", "digits", data, WeightsSpec("train", Path("studies/weights")))
+    accuracies = {}
+    for name in ALGORITHMS.names():
+        params = {"threshold": 0.0} if name.startswith("sparse") else {}
+        config = TrialConfig("digits", "tiny_cnn", target="x86",
+                             **{**BASELINE, "algorithm": LayerChoice.of(name, params)})
+        result = evaluate(EvaluationRequest(config, weights, None, None, tmp_path, 2, MeasureConfig(), DeviceOptions()))
+        assert result.error_message is None, (name, result.error_message)
+        accuracies[name] = result.accuracy
+    assert len(set(accuracies.values())) == 1, accuracies

@@ -117,17 +117,24 @@ def _cases(root: Path) -> list[Case]:
     ]
 
 
-@pytest.fixture()
-def storage(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def storage_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite storage that already holds a study with one finished trial."""
     import optuna
 
-    path = tmp_path / "existing.db"
+    path = tmp_path_factory.mktemp("storage") / "existing.db"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="kept", storage=f"sqlite:///{path}", directions=["maximize", "minimize"])
     study.enqueue_trial({"x": 1.0})
     study.optimize(lambda t: (t.suggest_float("x", 0, 2), 1.0), n_trials=1)
     return path
+
+
+@pytest.fixture()
+def storage(storage_template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copy(storage_template, tmp_path / "existing.db"))
 
 
 def _case_ids() -> list[str]:

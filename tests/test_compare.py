@@ -94,17 +94,17 @@ def test_cli_usage_errors(capsys, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_compare_smoke_on_real_measurements(tmp_path) -> None:
+def test_compare_smoke_on_real_measurements(tmp_path, work_dir) -> None:
     """Two configurations measured for real, then TPE and random served from the shared cache."""
     from dse.compare import main
 
     html = tmp_path / "c.html"
+    storage = f"sqlite:///{tmp_path / 'compare.db'}"
     code = main(["--precision", "fp32", "--algorithms", "im2col_gemm", "--samplers", "tpe,random", "--seeds", "0",
                  "--n-trials", "3", "--eval-limit", "50", "--repeat", "3", "--min-repeat-ms", "5", "--threads", "1",
-                 "--work-dir", str(tmp_path / "w"), "--html", str(html)])
+                 "--work-dir", str(work_dir), "--storage", storage, "--html", str(html)])
     assert code == 0 and html.exists()
     import optuna
 
-    storage = f"sqlite:///{tmp_path / 'w' / 'compare.db'}"
     tpe = optuna.load_study(study_name="compare-x86-digits-tpe-s0", storage=storage)
     assert all(t.user_attrs.get("cache_hit") for t in tpe.trials if t.state.name == "COMPLETE")

@@ -29,14 +29,16 @@ class _Quiet(WSGIRequestHandler):
 
 @pytest.fixture
 def dashboard(tmp_path) -> Iterator[tuple[str, object]]:
-    import optuna
-
-    from dse.engine import DIRECTIONS, OBJECTIVES
+    from dse.config import SpaceConfig, StudyConfig
+    from dse.study import create_or_load_study
+    from search_spaces import SearchSpace
 
     url = f"sqlite:///{tmp_path / 'dse.db'}"
-    study = optuna.create_study(study_name="dse-x86-digits", storage=url, directions=list(DIRECTIONS))
-    study.set_metric_names(list(OBJECTIVES))
-    study.set_user_attr("dse", {"dataset": "digits", "target": "x86", "space": SPACE})
+    config = StudyConfig(target="x86", dataset="digits", storage=url, study_name="dse-x86-digits", work_dir=tmp_path,
+                         space=SpaceConfig(models=("tiny_cnn",), pruning=("none", "channel"),
+                                           precision=("fp32", "int8"), algorithm=("direct", "im2col_gemm"),
+                                           tuning=("untuned",)))
+    study = create_or_load_study(config, SearchSpace(config.space, config.dataset, config.target))  # as dse.optimize
     add_trials(study, SPACE,
                lambda c: (0.5 if c["precision"] == "int8" else 1.0) * (0.6 if c["pruning"] == "channel" else 1.0)
                * (0.7 if c["algorithm"] == "im2col_gemm" else 1.0),
@@ -57,18 +59,18 @@ def _get(base: str, path: str) -> dict:
 
 def test_dashboard_lists_the_study_and_its_pareto_front(dashboard) -> None:
     base, study = dashboard
-    listed = _get(base, "/api/studies")["studies"]
+    listed = _get(base, "/api/studies")["study_summaries"]
     summary = next(s for s in listed if s["study_name"] == "dse-x86-digits")
-    assert [d for d in summary["directions"]] == ["maximize", "minimize"]
+    assert summary["directions"] == ["maximize", "minimize"]
     detail = _get(base, f"/api/studies/{summary['study_id']}")
-    assert detail["metric_names"] == ["accuracy", "latency_ms"]
+    assert detail["objective_names"] == ["accuracy", "latency_ms"]
     expected = analyze([study], evaluator=None).targets["x86"].front
     front_numbers = sorted(t["number"] for t in detail["best_trials"])
     assert front_numbers == sorted(expected["trial"].tolist())
     params = {p["name"] for p in detail["union_search_space"]}
     assert {"pruning", "precision", "algorithm", "tuning", "model"} <= params
     user_attrs = {a["key"] for a in detail["union_user_attrs"]}
-    assert {"accuracy", "latency_ms", "config", "target", "speedup"} - {"speedup"} <= user_attrs
+    assert {"accuracy", "latency_ms", "config", "target", "latency"} <= user_attrs
     first = detail["trials"][0]
     config = next(a["value"] for a in first["user_attrs"] if a["key"] == "config")
     assert "precision" in config  # dict attributes come through as readable JSON text

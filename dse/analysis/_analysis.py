@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 from dse.analysis._effects import Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
 from dse.analysis._frames import feasible, study_frame
 from dse.analysis._front import (
-    ChoiceShare, choice_breakdown, dominant_choices, front, hypervolume_history, reference_point,
+    ChoiceShare,
+    choice_breakdown,
+    dominant_choices,
+    front,
+    hypervolume_history,
+    reference_point,
 )
 from dse.analysis._importance import importances
 from dse.analysis._targets import TargetRanks, target_ranks
@@ -62,7 +67,7 @@ def analyze_target(
     emulated = feasible(rows, emulated=True)
     pareto = front(points)
     shares = choice_breakdown(points, pareto) if len(points) else []
-    reference = reference_point(pareto) if len(pareto) else None
+    reference = reference_point(pareto, points) if len(pareto) else None
     history: dict[str, list[float]] = {}
     if reference is not None:
         for study_name, study_points in points.groupby("study"):
@@ -77,12 +82,13 @@ def analyze_target(
 
 
 def analyze(
-    studies: Sequence[optuna.Study], thresholds: Thresholds = Thresholds(), evaluator: str | None = "fanova"
+    studies: Sequence[optuna.Study], thresholds: Thresholds | None = None, evaluator: str | None = "fanova"
 ) -> Analysis:
     """Fronts, explanations, importances and interactions of ``studies`` (any mix of targets).
 
     ``evaluator``: Optuna importance evaluator (fanova, ped-anova, mdi), None to skip importance.
     """
+    thresholds = thresholds or Thresholds()
     frame = study_frame(studies)
     result = Analysis([s.study_name for s in studies], frame, thresholds=thresholds)
     if frame.empty:

@@ -65,10 +65,11 @@ class _Runs:
     def run(self, config: StudyConfig, n_trials: int, enqueue: Sequence[dict] = ()) -> optuna.Study:
         import optuna
 
-        from dse.engine import TrialFailed
+        from dse.engine import (
+            TrialFailed,
+            _OneLineFailures,  # the engine's filter: failed trials log their reason only
+        )
         from dse.study import create_or_load_study
-
-        from dse.engine import _OneLineFailures  # the engine's filter: failed trials log their reason only
 
         study = create_or_load_study(config, self._space)
         for handler in optuna.logging.get_logger("optuna").handlers:
@@ -136,10 +137,11 @@ def curves(studies: Sequence[optuna.Study], prefix: str) -> tuple[pd.DataFrame, 
 
     frame = study_frame(studies)
     exhaustive_rows = frame[frame["study"] == f"{prefix}-{EXHAUSTIVE}"]
-    reference_front = front(feasible(exhaustive_rows))
+    cloud = feasible(exhaustive_rows)
+    reference_front = front(cloud)
     if reference_front.empty:
         raise ValueError("the exhaustive run has no feasible configuration: nothing to compare against")
-    reference = reference_point(reference_front)
+    reference = reference_point(reference_front, cloud)
     best = hypervolume(reference_front, reference)
     rows = []
     for name, trials in frame.sort_values(["study", "trial"]).groupby("study", sort=False):

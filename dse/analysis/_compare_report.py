@@ -40,12 +40,12 @@ def run_and_report(config: CompareConfig, space: SearchSpace, html: Path | None,
     curve, best, reference = curves(studies, base.study_name)
     table = reach_table(curve)
     notes = [
-        f"space: {len(studies[0].trials)} distinct configurations of {', '.join(base.space.models)} on {base.target}; "
-        f"guided runs: {config.n_trials} trials x seeds {','.join(map(str, config.seeds))}",
-        f"hypervolume on (-accuracy, log10 latency_ms); reference point {reference.round(4).tolist()} = "
-        f"nadir of the exhaustive front + 10% of its range; exhaustive front HV = {best:.4g}",
-        "trials/wall s to X%: median over the seeds that reached X% (reached: how many did); wall time is "
-        "simulated cold: trial duration plus the cached evaluation's own time the first time a run meets it",
+        (f"space: {len(studies[0].trials)} distinct configurations of {', '.join(base.space.models)} on {base.target}; "
+        f"guided runs: {config.n_trials} trials x seeds {','.join(map(str, config.seeds))}"),
+        (f"hypervolume on (-accuracy, log10 latency_ms); reference point {reference.round(4).tolist()} = "
+        f"nadir of the exhaustive front + 10% of the range of all its measured points; exhaustive front HV = {best:.4g}"),
+        ("trials/wall s to X%: median over the seeds that reached X% (reached: how many did); wall time is "
+        "simulated cold: trial duration plus the cached evaluation's own time the first time a run meets it"),
         f"studies stored in {redact(base.storage)} as {base.study_name}-<sampler>-s<seed>",
     ]
     if csv is not None:
@@ -56,5 +56,5 @@ def run_and_report(config: CompareConfig, space: SearchSpace, html: Path | None,
         notes.append(f"HTML: {html}")
     shown = table.drop(columns=[c for c in table.columns if c.startswith("wall s to") and "99" not in c])
     text = shown.to_string(index=False, float_format=lambda v: f"{v:.3g}", na_rep="-")
-    return "\n".join([f"Search efficiency ({', '.join(f'{level:.0%}' for level in LEVELS)} of the exhaustive "
-                      "front's hypervolume):", text, *[f"- {n}" for n in notes]])
+    return "\n".join([(f"Search efficiency ({', '.join(f'{level:.0%}' for level in LEVELS)} of the exhaustive "
+                      "front's hypervolume):"), text, *[f"- {n}" for n in notes]])

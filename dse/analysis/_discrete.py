@@ -33,7 +33,7 @@ def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]
         grid = {key: list(values) for key, values in choice.grid().items()}
         for combo in itertools.product(*grid.values()):
             trial = optuna.trial.FixedTrial(dict(zip(grid, combo)))
-            choice.suggest(trial)
+            choice.suggest(trial)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
             params: dict[str, ParamValue] = {layer: name, **trial.params}
             options.setdefault(json.dumps(params, sort_keys=True), params)
     return list(options.values())
@@ -60,7 +60,7 @@ def count_configurations(space: SearchSpace) -> int:
 
 
 class DiscreteTrial:
-    """An Optuna trial whose float and int suggestions are drawn from the space's grid values.
+    """An Optuna trial whose suggestions are drawn from the space's grid values only.
 
     Everything else is the wrapped trial's (user attributes, number, pruning...).
     """
@@ -73,6 +73,11 @@ class DiscreteTrial:
         if name in self._grid:
             return float(self._trial.suggest_categorical(name, self._grid[name]))  # type: ignore[arg-type]
         return self._trial.suggest_float(name, low, high, **kwargs)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        if name in self._grid:  # a choice may offer more values than its grid (e.g. extra fine-tune epochs)
+            choices = [c for c in choices if c in self._grid[name]] or list(self._grid[name])
+        return self._trial.suggest_categorical(name, choices)
 
     def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
         if name in self._grid:

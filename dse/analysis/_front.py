@@ -5,7 +5,9 @@ Objectives: maximize accuracy, minimize latency_ms. Hypervolume is computed on
 magnitude (an untuned default build next to a tuned int8 one), and on a linear scale the
 slowest point would decide most of the volume. The reference point is the nadir (worst
 accuracy, worst latency) of the reference front pushed out by 10% of the front's range in each
-objective (by 0.01 where the range is zero), so only points near the front earn volume.
+objective: the range of all feasible points when given (``cloud``), else of the front itself
+(0.1 where that range is zero), so points near the front earn volume and a one-point front
+still leaves a sensible box.
 """
 
 from __future__ import annotations
@@ -51,14 +53,14 @@ def loss_points(points: pd.DataFrame) -> np.ndarray:
     return np.column_stack([-points["accuracy"].to_numpy(float), np.log10(points["latency_ms"].to_numpy(float))])
 
 
-def reference_point(reference_front: pd.DataFrame) -> np.ndarray:
-    """Nadir of ``reference_front`` plus 10% of its range per objective (see the module doc)."""
+def reference_point(reference_front: pd.DataFrame, cloud: pd.DataFrame | None = None) -> np.ndarray:
+    """Nadir of ``reference_front`` plus 10% of the range of ``cloud`` (default: the front) per objective."""
     import numpy as np
 
-    losses = loss_points(reference_front)
-    worst, best = losses.max(axis=0), losses.min(axis=0)
-    span = np.where(worst - best > 0, worst - best, 0.1)
-    return worst + REFERENCE_MARGIN * span
+    worst = loss_points(reference_front).max(axis=0)
+    spread = loss_points(cloud if cloud is not None and len(cloud) else reference_front)
+    span = spread.max(axis=0) - spread.min(axis=0)
+    return worst + REFERENCE_MARGIN * np.where(span > 0, span, 0.1)
 
 
 def hypervolume(points: pd.DataFrame, reference: np.ndarray) -> float:

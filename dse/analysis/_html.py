@@ -74,7 +74,7 @@ def hypervolume_figure(t: TargetAnalysis) -> go.Figure | None:
     fig = go.Figure([go.Scatter(y=values, x=list(range(1, len(values) + 1)), mode="lines", name=study)
                      for study, values in t.hv_history.items()])
     fig.update_layout(title=f"{t.target}: hypervolume vs distinct measured configurations "
-                      "(-accuracy, log10 latency; reference: front nadir + 10% of its range)",
+                      "(-accuracy, log10 latency; reference: front nadir + 10% of the points' range)",
                       xaxis={"title": "configurations measured"}, yaxis={"title": "hypervolume"})
     return fig
 

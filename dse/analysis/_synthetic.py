@@ -32,11 +32,11 @@ def add_trials(
     """Add one COMPLETE trial per combination of ``space`` (layer -> choice names) that ``keep`` accepts."""
     import numpy as np
     import optuna
-    from optuna.distributions import CategoricalDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution
 
     rng = np.random.default_rng(seed)
     layers = list(space)
-    distributions = {layer: CategoricalDistribution(list(space[layer])) for layer in layers}
+    distributions: dict[str, BaseDistribution] = {layer: CategoricalDistribution(list(space[layer])) for layer in layers}
     for combo in itertools.product(*(space[layer] for layer in layers)):
         choices = dict(zip(layers, combo))
         if not keep(choices):
@@ -66,7 +66,7 @@ def new_study(name: str = "synthetic") -> optuna.Study:
     from dse.engine import DIRECTIONS, OBJECTIVES
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, directions=list(DIRECTIONS))
+    study = optuna.create_study(study_name=name, directions=list(DIRECTIONS))  # type: ignore[arg-type]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(OBJECTIVES))

@@ -68,8 +68,8 @@ def _states(frame: pd.DataFrame) -> str:
 def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
     qualify = len(analysis.studies) > 1
     rows = analysis.frame[analysis.frame["target"] == t.target]
-    lines = [f"== Target {t.target}: {len(rows)} trials ({_states(rows)}); {len(t.points)} distinct measured "
-             f"configurations, {len(t.emulated_points)} emulated (kept apart)"]
+    lines = [(f"== Target {t.target}: {len(rows)} trials ({_states(rows)}); {len(t.points)} distinct measured "
+             f"configurations, {len(t.emulated_points)} emulated (kept apart)")]
     if t.front.empty:
         lines.append("No feasible real measurement: no Pareto front.")
     else:
@@ -89,6 +89,9 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
         lines.append(f"Parameter importance: not computed ({t.importance})")
     else:
         for objective, values in t.importance.items():
+            if not values:
+                lines.append(f"Importance for {objective}: none (the same value in every trial)")
+                continue
             ranked = ", ".join(f"{name} {v:.2f}" for name, v in values.items())
             lines.append(f"Importance for {objective}: {ranked}")
     lines.append("Across-stack interactions:")

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
     from search_spaces._context import BuildContext
 
-#: Gentler than the from-scratch recipe (2e-3): the weights are already close to a good optimum.
-FINETUNE_RECIPE = TrainingRecipe(epochs=1, batch_size=64, learning_rate=5e-4, seed=0)
+#: The from-scratch recipe's peak rate with a one-cycle schedule: on the small data sets trained here,
+#: 5e-4 recovered much less in the same epochs (resnet18, 50% channels: 0.87 vs 0.91 after one epoch).
+FINETUNE_RECIPE = TrainingRecipe(epochs=1, batch_size=64, learning_rate=2e-3, seed=0)
 
 #: Recovery epochs the pruning methods search over (0 = no fine-tuning).
 FINETUNE_EPOCHS = (0, 1, 2, 4)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dse.errors import InvalidCombination, first_line
 from search_spaces._base import Params, ParamValue
@@ -33,6 +33,8 @@ RATIO_RANGE = (0.1, 0.75)
 #: Remaining channel counts are kept multiples of this where a layer is wide enough, so
 #: vectorized and packed (NCHW[x]c) kernels keep whole vector lanes.
 ROUND_TO = 4
+#: Registered models whose graph DepGraph fails on (checked: every other registered model prunes and exports).
+UNTRACEABLE_MODELS = ("shufflenet_v2_x1_0",)
 
 
 @PRUNING.register("channel")
@@ -50,6 +52,11 @@ class ChannelPruning(PruningMethod):
             self.param_name("ratio"): [0.25, 0.5, 0.75],
             self.param_name("finetune_epochs"): [0, 2],
         }
+
+    def incompatibility(self, config: Any) -> str | None:
+        if config.model in UNTRACEABLE_MODELS:
+            return f"torch-pruning's DepGraph cannot trace {config.model}'s channel split and shuffle"
+        return None
 
     def apply(self, model: nn.Module, params: Params, ctx: BuildContext) -> nn.Module:
         ratio = float(params["ratio"])
@@ -98,8 +105,14 @@ def prune_channels(model: nn.Module, ratio: float, example_input: torch.Tensor, 
             f"channel pruning cannot trace this model's channel dependencies ({type(exc).__name__}: "
             f"{first_line(exc)}); use pruning=magnitude for it"
         ) from exc
-    with torch.no_grad():
-        got = model(example_input).shape
+    try:
+        with torch.no_grad():
+            got = model(example_input).shape
+    except Exception as exc:  # a dependency DepGraph missed: shapes no longer fit
+        raise InvalidCombination(
+            f"channel pruning broke this model's forward pass ({type(exc).__name__}: {first_line(exc)}); "
+            "use pruning=magnitude for it"
+        ) from exc
     if got != expected:
         raise InvalidCombination(f"channel pruning changed the output shape from {tuple(expected)} to {tuple(got)}")
 

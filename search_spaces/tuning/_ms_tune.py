@@ -39,11 +39,11 @@ def _fast_build(mod: Any, target: Any) -> Any:
     That import costs about 19 s in every fresh builder process, so candidate builds time out
     (tvm-notes: a 56-trial run went from 524 s to 182 s without it).
     """
-    from tvm.driver import build as tvm_build
+    import tvm
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(mod, target=target)
+    return tvm.tirx.build(mod, target=target)
 
 
 def _export(rt_mod: Any, cross_cc: str | None) -> str:

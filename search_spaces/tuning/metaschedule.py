@@ -40,7 +40,14 @@ def database_folder(ctx: BuildContext) -> Path:
 
 
 def default_schedules(mod: Any, ctx: BuildContext) -> Any:
-    """The algorithm layer's default schedules for every PrimFunc still unscheduled."""
+    """The algorithm layer's default schedules for every PrimFunc still unscheduled.
+
+    GPU targets are left alone: TVM's CUDA pipeline gives what is unscheduled DLight's rules.
+    """
+    from search_spaces.targets.cuda import is_gpu_target
+
+    if is_gpu_target(ctx.tvm_target):
+        return mod
     try:
         from search_spaces.algorithms.schedules import apply_default_schedules
     except ImportError:  # the algorithm layer's schedules are not there yet: TVM defaults

@@ -1,0 +1,236 @@
+"""An emulated Arm board for tests and dry runs: a TVM RPC server under qemu-user, on loopback.
+
+``python -m dse.devices.emulate arm [--port P] [--tracker HOST:PORT --key K]`` starts it, then
+``python -m dse.optimize --target arm --rpc 127.0.0.1:P ...`` runs the whole Arm path (cross
+compile, upload, accuracy and latency over RPC) with no board. Every latency it gives is
+flagged ``emulated`` (the server registers ``dse.device.emulated``) and means nothing.
+
+On first use it builds, under ``~/.cache/dse`` (or ``$DSE_CACHE``), an arm64 Debian root with
+``mmdebstrap --variant=extract`` and unpacks the aarch64 wheels of TVM and its runtime
+dependencies into it (downloaded with ``pip download --platform manylinux_2_28_aarch64``).
+Host packages needed: ``qemu-user-static mmdebstrap`` (and ``gcc-aarch64-linux-gnu`` to
+cross-compile for it). Importing this module does nothing of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from dse.config import parse_host_port
+from dse.errors import UsageError
+
+HOST_APT_PACKAGES = ("qemu-user-static", "mmdebstrap", "gcc-aarch64-linux-gnu")
+SUITE = "bookworm"
+PYTHON = "/usr/bin/python3.11"
+DEBIAN_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "libgcc-s1", "libffi8", "zlib1g")
+#: The board's Python side: TVM's runtime and what its RPC server imports (pins as the host's).
+WHEELS = (
+    "apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post1", "numpy<2.3", "ml_dtypes",
+    "typing_extensions", "cloudpickle", "psutil",
+)
+ROOT_VERSION = "1"  # bump when the recipe changes: roots are rebuilt
+READY_LINE = "DSE-EMULATED-READY"
+START_TIMEOUT_S = 300.0
+
+#: Runs under qemu: a TVM RPC server on loopback whose sessions say they are emulated.
+SERVER_SCRIPT = r"""
+import sys
+sys.executable = sys.argv[1]  # no binfmt_misc: child Pythons must go through qemu
+host, port, tracker, key = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+import tvm_ffi
+
+@tvm_ffi.register_global_func("dse.device.emulated")
+def _emulated():
+    return True
+
+from tvm.rpc import server
+tracker_addr = None
+if tracker:
+    tracker_host, tracker_port = tracker.rsplit(":", 1)
+    tracker_addr = (tracker_host, int(tracker_port))
+# In-process (not rpc.Server's extra Popen worker: one more 30 s TVM import under qemu);
+# sessions are forked and inherit the marker function.
+real_port = server._popen_start_rpc_server(host, port, port + 1, tracker_addr=tracker_addr, key=key)
+print("DSE-EMULATED-READY", real_port, flush=True)
+server.PopenRPCServerState.current.thread.join()
+"""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DSE_CACHE", Path.home() / ".cache" / "dse"))
+
+
+def qemu_binary() -> str | None:
+    return shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+
+
+def require_tools(*tools: str) -> None:
+    """One-line UsageError naming the apt packages when a host tool is missing."""
+    missing = [tool for tool in tools if (qemu_binary() if tool == "qemu" else shutil.which(tool)) is None]
+    if missing:
+        raise UsageError(f"The emulated Arm board needs {', '.join(missing)}: "
+                         f"apt-get install {' '.join(HOST_APT_PACKAGES)}")
+
+
+def _say(message: str) -> None:
+    print(f"[dse.devices.emulate] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(cmd: Sequence[str], what: str) -> None:
+    done = subprocess.run(list(cmd), capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise UsageError(f"Building the emulated Arm board failed while {what}: {tail[0]}")
+
+
+def ensure_root(cache: Path | None = None) -> Path:
+    """The arm64 root with TVM's aarch64 wheels unpacked in it; built once (minutes), then reused."""
+    cache = cache or cache_dir()
+    root = cache / "arm64-root"
+    marker = root / ".dse-ready"
+    if marker.exists() and marker.read_text() == ROOT_VERSION:
+        return root
+    require_tools("mmdebstrap")
+    with _locked(cache / ".arm64-root.lock"):
+        if marker.exists() and marker.read_text() == ROOT_VERSION:
+            return root
+        scratch = cache / "arm64-root.partial"
+        shutil.rmtree(scratch, ignore_errors=True)
+        _say(f"building an arm64 Debian {SUITE} root in {root} (once; about a minute)")
+        _run(["mmdebstrap", "--quiet", "--variant=extract", "--architectures=arm64",
+              "--include=" + ",".join(DEBIAN_PACKAGES), SUITE, str(scratch)], "running mmdebstrap")
+        wheels = cache / "arm64-wheels"
+        _say(f"downloading aarch64 wheels into {wheels}: {' '.join(WHEELS)}")
+        _run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels), "--only-binary=:all:",
+              "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux2014_aarch64", "--python-version", "3.11", "--implementation", "cp",
+              *WHEELS], "downloading wheels (pip download)")
+        site = scratch / "opt" / "dse" / "site"
+        site.mkdir(parents=True, exist_ok=True)
+        for wheel in sorted(wheels.glob("*.whl")):
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(site)
+        shutil.rmtree(root, ignore_errors=True)
+        scratch.rename(root)
+        marker.write_text(ROOT_VERSION)
+        _say("arm64 root ready")
+    return root
+
+
+def write_shim(root: Path, qemu: str) -> Path:
+    """An executable that runs the root's Python under qemu (stands in for binfmt_misc)."""
+    shim = root.parent / "arm64-python"
+    shim.write_text(f'#!/bin/sh\nexec "{qemu}" -L "{root}" "{root}{PYTHON}" "$@"\n')
+    shim.chmod(0o755)
+    return shim
+
+
+def server_command(root: Path, port: int, tracker: str | None, key: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that start the emulated server on 127.0.0.1."""
+    qemu = qemu_binary()
+    if qemu is None:
+        require_tools("qemu")
+        raise AssertionError  # unreachable: require_tools raised
+    shim = write_shim(root, qemu)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(PYTHONPATH="/opt/dse/site", PYTHONNOUSERSITE="1", TVM_NUM_THREADS=env.get("TVM_NUM_THREADS", "1"))
+    cmd = [str(shim), "-c", SERVER_SCRIPT, str(shim), "127.0.0.1", str(port), tracker or "", key]
+    return cmd, env
+
+
+class EmulatedBoard:
+    """A running emulated board (context manager): ``with EmulatedBoard(port) as board: board.address``."""
+
+    def __init__(self, port: int = 9090, tracker: str | None = None, key: str = "", cache: Path | None = None):
+        if tracker is not None:
+            parse_host_port(tracker, "--tracker")
+        self.port = port
+        self.tracker = tracker
+        self.key = key
+        self.cache = cache
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> EmulatedBoard:
+        require_tools("qemu")
+        root = ensure_root(self.cache)
+        cmd, env = server_command(root, self.port, self.tracker, self.key)
+        _say(f"starting the emulated board on {self.address} (importing TVM under qemu takes ~30 s)")
+        self.process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the server prints one line when it listens
+            if line.startswith(READY_LINE):
+                self.port = int(line.split()[1])
+                return self
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise UsageError(f"The emulated Arm board did not start within {timeout_s:.0f} s (see the messages above)")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # the server and its forked sessions only
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process = None
+
+    def __enter__(self) -> EmulatedBoard:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dse.devices.emulate", description=__doc__.split("\n")[0])
+    parser.add_argument("arch", choices=["arm"], help="the board to emulate")
+    parser.add_argument("--port", type=int, default=9090, help="port on 127.0.0.1 (default 9090)")
+    parser.add_argument("--tracker", help="register with this RPC tracker, HOST:PORT")
+    parser.add_argument("--key", default="emulated-arm", help="key for the tracker (default emulated-arm)")
+    args = parser.parse_args(argv)
+    board = EmulatedBoard(args.port, args.tracker, args.key if args.tracker else "")
+    try:
+        board.start()
+        how = f"--rpc-tracker {args.tracker} --rpc-key {args.key}" if args.tracker else f"--rpc {board.address}"
+        print(f"Emulated Arm board on {board.address} (latencies are emulated). "
+              f"Use: python -m dse.optimize --target arm {how} ... ; Ctrl-C stops it.", flush=True)
+        assert board.process is not None
+        return board.process.wait()
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        board.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

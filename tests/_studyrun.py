@@ -1,0 +1,60 @@
+"""Helpers for tests that run real studies through the CLI in subprocesses (tiny and fast)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The fastest real trial: one small model, the baseline configuration (one compile), few samples.
+FAST = ["--models", "tiny_cnn", "--pruning", "none", "--precision", "fp32", "--tuning", "untuned",
+        "--eval-limit", "20", "--min-repeat-ms", "5", "--repeat", "3", "--threads", "1", "--max-remeasure", "0"]
+
+
+def untrained_weights(path: Path) -> Path:
+    """A tiny_cnn checkpoint for the digits data (untrained: these tests check bookkeeping, not accuracy)."""
+    import torch
+
+    from search_spaces.models import build_model
+
+    torch.manual_seed(0)
+    torch.save(build_model("tiny_cnn", 10, (1, 8, 8)).state_dict(), path)
+    return path
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "DSE_NO_PROGRESS": "1", "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": str(ROOT)}
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m dse.optimize ARGS`` in its own process group, output to ``log``."""
+    handle = log.open("ab")
+    return subprocess.Popen([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
+                            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def load(storage: str, name: str = "dse-x86-digits") -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None

@@ -1,0 +1,92 @@
+"""Layer 6: every registered target preset builds a TVM target; Arm cross-compiles; errors are one line.
+
+The Arm presets are checked by compiling a small module and reading the ELF header of the
+exported library (machine 183 = aarch64); CUDA by generating and compiling GPU code, which
+needs no GPU (measuring does, and without one the preset stops with one line).
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dse.config import DeviceOptions
+from dse.errors import UsageError
+from dse.optimize import main
+from search_spaces.targets import TARGETS
+
+ARM = [name for name in TARGETS.names() if name == "arm" or name.startswith("arm-")]
+ELF_MACHINE_AARCH64 = 183
+on_x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="checks the x86-host behaviour")
+
+
+def test_list_targets_shows_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-targets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("x86", "arm", "arm-rpi4", "arm-rpi5", "arm-graviton2", "cuda"):
+        assert name in out
+
+
+@pytest.mark.parametrize("name", TARGETS.names())
+def test_every_preset_gives_a_valid_tvm_target(name: str) -> None:
+    import tvm
+
+    target = tvm.target.Target(TARGETS.get(name).tvm_target(2))
+    assert target.kind.name in ("llvm", "cuda")
+
+
+def _small_module() -> object:
+    import torch
+    from torch import nn
+
+    from objectives.compile import import_to_relax
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 5)).eval()
+    ctx = type("Ctx", (), {"example_input": torch.randn(1, 3, 6, 6)})()
+    return import_to_relax(model, ctx)  # type: ignore[arg-type]
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    return int.from_bytes(header[18:20], "little")
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None and platform.machine() != "aarch64",
+                    reason="needs the aarch64 cross compiler (apt-get install gcc-aarch64-linux-gnu)")
+@pytest.mark.parametrize("name", ARM)
+def test_arm_presets_cross_compile_an_aarch64_library(name: str, tmp_path: Path) -> None:
+    import tvm
+
+    preset = TARGETS.get(name)
+    executable = tvm.compile(_small_module(), tvm.target.Target(preset.tvm_target(4)))
+    library = tmp_path / "model.so"
+    preset.export_library(executable, str(library))
+    assert _elf_machine(library) == ELF_MACHINE_AARCH64
+
+
+@on_x86
+def test_arm_without_a_board_on_x86_stops_with_how_to_attach_one() -> None:
+    with pytest.raises(UsageError) as error:
+        TARGETS.get("arm").check_reachable(DeviceOptions())
+    message = str(error.value)
+    assert "\n" not in message
+    assert "tvm.exec.rpc_server" in message and "--rpc" in message and "dse.devices.emulate" in message
+
+
+def test_cuda_compiles_without_a_gpu_and_stops_cleanly_when_none_is_present(tmp_path: Path) -> None:
+    import tvm
+
+    preset = TARGETS.get("cuda")
+    executable = tvm.compile(_small_module(), tvm.target.Target(preset.tvm_target(1)))
+    preset.export_library(executable, str(tmp_path / "model.so"))
+    assert (tmp_path / "model.so").stat().st_size > 0
+    if tvm.cuda(0).exist:
+        preset.check_reachable(DeviceOptions())
+    else:
+        with pytest.raises(UsageError, match="needs an NVIDIA GPU") as error:
+            preset.check_reachable(DeviceOptions())
+        assert "\n" not in str(error.value)

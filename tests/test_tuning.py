@@ -1,0 +1,113 @@
+"""Layer 5: MetaSchedule records are written, reused without new trials, and applied.
+
+The case is a tiny conv + linear network lowered by the real algorithm layer, tuned with two
+trials per kernel (the mechanics, not the speed-up, are under test). The reuse check runs
+in a fresh process, as another trial worker or a later study would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TVM_NUM_THREADS", "2")
+
+from search_spaces.tuning import TUNING  # noqa: E402
+from search_spaces.tuning.metaschedule import BUDGETS  # noqa: E402
+
+TRIALS = 2
+
+
+def test_metaschedule_params_are_owned_by_the_layer() -> None:
+    choice = TUNING.get("metaschedule")
+    assert list(choice.grid()) == ["tuning.metaschedule.trials"]
+    assert list(choice.grid()["tuning.metaschedule.trials"]) == list(BUDGETS)
+
+
+def _context(work_dir: Path, threads: int = 1) -> Any:
+    import tvm
+
+    from dse.config import DeviceOptions
+    from search_spaces._context import BuildContext
+    from search_spaces.targets import TARGETS
+
+    target = TARGETS.get("x86")
+    return BuildContext(
+        dataset="none", data=None, model_key="tuning-case", work_dir=work_dir, target=target,
+        tvm_target=tvm.target.Target(target.tvm_target(threads)), threads=threads,
+        device_options=DeviceOptions(), tuning_db=work_dir / "tuning" / "x86",
+    )
+
+
+def _case() -> tuple[Any, Any, np.ndarray]:
+    """A torch model, its lowered all-TIR module (layer 4's output) and an input."""
+    import torch
+    from torch import nn
+
+    from objectives.compile import import_to_relax
+    from search_spaces.algorithms import ALGORITHMS
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 5)).eval()
+    x = torch.randn(1, 3, 6, 6)
+    ctx = _context(Path("."))
+    ctx.data = type("Data", (), {"eval_x": x})()
+    mod = ALGORITHMS.get("tvm_default").lower(import_to_relax(model, ctx), {}, ctx)
+    return model, mod, x.numpy()
+
+
+def run_case(work_dir: str, trials: int) -> dict[str, Any]:
+    """Schedule the case with MetaSchedule, compile, check the output; return the trial info."""
+    import torch
+    import tvm
+    from tvm import relax
+
+    model, mod, x = _case()
+    ctx = _context(Path(work_dir))
+    scheduled = TUNING.get("metaschedule").schedule(mod, {"trials": trials}, ctx)
+    vm = relax.VirtualMachine(tvm.compile(scheduled, ctx.tvm_target), tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x))
+    out = (out if hasattr(out, "numpy") else out[0]).numpy()
+    np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    return dict(ctx.info)
+
+
+def _run_in_fresh_process(work_dir: Path, trials: int) -> dict[str, Any]:
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from test_tuning import run_case; "
+        "print('INFO=' + json.dumps(run_case(sys.argv[2], int(sys.argv[3]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(work_dir), str(trials)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("INFO=")][-1]
+    return json.loads(line[len("INFO="):])
+
+
+def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Path) -> None:
+    pytest.importorskip("tvm")
+    first = run_case(str(tmp_path), TRIALS)
+    assert first["total_kernels"] >= 2
+    assert first["tuning_trials"] > 0
+    assert first["tuned_kernels"] == first["total_kernels"], first
+    folder = Path(first["tuning_db"])
+    assert folder.parent == tmp_path / "tuning" / "x86"
+    records = (folder / "database_tuning_record.json").read_text().splitlines()
+    assert len(records) == first["total_kernels"]  # only the best record of each kernel is kept
+    budgets = json.loads((folder / "budgets.json").read_text())
+    assert sorted(v["trials"] for v in budgets.values()) == [TRIALS] * first["total_kernels"]
+
+    again = _run_in_fresh_process(tmp_path, TRIALS)
+    assert again["tuning_trials"] == 0
+    assert again["tuning_reused_kernels"] == first["total_kernels"]
+    assert again["tuned_kernels"] == first["total_kernels"]
+    assert (folder / "database_tuning_record.json").read_text().splitlines() == records
