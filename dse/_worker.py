@@ -22,10 +22,15 @@ _IDLE_EXIT_S = 600
 
 
 def classify_death(message: str) -> TrialFailure:
-    """A dead worker's failure: SIGKILL is almost always the kernel's out-of-memory killer."""
-    if "SIGKILL" in message or "-9" in message:
+    """A dead worker's failure from loky's message (which lists the exit codes).
+
+    SIGKILL is almost always the kernel's out-of-memory killer; anything else (SIGSEGV,
+    SIGABRT, an exit code) is a crash.
+    """
+    codes = message[message.find("exit codes"):] if "exit codes" in message else ""
+    if "SIGKILL" in codes or "(-9)" in codes:
         return TrialFailure(FailureKind.OOM, "worker process was killed (SIGKILL: out of memory, most likely)")
-    return TrialFailure(FailureKind.CRASH, f"worker process died: {message}")
+    return TrialFailure(FailureKind.CRASH, f"worker process died ({codes or message.splitlines()[0]})")
 
 
 class IsolatedRunner:
@@ -68,7 +73,7 @@ class IsolatedRunner:
             raise TrialFailure(FailureKind.TIMEOUT, f"evaluation exceeded --trial-timeout {timeout_s:g} s") from None
         except (TerminatedWorkerError, BrokenProcessPool) as exc:
             self._discard()
-            raise classify_death(first_line(exc)) from None
+            raise classify_death(str(exc)) from None
         except MemoryError:
             self._discard()
             raise TrialFailure(FailureKind.OOM, "evaluation ran out of memory (MemoryError)") from None

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: the aarch64 cross compiler, qemu-user and mmdebstrap (the emulated Arm
-# device), PostgreSQL (multi-worker studies and their test). Skipped when not root or no apt.
-APT_PACKAGES="gcc-aarch64-linux-gnu qemu-user-static mmdebstrap postgresql"
+# device), PostgreSQL (multi-worker studies and their test), Chromium (the dashboard browser test). Skipped when not root or no apt.
+APT_PACKAGES="gcc-aarch64-linux-gnu qemu-user-static mmdebstrap postgresql chromium"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
   for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done

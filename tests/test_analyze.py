@@ -74,6 +74,33 @@ def test_planted_rank_reversal_is_found_with_its_trials() -> None:
     assert "the faster algorithm changes with precision" in text and "#" in text
 
 
+LAYOUTS = {"algorithm": {"direct": {"layout": ["nchw", "nhwc"]}, "im2col_gemm": {"layout": ["nchw", "nhwc"]}}}
+
+
+def test_parameter_level_effect_that_depends_on_another_layer() -> None:
+    """nhwc speeds direct up 2x at int8 only: an on/off effect of a choice's own parameter."""
+    def lat(c: dict) -> float:
+        nhwc_gain = 0.5 if c.get("algorithm.direct.layout") == "nhwc" and c["precision"] == "int8" else 1.0
+        return additive_latency(c) * nhwc_gain
+
+    study = new_study()
+    add_trials(study, SPACE, lat, accuracy, cv=0.01, choice_params=LAYOUTS)
+    found = [(i.kind, i.layer, i.a1, i.a2, i.by) for i in analyze([study], evaluator=None).targets["x86"].interactions]
+    assert ("on_off", "algorithm", "direct(layout=nchw)", "direct(layout=nhwc)", "precision") in found
+    assert all(layer == "algorithm" or by == "algorithm" for _, layer, _, _, by in found), found
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_parameter_level_interaction_when_parameters_act_alone(seed: int) -> None:
+    def lat(c: dict) -> float:
+        return additive_latency(c) * (0.8 if "nhwc" in (c.get("algorithm.direct.layout"),
+                                                        c.get("algorithm.im2col_gemm.layout")) else 1.0)
+
+    study = new_study()
+    add_trials(study, SPACE, lat, accuracy, cv=0.03, seed=seed, choice_params=LAYOUTS)
+    assert analyze([study], evaluator=None).targets["x86"].interactions == []
+
+
 def test_effect_on_one_target_only_and_ranks_across_targets() -> None:
     space = {k: v for k, v in SPACE.items() if k != "tuning"} | {"tuning": ["untuned"]}
     x86, arm = new_study("x86-study"), new_study("arm-study")

@@ -184,3 +184,19 @@ def test_mismatched_study_is_refused_and_kept(inputs: Path, storage: Path, tmp_p
     assert code == 2 and "was created with another dataset, target or search space" in err, err
     after = optuna.load_study(study_name="kept", storage=url).trials
     assert [(t.number, t.state, t.values) for t in after] == [(t.number, t.state, t.values) for t in before]
+
+
+def test_study_file_options_and_command_line_precedence(tmp_path: Path) -> None:
+    from dse.optimize import parse_args
+
+    study = _write(tmp_path / "study.toml", 'models = ["tiny_cnn", "resnet18"]\nn_trials = 7\nremeasure-front = true\n')
+    args = parse_args(["--config", str(study), "--n-trials", "3"])
+    assert args.models == ("tiny_cnn", "resnet18") and args.n_trials == 3 and args.remeasure_front is True
+
+
+def test_storage_password_never_shown() -> None:
+    from dse.study import redact, scrub
+
+    url = "postgresql://dse:s3cret@db.lan:5432/dse"
+    assert "s3cret" not in redact(url)
+    assert scrub(f"could not connect to {url}: password s3cret rejected", url).count("s3cret") == 0

@@ -80,3 +80,22 @@ def test_dashboard_serves_its_page(dashboard) -> None:
     base, _ = dashboard
     with urllib.request.urlopen(base + "/dashboard", timeout=30) as response:
         assert response.status == 200 and b"<html" in response.read().lower()
+
+
+def test_dashboard_renders_in_a_real_browser(dashboard, tmp_path) -> None:
+    """Headless Chromium loads the study page: the React app fetched the study and drew it."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium)")
+    base, _ = dashboard
+    study_id = _get(base, "/api/studies")["study_summaries"][0]["study_id"]
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=15000", "--dump-dom", f"{base}/dashboard/studies/{study_id}"],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert "dse-x86-digits" in dom
+    assert "Pareto Front" in dom and "latency_ms" in dom

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests._studyrun import FAST, load, start, untrained_weights, wait_for
+from tests._studyrun import FAST, ROOT, env, load, start, untrained_weights, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +42,8 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     killed = load(storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
     assert len(killed) == 1
 
-    second = subprocess.run([*start_cmd(args)], cwd=Path(__file__).parent.parent, env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
+                            capture_output=True, text=True, timeout=300, check=False)
     assert second.returncode == 0, second.stdout + second.stderr
 
     trials = load(storage).trials
@@ -55,14 +56,3 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     assert not [t for t in trials if t.state is optuna.trial.TrialState.RUNNING]
     assert "re-queued" in second.stderr
 
-
-def start_cmd(args: list[str]) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "dse.optimize", *args]
-
-
-def _env() -> dict[str, str]:
-    from tests._studyrun import env
-
-    return env()

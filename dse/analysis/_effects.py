@@ -3,6 +3,9 @@
 A *pair* is two feasible, real (not emulated) measurements whose configurations are identical
 except for one layer A (same model, same other layers with the same parameters, same target):
 its latency ratio is the effect of swapping A's choice, free of confounding by the other layers.
+Two different choices of A are compared by name (``direct`` vs ``im2col_gemm``, whatever their
+parameters); the same choice with different parameters by label
+(``direct(layout=nchw)`` vs ``direct(layout=nhwc)``).
 
 A pair's log latency ratio counts as a real difference only beyond a noise margin:
 ``max(min_effect, z * sqrt(cv1^2 + cv2^2))``, the two measurements' coefficients of variation
@@ -12,7 +15,9 @@ is ``a1``/``a2`` when at least ``agree`` of its pairs favour that choice beyond 
 ``none`` when every pair is within the margin, else ``mixed``; groups with fewer than
 ``min_pairs`` pairs get no verdict. An interaction is reported only when the verdicts of two
 levels of B disagree: a *reversal* (a1 faster at one level, a2 at another) or an *on/off*
-effect (a clear effect, at least twice the margin, at one level and none at another).
+effect (a clear effect at one level, at least twice the margin of every pair behind the other
+level's ``none``, so noisy pairs cannot pass for "no effect"). Parameter-level pairs differ in
+exactly one parameter of the choice, which keeps the number of questions asked small.
 Accuracy is deterministic per configuration, so accuracy effects are reported, not tested.
 """
 
@@ -129,18 +134,20 @@ def matched_pairs(points: pd.DataFrame, thresholds: Thresholds = Thresholds(), q
     for layer in LAYERS:
         rest = [f"{other}_label" for other in LAYERS if other != layer] + ["target", "dataset"]
         for _, group in points.groupby(rest, dropna=False, sort=False):
-            if group[layer].nunique() < 2:
+            if group[f"{layer}_label"].nunique() < 2:
                 continue
             rows = [row for _, row in group.iterrows()]
             for r1, r2 in combinations(rows, 2):
-                if r1[layer] == r2[layer]:
+                # different choices compare by name; the same choice with other parameters, by label
+                column = layer if r1[layer] != r2[layer] else f"{layer}_label"
+                if r1[column] == r2[column] or (column != layer and not _one_param_apart(r1, r2, layer)):
                     continue
-                if str(r1[layer]) > str(r2[layer]):
+                if str(r1[column]) > str(r2[column]):
                     r1, r2 = r2, r1
                 cv1 = float(r1["latency_cv"]) if r1["latency_cv"] == r1["latency_cv"] else 0.0
                 cv2 = float(r2["latency_cv"]) if r2["latency_cv"] == r2["latency_cv"] else 0.0
                 pairs.append(Pair(
-                    layer=layer, a1=str(r1[layer]), a2=str(r2[layer]),
+                    layer=layer, a1=str(r1[column]), a2=str(r2[column]),
                     trial1=_trial_id(r1, many), trial2=_trial_id(r2, many),
                     log_ratio=math.log(float(r1["latency_ms"]) / float(r2["latency_ms"])),
                     accuracy_diff=float(r1["accuracy"]) - float(r2["accuracy"]),
@@ -148,6 +155,14 @@ def matched_pairs(points: pd.DataFrame, thresholds: Thresholds = Thresholds(), q
                     context={**{o: str(r1[o]) for o in LAYERS if o != layer}, "target": str(r1["target"])},
                 ))
     return pairs
+
+
+def _one_param_apart(r1: pd.Series, r2: pd.Series, layer: str) -> bool:
+    """Same choice, exactly one of its own parameters different (one question per pair)."""
+    prefix = f"param:{layer}.{r1[layer]}."
+    keys = {k for k in r1.index if str(k).startswith(prefix)}
+    differing = [k for k in keys if not (r1[k] == r2[k] or (r1[k] != r1[k] and r2[k] != r2[k]))]
+    return len(differing) == 1
 
 
 def _examples(pairs: list[Pair], n: int = 3) -> tuple[tuple[str, str], ...]:
@@ -207,7 +222,9 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
                 found.append(Interaction("reversal", layer, a1, a2, by, cells,
                                          _confounders(levels, by, *sides, layer)))
                 continue
-            margin = median(p.margin for p in ps)
+            # "no difference" is a claim too: only where those pairs could have shown half the effect
+            null_margin = max((p.margin for c in cells if c.verdict == "none" for p in levels[c.level]), default=0.0)
+            margin = max(median(p.margin for p in ps), null_margin)
             strong = [c for c in cells if c.verdict in ("a1", "a2") and abs(math.log(c.latency_ratio)) >= 2 * margin]
             if strong and "none" in verdicts:
                 sides = ({c.level for c in strong}, {c.level for c in cells if c.verdict == "none"})

@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from dse.analysis._frames import LAYERS
-from dse.analysis._text import highlights
+from dse.analysis._text import highlights, shown_effects
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,10 +95,12 @@ def target_html(t: TargetAnalysis) -> list[str]:
     parts += [_fig_html(front_figure(t, color_by)), "<h3>Pareto front</h3>",
               _table(t.front[["study", "trial", "accuracy", "latency_ms", "speedup", "config"]]),
               _fig_html(shares_figure(t)), _items(highlights(t.shares, t.dominant))]
-    if t.effects:
-        parts.append("<h3>Layer swaps, all else equal</h3>")
-        parts.append(_items([f"{e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs, "
-                             f"accuracy {e.accuracy_diff:+.3f}" for e in t.effects]))
+    shown = shown_effects(t.effects)
+    if shown:
+        parts.append("<h3>Layer swaps, all else equal (parameter changes only where clear)</h3>")
+        parts.append(_items([f"{e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
+                             f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
+                             f"accuracy {e.accuracy_diff:+.3f}" for e in shown]))
     parts.append("<h3>Across-stack interactions</h3>")
     parts.append(_items([i.describe() for i in t.interactions]) if t.interactions
                  else "<p>None supported by the data.</p>")

@@ -28,25 +28,39 @@ def add_trials(
     seed: int = 0,
     emulated: bool = False,
     keep: Callable[[Choices], bool] = lambda c: True,
+    choice_params: Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]] | None = None,
 ) -> None:
-    """Add one COMPLETE trial per combination of ``space`` (layer -> choice names) that ``keep`` accepts."""
+    """Add one COMPLETE trial per combination of ``space`` (layer -> choice names) that ``keep`` accepts.
+
+    ``choice_params`` (layer -> choice -> key -> values) gives choices parameters of their own,
+    named ``<layer>.<choice>.<key>`` as real ones; the functions see them as ``choices[that name]``.
+    """
     import numpy as np
     import optuna
     from optuna.distributions import BaseDistribution, CategoricalDistribution
 
     rng = np.random.default_rng(seed)
     layers = list(space)
+    extra = choice_params or {}
     distributions: dict[str, BaseDistribution] = {layer: CategoricalDistribution(list(space[layer])) for layer in layers}
-    for combo in itertools.product(*(space[layer] for layer in layers)):
-        choices = dict(zip(layers, combo))
+    options: list[list[dict[str, str]]] = []
+    for layer in layers:
+        variants = []
+        for name in space[layer]:
+            own = {f"{layer}.{name}.{key}": list(values) for key, values in extra.get(layer, {}).get(name, {}).items()}
+            distributions.update({key: CategoricalDistribution(values) for key, values in own.items()})
+            variants += [{layer: name, **dict(zip(own, combo))} for combo in itertools.product(*own.values())]
+        options.append(variants)
+    for parts in itertools.product(*options):
+        choices = {k: v for part in parts for k, v in part.items()}
         if not keep(choices):
             continue
         samples = latency_ms(choices) * (1 + cv * rng.standard_normal(10))
         lat = float(np.median(samples))
         acc = float(accuracy(choices))
         config = {"dataset": "synthetic", "model": choices.get("model", "net"),
-                  **{layer: {"name": choices.get(layer, "none")} for layer in ("pruning", "precision", "algorithm",
-                                                                              "tuning")},
+                  **{layer: {"name": choices.get(layer, "none"), **_own(choices, layer)}
+                     for layer in ("pruning", "precision", "algorithm", "tuning")},
                   "target": target}
         attrs = {
             "config": config, "target": target, "accuracy": acc, "latency_ms": lat, "emulated": emulated,
@@ -55,8 +69,14 @@ def add_trials(
             "cache_hit": False, "timings_s": {"compile": 1.0, "measure": 0.5},
         }
         study.add_trial(optuna.trial.create_trial(
-            params=dict(choices), distributions=distributions, values=[acc, lat], user_attrs=attrs,
+            params=dict(choices), distributions={k: distributions[k] for k in choices}, values=[acc, lat],
+            user_attrs=attrs,
         ))
+
+
+def _own(choices: Choices, layer: str) -> dict[str, str]:
+    prefix = f"{layer}.{choices.get(layer, 'none')}."
+    return {k[len(prefix):]: v for k, v in choices.items() if k.startswith(prefix)}
 
 
 def new_study(name: str = "synthetic") -> optuna.Study:

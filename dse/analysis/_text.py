@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dse.analysis._effects import Effect
 from dse.analysis._front import ChoiceShare
 
 if TYPE_CHECKING:
@@ -60,6 +61,16 @@ def highlights(shares: list[ChoiceShare], dominant: list[ChoiceShare]) -> list[s
     return lines
 
 
+def _clear(e: Effect) -> bool:
+    """At least 2 pairs, and (nearly) all of them favour the same side beyond noise."""
+    return e.n_pairs >= 2 and max(e.n_a1_faster, e.n_a2_faster) >= 0.8 * e.n_pairs
+
+
+def shown_effects(effects: list[Effect]) -> list[Effect]:
+    """Every choice-level swap; parameter-level ones (labels) only where their direction is clear."""
+    return [e for e in effects if "(" not in e.a1 or _clear(e)]
+
+
 def _states(frame: pd.DataFrame) -> str:
     counts = frame["state"].value_counts()
     return ", ".join(f"{state} {n}" for state, n in counts.items())
@@ -78,9 +89,11 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
         lines.append("What the front is made of (per layer choice: share of trials vs share of the front):")
         lines.append(shares_table(t.shares))
         lines.extend(f"  * {line}" for line in highlights(t.shares, t.dominant))
-    if t.effects:
-        lines.append("Layer swaps, all else equal (matched pairs; ratio = latency of the first / the second):")
-        for e in t.effects:
+    shown = shown_effects(t.effects)
+    if shown:
+        lines.append("Layer swaps, all else equal (matched pairs; ratio = latency of the first / the second; "
+                     "parameter changes only where clear):")
+        for e in shown:
             lines.append(f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
                          f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
                          f"accuracy {e.accuracy_diff:+.3f}; e.g. trials "

@@ -99,7 +99,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _run(cmd: Sequence[str], what: str) -> None:
-    done = subprocess.run(list(cmd), capture_output=True, text=True)
+    done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise UsageError(f"Building the emulated Arm board failed while {what}: {tail[0]}")

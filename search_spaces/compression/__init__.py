@@ -6,7 +6,7 @@ optionally fine-tuned); ``precision`` rewrites the imported Relax module (int8, 
 
 from __future__ import annotations
 
-from search_spaces.compression._base import PRECISION, PRUNING, PrecisionMethod, PruningMethod
 from search_spaces.compression import channel, fp16, int8, magnitude, none  # noqa: F401  (registration)
+from search_spaces.compression._base import PRECISION, PRUNING, PrecisionMethod, PruningMethod
 
 __all__ = ["PRECISION", "PRUNING", "PrecisionMethod", "PruningMethod"]

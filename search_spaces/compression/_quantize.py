@@ -20,6 +20,7 @@ for the host and run on training images, and each input's range sets its scale.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +166,7 @@ def report(mod: Any) -> QuantizationReport:
     return QuantizationReport(int8_ops, sorted(float_ops))
 
 
+@functools.cache
 def _make_rewriter_class() -> type:
     """Build the mutator class lazily: ``tvm.relax`` must not load when this module is imported."""
     from tvm import relax

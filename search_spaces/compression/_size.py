@@ -34,7 +34,7 @@ def model_size(model: nn.Module) -> dict[str, Any]:
     with torch.no_grad():
         param_count = sum(p.numel() for p in model.parameters())
         nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
-        weights = [module.weight for _, module in prunable_modules(model)]
+        weights: list[torch.Tensor] = [module.weight for _, module in prunable_modules(model)]  # type: ignore[misc]
         prunable = sum(w.numel() for w in weights)
         prunable_zeros = sum(w.numel() - int(torch.count_nonzero(w)) for w in weights)
     return {

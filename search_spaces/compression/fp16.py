@@ -58,7 +58,8 @@ def _ops_of_dtype(mod: Any, dtype: str) -> list[str]:
     for block in mod["main"].body.blocks:
         for binding in block.bindings:
             call = binding.value
-            if isinstance(call, tvm.ir.Call) and hasattr(call.op, "name") and call.op.name != "relax.astype":
-                if str(getattr(binding.var.ty, "dtype", "")) == dtype:
-                    names.add(call.op.name.removeprefix("relax."))
+            if not isinstance(call, tvm.ir.Call) or not hasattr(call.op, "name") or call.op.name == "relax.astype":
+                continue
+            if str(getattr(binding.var.ty, "dtype", "")) == dtype:
+                names.add(call.op.name.removeprefix("relax."))
     return sorted(names)

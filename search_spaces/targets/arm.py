@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 CROSS_CC = "aarch64-linux-gnu-gcc"
 TRIPLE = "aarch64-linux-gnu"
 BOARD_SETUP = (
-    "attach a board: on it run `python -m tvm.exec.rpc_server --host 0.0.0.0 --port 9090` and pass "
-    "--rpc BOARD:9090 (or --rpc-tracker HOST:PORT --rpc-key KEY); for a dry run start an emulated "
-    "board with `python -m dse.devices.emulate arm` (see README)"
+    "on the board run `python -m tvm.exec.rpc_server --host 0.0.0.0 --port 9090` and pass --rpc BOARD:9090 "
+    "(or --rpc-tracker HOST:PORT --rpc-key KEY); for a dry run start an emulated board with "
+    "`python -m dse.devices.emulate arm` and pass --rpc 127.0.0.1:9090 (see README)"
 )
 
 
@@ -60,10 +60,11 @@ class ArmCpu(TargetPreset):
 
         if options.rpc_tracker:
             rpc.check_tcp(options.rpc_tracker, "--rpc-tracker",
-                          "Start it with `python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port PORT`, or " + BOARD_SETUP)
+                          "Start it with `python -m tvm.exec.rpc_tracker --host 0.0.0.0 --port PORT` and on the "
+                          "board `python -m tvm.exec.rpc_server --tracker HOST:PORT --key KEY`, or use --rpc")
             rpc.check_tracker_key(options)
         elif options.rpc_server:
-            rpc.check_tcp(options.rpc_server, "--rpc", "Is the board's RPC server running? To " + BOARD_SETUP)
+            rpc.check_tcp(options.rpc_server, "--rpc", "Is the board's RPC server running? " + BOARD_SETUP)
         elif not host_is_aarch64():
             raise UsageError(f"--target {self.name} on this {platform.machine()} host needs an Arm board: {BOARD_SETUP}")
         if not host_is_aarch64() and shutil.which(CROSS_CC) is None:

@@ -13,14 +13,31 @@ if TYPE_CHECKING:
 
 @TARGETS.register("x86")
 class X86Host(TargetPreset):
-    description = "this machine's x86-64 CPU (LLVM, mcpu detected), measured locally"
+    description = "this machine's x86-64 CPU (LLVM, mcpu detected), measured locally or over --rpc/--rpc-tracker"
 
     def tvm_target(self, threads: int) -> dict[str, Any]:
         from tvm.target import codegen
 
         return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": threads}
 
+    def check_reachable(self, options: DeviceOptions) -> None:
+        """With --rpc/--rpc-tracker, a one-line UsageError when the x86 machine cannot be reached."""
+        from dse.devices import rpc
+
+        fix = "Start `python -m tvm.exec.rpc_server --host 127.0.0.1 --port PORT` (another host only if trusted)."
+        if options.rpc_tracker:
+            rpc.check_tcp(options.rpc_tracker, "--rpc-tracker", fix)
+            rpc.check_tracker_key(options)
+        elif options.rpc_server:
+            rpc.check_tcp(options.rpc_server, "--rpc", fix)
+
     def open_device(self, options: DeviceOptions) -> Device:
+        # Over RPC the code is still compiled for this host's CPU: the remote x86 machine must
+        # have the same (or a newer, compatible) CPU.
+        if options.remote:
+            from dse.devices.rpc import RPCDevice
+
+            return RPCDevice(options)
         from dse.devices.local import LocalDevice
 
         return LocalDevice("cpu")

@@ -111,7 +111,9 @@ def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
         return builder, ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator)
 
     from dse.config import parse_host_port
-    from dse.devices.rpc import remote_is_emulated
+    from dse.devices.rpc import release_all, remote_is_emulated
+
+    release_all()  # this worker must not hold the board while the runner asks the tracker for it
 
     if remote_is_emulated(options):
         raise InvalidCombination(
@@ -215,7 +217,7 @@ def _fast_stack(context: int = 1) -> list[Any]:
     import linecache
     import sys
 
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     stack = []
     while frame is not None:
         code = frame.f_code

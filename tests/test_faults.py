@@ -1,0 +1,192 @@
+"""Faults per trial: each becomes a failed trial with a classified reason; retryable ones re-run once.
+
+Real faults, no mocks: a worker killed by SIGKILL, a worker raising MemoryError, a segfault,
+a timeout, an RPC server killed in the middle of a session, a damaged cache entry, a worker
+whose heartbeat stopped on another machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dse._worker import IsolatedRunner
+from dse.errors import FailureKind, TrialFailure
+from tests._studyrun import FAST, ROOT, env, load, untrained_weights, wait_for
+
+
+def _sigkill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exhaust_memory() -> None:
+    raise MemoryError
+
+
+def _segfault() -> None:
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def _sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+@pytest.mark.parametrize(("fn", "kind"), [(_sigkill_self, FailureKind.OOM), (_exhaust_memory, FailureKind.OOM),
+                                          (_segfault, FailureKind.CRASH)])
+def test_dead_worker_is_a_classified_failure_and_the_runner_recovers(fn: object, kind: FailureKind) -> None:
+    runner = IsolatedRunner(env={})
+    try:
+        with pytest.raises(TrialFailure) as caught:
+            runner.call(fn, timeout_s=60)  # type: ignore[arg-type]
+        assert caught.value.kind is kind and caught.value.kind.retryable
+        assert runner.call(_sleep, 0.0, timeout_s=60) == "done"  # a fresh worker took over
+    finally:
+        runner.close()
+
+
+def test_timeout_kills_the_worker() -> None:
+    runner = IsolatedRunner(env={})
+    try:
+        start = time.monotonic()
+        with pytest.raises(TrialFailure) as caught:
+            runner.call(_sleep, 60.0, timeout_s=2)
+        assert caught.value.kind is FailureKind.TIMEOUT and time.monotonic() - start < 20
+    finally:
+        runner.close()
+
+
+def test_stale_trials_are_reaped_and_requeued(tmp_path: Path) -> None:
+    """Dead workers: silent heartbeat on another host, or a gone pid on this one; live ones stay."""
+    import optuna
+
+    from dse._scheduler import Budget
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    budget = Budget(study, 10, tmp_path, "test", heartbeat_interval_s=5, max_retries=1)
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+    workers = {
+        "silent_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time() - 100),
+        "alive_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time()),
+        "gone_here": ({"host": socket.gethostname(), "pid": int(dead_pid), "started": 1.0}, time.time()),
+        "alive_here": (budget.worker.as_dict(), time.time() - 100),
+    }
+    numbers = {}
+    for name, (worker, beat) in workers.items():
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr("worker", worker)
+        trial.set_user_attr("heartbeat_at", beat)
+        numbers[name] = trial.number
+
+    reaped = budget.reap_stale()
+
+    assert sorted(reaped) == sorted([numbers["silent_elsewhere"], numbers["gone_here"]])
+    trials = study.trials
+    for name in ("silent_elsewhere", "gone_here"):
+        lost = trials[numbers[name]]
+        assert lost.state is optuna.trial.TrialState.FAIL and lost.user_attrs["error_kind"] == "worker_lost"
+        queued = [t for t in trials if t.user_attrs.get("retry_of") == lost.number]
+        assert len(queued) == 1 and queued[0].state is optuna.trial.TrialState.WAITING
+        assert queued[0].system_attrs["fixed_params"] == lost.params
+    assert budget.reap_stale() == []  # reaping twice re-queues nothing more
+    assert budget.used() == 4
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
+    from dse.cache import EvaluationCache
+    from dse.config import DeviceOptions, MeasureConfig
+    from objectives._result import EvaluationResult
+    from objectives.evaluate import EvaluationRequest
+    from search_spaces._space import LayerChoice, TrialConfig
+    from search_spaces.models._weights import ResolvedWeights
+
+    config = TrialConfig("digits", "tiny_cnn", LayerChoice("none"), LayerChoice("fp32"), LayerChoice("direct"),
+                         LayerChoice("untuned"), "x86")
+    request = EvaluationRequest(config, ResolvedWeights(tmp_path / "w.pt", "0" * 64), None, 10, tmp_path, 1,
+                                MeasureConfig(), DeviceOptions())
+    calls = []
+
+    from dse.devices import LatencySamples
+    from objectives._result import LatencyStats
+
+    def run(req: EvaluationRequest) -> EvaluationResult:
+        calls.append(1)
+        latency = LatencyStats.from_samples(LatencySamples((0.001, 0.002), 1, 1, emulated=False))
+        return EvaluationResult(req.config.as_dict(), accuracy=0.5, eval_size=10, latency=latency)
+
+    cache = EvaluationCache(tmp_path / "cache")
+    assert cache.get_or_run(request, run)[1] is False
+    assert cache.get_or_run(request, run) == (run(request), True) and len(calls) == 2
+    outputs = list((tmp_path / "cache").rglob("output.pkl"))
+    assert len(outputs) == 1
+    outputs[0].write_bytes(b"\x80\x04 damaged")
+    result, hit = EvaluationCache(tmp_path / "cache").get_or_run(request, run)  # joblib logs the damage
+    assert result.accuracy == 0.5 and hit is False and len(calls) == 3
+    assert EvaluationCache(tmp_path / "cache").get_or_run(request, run)[1] is True  # stored again
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.e2e
+def test_trial_timeout_is_recorded_retried_and_the_study_finishes(tmp_path: Path) -> None:
+    import optuna
+
+    work = tmp_path / "work"
+    args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "1", "--work-dir", str(work), "--trial-timeout", "0.5",
+            "--weights", str(untrained_weights(tmp_path / "tiny_cnn.pt"))]
+    done = subprocess.run([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    trials = load(f"sqlite:///{work / 'dse.db'}").trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert [t.user_attrs["error_kind"] for t in trials] == ["timeout", "timeout"]
+    assert trials[1].user_attrs["retry_of"] == 0 and trials[1].params == trials[0].params
+    assert "exceeded --trial-timeout" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_rpc_server_killed_mid_session(tmp_path: Path) -> None:
+    """The x86 host over plain TVM RPC on loopback; the server dies while a trial uses it."""
+    import optuna
+
+    port = _free_port()
+    server_log = tmp_path / "rpc.log"
+    server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", str(port),
+                               "--port-end", str(port + 1)], cwd=ROOT, env=env(), stdout=server_log.open("wb"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    work = tmp_path / "work"
+    try:
+        wait_for(lambda: f"bind to 127.0.0.1:{port}" in server_log.read_text(), 120, "the RPC server")
+        args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "1", "--work-dir", str(work),
+                "--rpc", f"127.0.0.1:{port}", "--weights", str(untrained_weights(tmp_path / "tiny_cnn.pt"))]
+        study = subprocess.Popen([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: "connected from" in server_log.read_text(), 240, "the study's RPC session")
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the server and its session processes
+        server.wait()
+    out, err = study.communicate(timeout=300)
+    assert study.returncode == 0, err
+    trials = load(f"sqlite:///{work / 'dse.db'}").trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2, err
+    assert [t.user_attrs["error_kind"] for t in trials] == ["device_unavailable"] * 2, err
+    assert all(t.user_attrs["retryable"] for t in trials)
+    assert trials[1].user_attrs["retry_of"] == 0
+    assert f"127.0.0.1:{port}" in trials[0].user_attrs["error_message"]

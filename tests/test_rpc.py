@@ -1,0 +1,114 @@
+"""Layer 6 runners: TVM RPC errors are one line with exit 2; the emulated Arm board runs a whole study.
+
+The end-to-end test starts ``dse.devices.emulate`` (a TVM RPC server under qemu-user on
+loopback), runs a one-trial ``--target arm --rpc`` study of tiny_cnn on it, and checks that
+the accuracy equals the x86 run's and that its latency is flagged emulated. It needs
+``qemu-user-static`` and, the first time, ``mmdebstrap`` and PyPI (the arm64 root is cached).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import optuna
+import pytest
+
+from dse.config import DeviceOptions
+from dse.errors import InvalidCombination
+from dse.optimize import main
+from tests.conftest import FAST_TRIAL_FLAGS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _study_args(tmp_path: Path, *extra: str) -> list[str]:
+    return [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default", "--n-trials", "1",
+            "--work-dir", str(tmp_path / "work"), "--storage", f"sqlite:///{tmp_path / 'study.db'}", *extra]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_unreachable_tracker_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = _free_port()
+    args = _study_args(tmp_path, "--target", "arm", "--rpc-tracker", f"127.0.0.1:{port}", "--rpc-key", "rpi4")
+    assert main(args) == 2
+    err = _one_line_error(capsys)
+    assert f"127.0.0.1:{port}" in err and "tvm.exec.rpc_tracker" in err
+    assert not (tmp_path / "study.db").exists()  # stopped before opening the storage
+
+
+def test_unreachable_rpc_server_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_study_args(tmp_path, "--target", "arm", "--rpc", f"127.0.0.1:{_free_port()}")) == 2
+    assert "tvm.exec.rpc_server" in _one_line_error(capsys)
+
+
+def test_tracker_without_the_key_names_the_server_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tvm.rpc.tracker import Tracker
+
+    tracker = Tracker(host="127.0.0.1", port=_free_port(), port_end=65000, silent=True)
+    try:
+        address = f"127.0.0.1:{tracker.port}"
+        assert main(_study_args(tmp_path, "--target", "arm", "--rpc-tracker", address, "--rpc-key", "nokey")) == 2
+        err = _one_line_error(capsys)
+        assert "'nokey'" in err and f"--tracker {address} --key nokey" in err
+    finally:
+        tracker.terminate()
+
+
+def _board_capability() -> str | None:
+    from dse.devices import emulate
+
+    if emulate.qemu_binary() is None:
+        return "needs qemu-user-static"
+    root_ready = (emulate.cache_dir() / "arm64-root" / ".dse-ready").exists()
+    if not root_ready and emulate.shutil.which("mmdebstrap") is None:
+        return "needs mmdebstrap (first run builds the arm64 root)"
+    if emulate.shutil.which("aarch64-linux-gnu-gcc") is None:
+        return "needs gcc-aarch64-linux-gnu"
+    return None
+
+
+@pytest.fixture(scope="module")
+def board() -> object:
+    from dse.devices.emulate import EmulatedBoard
+
+    reason = _board_capability()
+    if reason:
+        pytest.skip(f"emulated Arm board {reason}")
+    with EmulatedBoard(port=_free_port()) as running:
+        yield running
+
+
+@pytest.mark.e2e
+def test_arm_study_on_the_emulated_board_matches_x86_accuracy(
+    board: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    accuracy = {}
+    for target, extra in (("arm", ["--rpc", board.address]), ("x86", [])):  # type: ignore[attr-defined]
+        assert main(_study_args(tmp_path, "--target", target, "--study-name", target, *extra)) == 0
+        (trial,) = optuna.load_study(study_name=target, storage=storage).get_trials()
+        assert trial.state is optuna.trial.TrialState.COMPLETE, trial.user_attrs
+        accuracy[target] = trial.values[0]
+        assert trial.user_attrs["latency"]["emulated"] is (target == "arm")
+    assert accuracy["arm"] == accuracy["x86"]
+    assert "emulated" in capsys.readouterr().out
+
+
+@pytest.mark.e2e
+def test_metaschedule_on_the_emulated_board_is_an_invalid_combination(board: object, tmp_path: Path) -> None:
+    from search_spaces.tuning._ms_tune import builder_and_runner
+
+    options = DeviceOptions(rpc_server=board.address)  # type: ignore[attr-defined]
+    ctx = type("Ctx", (), {"device_options": options, "tvm_target": None})()
+    with pytest.raises(InvalidCombination, match="emulated"):
+        builder_and_runner(ctx)  # type: ignore[arg-type]
