@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from dse._locks import file_lock, lock_path
 from dse.errors import FailureKind
@@ -97,12 +97,12 @@ class Heartbeat:
         while True:
             try:
                 self._trial.set_user_attr("heartbeat_at", time.time())
-            except Exception as exc:  # storage hiccup: the next beat may succeed
+            except Exception as exc:  # noqa: BLE001 (a storage hiccup: the next beat may succeed)
                 log.debug("heartbeat of trial %d failed: %s", self._trial.number, exc)
             if self._stop.wait(self._interval_s):
                 return
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

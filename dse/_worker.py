@@ -79,7 +79,7 @@ class IsolatedRunner:
             raise TrialFailure(FailureKind.OOM, "evaluation ran out of memory (MemoryError)") from None
         except (TrialFailure, UsageError):
             raise
-        except Exception as exc:  # a bug in a plugin: one failed trial, with the reason
+        except Exception as exc:  # noqa: BLE001 (a bug in a plugin: one failed trial, with the reason)
             raise TrialFailure(FailureKind.RUNTIME, f"unexpected {type(exc).__name__}: {first_line(exc)}") from None
 
     def close(self) -> None:

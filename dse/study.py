@@ -33,7 +33,7 @@ def redact(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # malformed: show nothing that could be a secret
+    except Exception:  # noqa: BLE001 (malformed: show nothing that could be a secret)
         return "<unparseable storage URL>"
 
 
@@ -45,7 +45,7 @@ def scrub(text: str, url: str) -> str:
 
     try:
         password = make_url(url).password
-    except Exception:  # malformed URL: hide it whole
+    except Exception:  # noqa: BLE001 (malformed URL: hide it whole)
         return text.replace(url, "<storage URL>")
     return text.replace(url, redact(url)).replace(str(password), "***") if password else text
 
@@ -89,7 +89,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         for attempt in range(_CREATE_ATTEMPTS):
             try:
                 return RDBStorage(with_installed_driver(url), engine_kwargs=engine_kwargs)
-            except Exception as exc:
+            except Exception as exc:  # re-raised unless a lost creation race
                 # Workers started together race to create the tables of a new storage; the
                 # losers see "already exists" / a duplicate key and simply open it again.
                 if attempt + 1 == _CREATE_ATTEMPTS or not _lost_creation_race(exc):
@@ -101,7 +101,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             f"--storage {redact(url)!r} needs a database driver ({scrub(str(exc), url)}); "
             "pip install it (PostgreSQL: pip install psycopg2-binary)"
         ) from None
-    except Exception as exc:  # sqlalchemy OperationalError, a damaged journal & co: unreachable or unreadable
+    except Exception as exc:  # noqa: BLE001 (OperationalError, a damaged journal & co: unreachable or unreadable)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"Cannot open --storage {redact(url)!r}: {scrub(message, url)}; check the URL, "
                          "that the server runs, or that the file is an Optuna storage") from None

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,7 +107,7 @@ def evaluate(request: EvaluationRequest) -> EvaluationResult:
     )
 
 
-def _device_lock(request: EvaluationRequest):  # noqa: ANN202 (a context manager)
+def _device_lock(request: EvaluationRequest) -> AbstractContextManager[None]:
     options = request.device
     identity = device_identity(request.config.target, options.rpc_tracker, options.rpc_key, options.rpc_server)
     return file_lock(lock_path(request.work_dir, "device", identity))

@@ -75,7 +75,7 @@ def test_stale_trials_are_reaped_and_requeued(tmp_path: Path) -> None:
     study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
     budget = Budget(study, 10, tmp_path, "test", heartbeat_interval_s=5, max_retries=1)
     dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True).stdout.strip()
+                              text=True, check=True).stdout.strip()
     workers = {
         "silent_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time() - 100),
         "alive_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time()),
@@ -151,7 +151,7 @@ def test_trial_timeout_is_recorded_retried_and_the_study_finishes(tmp_path: Path
     args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "1", "--work-dir", str(work), "--trial-timeout", "0.5",
             "--weights", str(untrained_weights(tmp_path / "tiny_cnn.pt"))]
     done = subprocess.run([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(), capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     trials = load(f"sqlite:///{work / 'dse.db'}").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
@@ -182,7 +182,7 @@ def test_rpc_server_killed_mid_session(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGKILL)  # the server and its session processes
         server.wait()
-    out, err = study.communicate(timeout=300)
+    _, err = study.communicate(timeout=300)
     assert study.returncode == 0, err
     trials = load(f"sqlite:///{work / 'dse.db'}").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2, err

@@ -33,7 +33,7 @@ def _postgres_reachable() -> str | None:
         engine = sqlalchemy.create_engine(with_installed_driver(POSTGRES_URL), connect_args={"connect_timeout": 3})
         with engine.connect():
             return None
-    except Exception as exc:  # no driver, no server, refused
+    except Exception as exc:  # noqa: BLE001 (no driver, no server, refused: all mean skip)
         return f"no PostgreSQL server at DSE_TEST_POSTGRES_URL ({type(exc).__name__})"
 
 

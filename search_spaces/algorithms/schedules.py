@@ -37,10 +37,15 @@ def apply_default_schedules(mod: Any, target: Any, report: dict[str, str] | None
 
     ``report``, when given, receives for each function which plan worked: ``rules`` (the
     algorithm's rule plus generic), ``generic`` (a rule failed: generic only) or
-    ``unscheduled: <error>``.
+    ``unscheduled: <error>``. GPU targets are returned unchanged: these are CPU schedules, and
+    TVM's GPU pipeline gives unscheduled kernels DLight's thread-bound schedules.
     """
     from tvm import tirx
 
+    from search_spaces.targets.cuda import is_gpu_target
+
+    if is_gpu_target(target):
+        return mod
     updates = {}
     for gvar, func in mod.functions.items():
         if isinstance(func, tirx.PrimFunc) and not is_scheduled(func):
