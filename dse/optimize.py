@@ -112,7 +112,10 @@ def _listing(args: argparse.Namespace) -> str | None:
         lines = []
         for layer, registry in layer_registries().items():
             lines.append(f"{layer}:")
-            lines.extend(f"  {name:22s} {choice.description}" for name, choice in registry.items())
+            lines.extend(
+                f"  {name:22s} {choice.description}" + ("  [opt-in: name it to search it]" if choice.opt_in else "")
+                for name, choice in registry.items()
+            )
         return "\n".join(lines)
     return None
 

@@ -28,6 +28,9 @@ class Choice:
     name: ClassVar[str] = ""
     layer: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Costly choices (minutes per trial, e.g. auto-tuning) are searched only when named
+    #: explicitly (``--tuning untuned,metaschedule``), so the default study stays minutes long.
+    opt_in: ClassVar[bool] = False
 
     def param_name(self, key: str) -> str:
         """The Optuna parameter name of this choice's ``key``: ``<layer>.<choice>.<key>``."""

@@ -106,7 +106,9 @@ class SearchSpace:
         registries = layer_registries()
         self.choices: dict[str, dict[str, Choice]] = {}
         for layer in CHOICE_LAYERS:
-            wanted: Sequence[str] = getattr(space, layer) or registries[layer].names()
+            wanted: Sequence[str] = getattr(space, layer) or [
+                name for name, choice in registries[layer].items() if not choice.opt_in
+            ]
             self.choices[layer] = {name: registries[layer].get(name) for name in wanted}
 
     def suggest(self, trial: optuna.Trial) -> TrialConfig:

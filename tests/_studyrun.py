@@ -53,8 +53,12 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
 def load(storage: str, name: str = "dse-x86-digits") -> Any:
     import optuna
 
+    import sqlalchemy
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+        return None  # the study process has not created it yet
     try:
         return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
+    except (KeyError, sqlalchemy.exc.OperationalError):  # no such study yet, or the file is being created
         return None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from search_spaces._base import ParamValue, Params
+from search_spaces._base import Params, ParamValue
 from search_spaces.algorithms._base import ConvAlgorithm
 from search_spaces.algorithms._sparse import BLOCK_ROWS, FORMATS, THRESHOLDS
 
@@ -44,9 +44,6 @@ class SparseAlgorithm(ConvAlgorithm):
         return float(params.get("threshold", 0.5))
 
     def fallback(self, params: Params) -> str | None:
+        # Layers below the threshold (all of them in an unpruned or channel-pruned model) run
+        # the dense counterpart, recorded per layer: the combination is legal, only unhelpful.
         return self.dense
-
-    def incompatibility(self, config: Any) -> str | None:
-        if config.pruning.name == "none":
-            return "sparse kernels need a pruned model (pruning=none leaves no zeros to skip)"
-        return None

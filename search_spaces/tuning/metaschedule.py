@@ -58,6 +58,7 @@ def default_schedules(mod: Any, ctx: BuildContext) -> Any:
 @TUNING.register("metaschedule")
 class MetaSchedule(TuningMode):
     description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
+    opt_in = True  # minutes of tuning per new model: searched only when asked for
 
     def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
         return {"trials": int(trial.suggest_categorical(self.param_name("trials"), list(BUDGETS)))}
