@@ -84,7 +84,7 @@ def torch_ms(x: Any, w: Any, shape: tuple[int, ...], repeat: int, min_repeat_ms:
     _, _, _, _, _, s, p, d, g = shape
     xt, wt = torch.tensor(x), torch.tensor(w)
     with torch.no_grad():
-        run = lambda: torch.nn.functional.conv2d(xt, wt, None, s, p, d, g)  # noqa: E731
+        run = lambda: torch.nn.functional.conv2d(xt, wt, None, s, p, d, g)
         run()
         start, number = time.perf_counter(), 0
         while (time.perf_counter() - start) * 1e3 < min_repeat_ms or number < 1:

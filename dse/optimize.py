@@ -16,7 +16,8 @@ from typing import NoReturn
 from dse.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
 from dse.errors import UsageError
 
-DEFAULT_MODELS = ("tiny_cnn", "resnet18", "mobilenet_v2", "shufflenet_v2_x1_0", "mnasnet1_0")
+# Small and varied: a few seconds to train each on the digits, seconds to compile.
+DEFAULT_MODELS = ("tiny_cnn", "resnet18", "mobilenet_v2", "shufflenet_v2_x1_0", "vgg11")
 DEFAULT_WORK_DIR = Path("studies")
 
 

@@ -48,6 +48,10 @@ def run(config: StudyConfig) -> str:
 
     TARGETS.get(config.target).check_reachable(config.device)
     space = SearchSpace(config.space, config.dataset, config.target)
+    if config.sampler == "grid":
+        from dse.study import check_grid_size
+
+        check_grid_size(space)  # before anything is stored
     try:
         config.work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -59,8 +63,10 @@ def run(config: StudyConfig) -> str:
     torch.set_num_threads(config.threads)
     from dse.engine import run_study
     from dse.report import summary
-    from dse.study import create_or_load_study, redact
+    from dse.study import create_or_load_study, enqueue_grid, redact
 
     study = create_or_load_study(config, space)
+    if config.sampler == "grid":
+        enqueue_grid(study, space, config.seed, config.n_trials)
     run_study(config, space, weights, study)
     return summary(study, redact(config.storage))

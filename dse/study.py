@@ -142,9 +142,62 @@ def make_sampler(config: StudyConfig, space: SearchSpace) -> optuna.samplers.Bas
         "gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
-        "grid": lambda: optuna.samplers.GridSampler(space.grid(), seed=seed),
+        # Exhaustive search queues the distinct configurations itself (enqueue_grid); the
+        # sampler only fills parameters a queued trial lacks, which none does.
+        "grid": lambda: optuna.samplers.RandomSampler(seed=seed),
     }
     return samplers[config.sampler]()
+
+
+#: Exhaustive search refuses spaces larger than this (listing them alone would take minutes).
+GRID_LIMIT = 200_000
+
+
+def check_grid_size(space: SearchSpace) -> int:
+    """The number of distinct configurations, or a UsageError when exhaustive search cannot cover it."""
+    from search_spaces._space import count_configurations
+
+    count = count_configurations(space)
+    if count > GRID_LIMIT:
+        raise UsageError(
+            f"--sampler grid over {count:,} distinct configurations exceeds {GRID_LIMIT:,}; restrict the space "
+            "with --models, --pruning, --precision, --algorithms, --tuning, or use a guided sampler"
+        )
+    return count
+
+
+def enqueue_grid(study: optuna.Study, space: SearchSpace, seed: int | None, n_trials: int) -> int:
+    """Queue the next distinct configurations not yet tried, in a seeded order, up to the budget.
+
+    Optuna's GridSampler takes the product of every parameter, including those of choices a
+    trial did not take, so exhaustive search enumerates distinct configurations instead.
+    Returns how many were queued.
+    """
+    import random
+
+    import optuna
+
+    from search_spaces._space import distinct_configurations
+
+    configs = distinct_configurations(space)
+    random.Random(seed).shuffle(configs)
+    trials = study.get_trials(deepcopy=False)
+    seen = {_params_key(t.params) for t in trials if t.state is not optuna.trial.TrialState.FAIL}
+    room = n_trials - len(trials)
+    queued = 0
+    for params in configs:
+        if queued >= room:
+            break
+        if _params_key(params) not in seen:
+            study.enqueue_trial(params, skip_if_exists=True)
+            queued += 1
+    return queued
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def space_signature(config: StudyConfig, space: SearchSpace) -> dict[str, Any]:
@@ -173,7 +226,9 @@ def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Stud
         )
     existing = study.user_attrs.get("dse")
     if existing is None:
-        study.set_metric_names(list(OBJECTIVES))
+        with warnings.catch_warnings():  # stable in practice since Optuna 3.2; still flagged experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(OBJECTIVES))
         study.set_user_attr("dse", signature)
     elif existing != _jsonable(signature):
         raise UsageError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -135,3 +136,44 @@ class SearchSpace:
             for choice in self.choices[layer].values():
                 grid.update({name: list(values) for name, values in choice.grid().items()})
         return grid
+
+
+def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]]:
+    """Every distinct (choice, own parameters) of one layer, as Optuna params.
+
+    Optuna's GridSampler would take the product of *every* parameter, including those of choices
+    a trial did not take; each choice's own grid is walked through a FixedTrial instead, so a
+    choice that asks for a parameter only sometimes is honoured.
+    """
+    import optuna
+
+    options: dict[str, dict[str, ParamValue]] = {}
+    for name, choice in space.choices[layer].items():
+        grid = {key: list(values) for key, values in choice.grid().items()}
+        for combo in itertools.product(*grid.values()):
+            trial = optuna.trial.FixedTrial(dict(zip(grid, combo)))
+            choice.suggest(trial)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
+            params: dict[str, ParamValue] = {layer: name, **trial.params}
+            options.setdefault(json.dumps(params, sort_keys=True), params)
+    return list(options.values())
+
+
+def distinct_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
+    """The Optuna params of every distinct configuration of the discretized ``space``."""
+    per_layer: list[Sequence[dict[str, Any]]] = [[{"model": m} for m in space.models]]
+    per_layer += [_layer_options(space, layer) for layer in CHOICE_LAYERS]
+    configs = []
+    for parts in itertools.product(*per_layer):
+        merged: dict[str, ParamValue] = {}
+        for part in parts:
+            merged.update(part)
+        configs.append(merged)
+    return configs
+
+
+def count_configurations(space: SearchSpace) -> int:
+    """How many distinct configurations the discretized ``space`` holds (without listing them)."""
+    count = len(space.models)
+    for layer in CHOICE_LAYERS:
+        count *= len(_layer_options(space, layer))
+    return count

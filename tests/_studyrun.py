@@ -52,7 +52,6 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
 
 def load(storage: str, name: str = "dse-x86-digits") -> Any:
     import optuna
-
     import sqlalchemy
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

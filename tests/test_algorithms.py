@@ -16,10 +16,10 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")
 torch = pytest.importorskip("torch")
 pytest.importorskip("tvm")
 
-from dse.errors import InvalidCombination  # noqa: E402
-from search_spaces.algorithms import ALGORITHMS  # noqa: E402
-from search_spaces.algorithms import _testing as T  # noqa: E402
-from search_spaces.algorithms.schedules import apply_default_schedules  # noqa: E402
+from dse.errors import InvalidCombination
+from search_spaces.algorithms import ALGORITHMS
+from search_spaces.algorithms import _testing as T
+from search_spaces.algorithms.schedules import apply_default_schedules
 
 # (batch, in_ch, size, out_ch, kernel, stride, padding, dilation, groups)
 SHAPES = {

@@ -32,7 +32,7 @@ def test_listing_commands_do_not_import_torch_or_tvm() -> None:
         (["--sampler", "bayes"], "invalid choice: 'bayes'"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp_path, capsys) -> None:
     code = main([*argv, "--work-dir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert code == 2

@@ -23,7 +23,7 @@ def _run_study(work_dir: Path, name: str, n_trials: int) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Path, capsys) -> None:  # noqa: ANN001
+def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Path, capsys) -> None:
     study = _run_study(work_dir, "e2e", n_trials=3)
     printed = capsys.readouterr().out
     assert "Pareto front" in printed and "Stored in sqlite:///" in printed

@@ -24,7 +24,7 @@ def test_full_size_variant_keeps_imagenet_stem() -> None:
     assert model.conv1.stride == (2, 2) and model.conv1.kernel_size == (7, 7)
 
 
-def test_user_model_factory(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_user_model_factory(tmp_path, monkeypatch) -> None:
     (tmp_path / "my_models.py").write_text(
         "import torch\n"
         "def good(num_classes):\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))\n"

@@ -10,53 +10,15 @@ and the guided samplers see the same discrete space through :class:`DiscreteTria
 
 from __future__ import annotations
 
-import itertools
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._space import CHOICE_LAYERS
+from search_spaces._space import count_configurations, distinct_configurations  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     import optuna
 
-    from search_spaces import SearchSpace
     from search_spaces._base import ParamValue
-
-
-def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]]:
-    """Every distinct (choice, own parameters) of one layer, as Optuna params."""
-    import optuna
-
-    options: dict[str, dict[str, ParamValue]] = {}
-    for name, choice in space.choices[layer].items():
-        grid = {key: list(values) for key, values in choice.grid().items()}
-        for combo in itertools.product(*grid.values()):
-            trial = optuna.trial.FixedTrial(dict(zip(grid, combo)))
-            choice.suggest(trial)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
-            params: dict[str, ParamValue] = {layer: name, **trial.params}
-            options.setdefault(json.dumps(params, sort_keys=True), params)
-    return list(options.values())
-
-
-def distinct_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
-    """The Optuna params of every distinct configuration of the discretized ``space``."""
-    per_layer: list[Sequence[dict[str, Any]]] = [[{"model": m} for m in space.models]]
-    per_layer += [_layer_options(space, layer) for layer in CHOICE_LAYERS]
-    configs = []
-    for parts in itertools.product(*per_layer):
-        merged: dict[str, ParamValue] = {}
-        for part in parts:
-            merged.update(part)
-        configs.append(merged)
-    return configs
-
-
-def count_configurations(space: SearchSpace) -> int:
-    count = len(space.models)
-    for layer in CHOICE_LAYERS:
-        count *= len(_layer_options(space, layer))
-    return count
 
 
 class DiscreteTrial:

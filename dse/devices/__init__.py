@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dse.devices._base import Device, LoadedModule, LatencySamples
+from dse.devices._base import Device, LatencySamples, LoadedModule
 
 __all__ = ["Device", "LatencySamples", "LoadedModule"]

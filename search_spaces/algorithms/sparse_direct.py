@@ -12,7 +12,12 @@ from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS
 from search_spaces.algorithms._conv import ConvSpec, te_pad
 from search_spaces.algorithms._sparse import (
-    check_threshold, direct_source, emit_sparse, format_name, sparse_rows_compute, sparsify,
+    check_threshold,
+    direct_source,
+    emit_sparse,
+    format_name,
+    sparse_rows_compute,
+    sparsify,
 )
 from search_spaces.algorithms._sparse_choice import SparseAlgorithm
 

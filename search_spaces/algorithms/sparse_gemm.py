@@ -12,7 +12,12 @@ from search_spaces.algorithms._base import ALGORITHMS
 from search_spaces.algorithms._conv import ConvSpec
 from search_spaces.algorithms._im2col import im2col
 from search_spaces.algorithms._sparse import (
-    check_threshold, emit_sparse, format_name, gemm_source, sparse_rows_compute, sparsify,
+    check_threshold,
+    emit_sparse,
+    format_name,
+    gemm_source,
+    sparse_rows_compute,
+    sparsify,
 )
 from search_spaces.algorithms._sparse_choice import SparseAlgorithm
 

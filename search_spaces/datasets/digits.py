@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search_spaces.datasets._base import DATASETS, DataSplits, Dataset
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
 
 
 @DATASETS.register("digits")

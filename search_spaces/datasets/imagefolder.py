@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dse.errors import UsageError
-from search_spaces.datasets._base import DATASETS, DataSplits, Dataset
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
 
 _IMAGE_SIZE = 224
 _MEAN = (0.485, 0.456, 0.406)
@@ -23,7 +23,6 @@ class ImageFolderDataset(Dataset):
     needs_data_dir = True
 
     def load(self, data_dir: Path | None) -> DataSplits:
-        import torch
 
         assert data_dir is not None  # check_data_dir ran first
         eval_dir = data_dir / "val" if (data_dir / "val").is_dir() else data_dir

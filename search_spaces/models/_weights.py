@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dse.errors import UsageError
+from dse.errors import UsageError, first_line
 from search_spaces.models._base import MODELS, build_model, is_user_model
 
 if TYPE_CHECKING:
@@ -77,15 +77,16 @@ def load_weights(model: nn.Module, weights: ResolvedWeights) -> nn.Module:
     try:
         state = torch.load(weights.path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors of a damaged or foreign file
-        raise UsageError(f"Cannot read weights {str(weights.path)!r} ({exc}); pass a torch state_dict file") from None
+        raise UsageError(
+            f"Cannot read weights {str(weights.path)!r} ({first_line(exc)}); pass a torch state_dict file"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
-        first_line = str(exc).strip().splitlines()[0]
         raise UsageError(
-            f"Weights {str(weights.path)!r} do not fit this model ({first_line}); pass the checkpoint of the same "
+            f"Weights {str(weights.path)!r} do not fit this model ({first_line(exc)}); pass the checkpoint of the same "
             "architecture, input shape and class count"
         ) from None
     return model.eval()
@@ -172,7 +173,8 @@ def train_model(
         optimizer, max_lr=recipe.learning_rate, total_steps=max(1, epochs * len(loader))
     )
     model.train()
-    with tqdm(total=epochs * len(loader), desc=description, unit="batch", leave=False) as bar:
+    quiet = os.environ.get("DSE_NO_PROGRESS") is not None
+    with tqdm(total=epochs * len(loader), desc=description, unit="batch", leave=False, disable=quiet) as bar:
         for _ in range(epochs):
             for x, y in loader:
                 optimizer.zero_grad()

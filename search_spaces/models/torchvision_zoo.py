@@ -88,7 +88,7 @@ def _adapt(model: nn.Module, arch: str, in_channels: int, image_size: int) -> nn
     return model
 
 
-def _factory(arch: str):  # noqa: ANN202  (a closure per architecture)
+def _factory(arch: str):
     def build(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
         import torchvision
 

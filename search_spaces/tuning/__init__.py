@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search_spaces.tuning._base import TUNING, TuningMode
 from search_spaces.tuning import metaschedule, untuned  # noqa: F401  (registration)
+from search_spaces.tuning._base import TUNING, TuningMode
 
 __all__ = ["TUNING", "TuningMode"]
