@@ -62,24 +62,6 @@ def _compile_and_time(mod: Any, ctx: Any, x: Any, measure: Any, folder: Path) ->
     return compile_s, statistics.median(samples.seconds) * 1000
 
 
-def _torch_ms(model: Any, x: Any, repeat: int, min_repeat_ms: int) -> float:
-    import torch
-
-    with torch.inference_mode():
-        model(x)
-        start = time.perf_counter()
-        model(x)
-        single = max(time.perf_counter() - start, 1e-6)
-        number = max(1, int(min_repeat_ms / 1000 / single) + 1)
-        samples = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for _ in range(number):
-                model(x)
-            samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples) * 1000
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="resnet18", help="registered model, built for 3x32x32 inputs")
@@ -97,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     from search_spaces.models import build_model
     from search_spaces.tuning import TUNING
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # torch_eager_latency_ms sets the thread count
+    from bench._common import torch_eager_latency_ms
+
     model = build_model(args.model, 10, (3, 32, 32)).eval()
     x = torch.randn(1, 3, 32, 32)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
@@ -106,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, float, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="dse-bench-tuning-") as tmp:
         folder = Path(tmp)
-        torch_ms = _torch_ms(model, x, args.repeat, args.min_repeat_ms)
+        torch_ms = torch_eager_latency_ms(model, x, args.threads, args.repeat, args.min_repeat_ms)
         rows.append(("pytorch eager", torch_ms, "-", "-"))
         ctx = _context(folder / "untuned", args.threads, x)
         mod = TUNING.get("untuned").schedule(_lowered(model, ctx, args.algorithm), {}, ctx)

@@ -12,16 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from dse._cli import Parser, report_usage_error
 from dse.errors import UsageError
 
 DEFAULT_STORAGE_HINT = "sqlite file studies/dse.db"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
 
 
 def _names(value: str) -> list[str]:
@@ -29,7 +24,7 @@ def _names(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dse.analyze", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = Parser(prog="python -m dse.analyze", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--storage", help=f"Optuna storage URL (default: {DEFAULT_STORAGE_HINT})")
     p.add_argument("--study-name", dest="studies", action="append", type=_names, default=[],
                    help="study to analyze (repeat, or comma list; default: every study in the storage)")
@@ -73,10 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"HTML report: {args.html}")
         return 0
     except UsageError as exc:
-        if "--debug" in argv:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report_usage_error(exc, "--debug" in argv)
 
 
 if __name__ == "__main__":

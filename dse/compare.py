@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
 
+from dse._cli import Parser, csv_list, report_usage_error
 from dse.config import SAMPLERS
 from dse.errors import UsageError
 
@@ -25,34 +25,22 @@ DEFAULTS = {"models": ("tiny_cnn",), "pruning": ("none",), "precision": ("fp32",
 MAX_CONFIGS = 300
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see --help)")
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {value!r}")
-    return items
-
-
 def _seeds(value: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in _csv(value))
+        return tuple(int(v) for v in csv_list(value))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dse.compare", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = Parser(prog="python -m dse.compare", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--target", default="x86", help="hardware target preset (default x86)")
     p.add_argument("--dataset", default="digits", help="data set (default digits, embedded)")
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument("--weights", help="as dse.optimize: 'train', 'pretrained', or a checkpoint file/folder")
     for flag, default in DEFAULTS.items():
-        p.add_argument(f"--{flag}", type=_csv, default=default, help=f"comma list (default: {','.join(default)})")
-    p.add_argument("--samplers", type=_csv, default=GUIDED, help=f"guided samplers (default: {','.join(GUIDED)})")
+        p.add_argument(f"--{flag}", type=csv_list, default=default, help=f"comma list (default: {','.join(default)})")
+    p.add_argument("--samplers", type=csv_list, default=GUIDED, help=f"guided samplers (default: {','.join(GUIDED)})")
     p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="seeds per guided sampler (default 0,1,2)")
     p.add_argument("--n-trials", type=int, help="trials per guided run (default: half the distinct configurations)")
     p.add_argument("--max-configs", type=int, default=MAX_CONFIGS,
@@ -118,10 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(run_and_report(config, space, args.html, args.csv))
         return 0
     except UsageError as exc:
-        if "--debug" in argv:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report_usage_error(exc, "--debug" in argv)
     except KeyboardInterrupt:
         print("interrupted: finished trials are stored; re-run the same command to resume", file=sys.stderr)
         return 130

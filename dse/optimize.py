@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from dse._cli import Parser, csv_list, report_usage_error
 from dse.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
 from dse.errors import UsageError
 
@@ -21,30 +21,18 @@ DEFAULT_MODELS = ("tiny_cnn", "resnet18", "mobilenet_v2", "shufflenet_v2_x1_0", 
 DEFAULT_WORK_DIR = Path("studies")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        raise UsageError(f"{message} (see --help)")
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {value!r}")
-    return items
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dse.optimize", description=__doc__.splitlines()[0] if __doc__ else None)
+    p = Parser(prog="python -m dse.optimize", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--target", default="x86", help="hardware target preset (see --list-targets); default x86")
     p.add_argument("--dataset", default="digits", help="data set (default: digits, embedded, no download)")
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files (cifar10, imagefolder)")
-    p.add_argument("--models", type=_csv, help=f"comma list of models or package.module:factory (default: {','.join(DEFAULT_MODELS)})")
+    p.add_argument("--models", type=csv_list, help=f"comma list of models or package.module:factory (default: {','.join(DEFAULT_MODELS)})")
     p.add_argument("--weights", help="'train' (train on first use, cached), 'pretrained' (torchvision), or a "
                    "checkpoint file / folder of <model>.pt; default: train for digits, pretrained otherwise")
-    p.add_argument("--pruning", type=_csv, help="restrict the pruning choices (default: all registered)")
-    p.add_argument("--precision", type=_csv, help="restrict the precision choices")
-    p.add_argument("--algorithms", type=_csv, help="restrict the convolution algorithm choices")
-    p.add_argument("--tuning", type=_csv, help="restrict the tuning choices")
+    p.add_argument("--pruning", type=csv_list, help="restrict the pruning choices (default: all registered)")
+    p.add_argument("--precision", type=csv_list, help="restrict the precision choices")
+    p.add_argument("--algorithms", type=csv_list, help="restrict the convolution algorithm choices")
+    p.add_argument("--tuning", type=csv_list, help="restrict the tuning choices")
     p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="search strategy (default tpe)")
@@ -184,11 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(run(config))
         return 0
     except UsageError as exc:
-        if debug:
-            raise
-        # One line, always: a library's multi-line message is folded, the fix at its end kept.
-        print("error: " + " ".join(line.strip() for line in str(exc).splitlines() if line.strip()), file=sys.stderr)
-        return 2
+        return report_usage_error(exc, debug)
     except KeyboardInterrupt:
         print("interrupted: completed trials are stored; re-run the same command to resume", file=sys.stderr)
         return 130
