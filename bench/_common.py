@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     import torch
 
 
-def torch_eager_latency_ms(model: torch.nn.Module, x: torch.Tensor, threads: int, repeat: int = 10,
-                           min_repeat_ms: float = 100.0) -> float:
+def torch_eager_latency_ms(
+    model: torch.nn.Module, x: torch.Tensor, threads: int, repeat: int = 10, min_repeat_ms: float = 100.0
+) -> float:
     """Median per-inference latency of ``model(x)`` in PyTorch eager mode, same protocol as TVM's."""
     import torch
 

@@ -53,8 +53,17 @@ def conv_shapes(model_name: str, size: int) -> list[tuple[int, ...]]:
 
     def hook(module: Any, inputs: Any, _: Any) -> None:
         _, c, h, w = inputs[0].shape
-        shape = (c, h, w, module.out_channels, module.kernel_size[0], module.stride[0],
-                 module.padding[0], module.dilation[0], module.groups)
+        shape = (
+            c,
+            h,
+            w,
+            module.out_channels,
+            module.kernel_size[0],
+            module.stride[0],
+            module.padding[0],
+            module.dilation[0],
+            module.groups,
+        )
         if shape not in shapes:
             shapes.append(shape)
 
@@ -84,7 +93,10 @@ def torch_ms(x: Any, w: Any, shape: tuple[int, ...], repeat: int, min_repeat_ms:
     _, _, _, _, _, s, p, d, g = shape
     xt, wt = torch.tensor(x), torch.tensor(w)
     with torch.no_grad():
-        run = lambda: torch.nn.functional.conv2d(xt, wt, None, s, p, d, g)
+
+        def run() -> object:
+            return torch.nn.functional.conv2d(xt, wt, None, s, p, d, g)
+
         run()
         start, number = time.perf_counter(), 0
         while (time.perf_counter() - start) * 1e3 < min_repeat_ms or number < 1:
@@ -99,11 +111,19 @@ def torch_ms(x: Any, w: Any, shape: tuple[int, ...], repeat: int, min_repeat_ms:
     return statistics.median(times)
 
 
-def tvm_ms(alg: str, params: dict[str, Any], x: Any, w: Any, shape: tuple[int, ...], target: Any,
-           repeat: int, min_repeat_ms: float) -> tuple[float | None, str]:
+def tvm_ms(
+    alg: str,
+    params: dict[str, Any],
+    x: Any,
+    w: Any,
+    shape: tuple[int, ...],
+    target: Any,
+    repeat: int,
+    min_repeat_ms: float,
+) -> tuple[float | None, str]:
     """(median ms, what ran) of one algorithm on one shape; None and the error if it failed."""
     from search_spaces.algorithms import ALGORITHMS
-    from search_spaces.algorithms import _testing as T
+    from search_spaces.algorithms import testing as T
     from search_spaces.algorithms.schedules import apply_default_schedules
 
     _, _, _, _, _, s, p, d, g = shape
@@ -133,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from search_spaces.algorithms import _testing as T
+    from search_spaces.algorithms import testing as T
 
     threads = int(os.environ.get("TVM_NUM_THREADS", "0") or 0)
     if threads <= 0:
@@ -148,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in args.models.split(","):
         shapes = conv_shapes(model, args.size)
         for shape in shapes[: args.max_shapes or None]:
-            c, h, wd, oc, k, s, p, d, g = shape
+            c, h, wd, oc, k, s, p, d, g = shape  # noqa: RUF059  (the benchmark table names every field)
             rng = np.random.default_rng(0)
             x = rng.standard_normal((1, c, h, wd)).astype("float32")
             dense_w = rng.standard_normal((oc, c // g, k, k)).astype("float32")
@@ -160,14 +180,26 @@ def main(argv: list[str] | None = None) -> int:
                     is_sparse = alg.startswith("sparse")
                     if not is_sparse and sparsity != sparsities[0]:
                         continue  # dense kernels do the same work at any sparsity
-                    ms, used = tvm_ms(alg, {**params, "threshold": 0.0}, x, w, shape, target,
-                                      args.repeat, args.min_repeat_ms)
-                    row = {"model": model, "shape": label, "config": name, "sparsity": sparsity,
-                           "tvm_ms": ms, "torch_ms": ref, "ran": used, "threads": threads}
+                    ms, used = tvm_ms(
+                        alg, {**params, "threshold": 0.0}, x, w, shape, target, args.repeat, args.min_repeat_ms
+                    )
+                    row = {
+                        "model": model,
+                        "shape": label,
+                        "config": name,
+                        "sparsity": sparsity,
+                        "tvm_ms": ms,
+                        "torch_ms": ref,
+                        "ran": used,
+                        "threads": threads,
+                    }
                     rows.append(row)
                     shown = f"{ms:9.3f}" if ms is not None else "   failed"
-                    print(f"{model:13s} {label:28s} {name:24s} sp={sparsity:<4} {shown} ms  "
-                          f"torch {ref:8.3f} ms  [{used}]", flush=True)
+                    print(
+                        f"{model:13s} {label:28s} {name:24s} sp={sparsity:<4} {shown} ms  "
+                        f"torch {ref:8.3f} ms  [{used}]",
+                        flush=True,
+                    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["model"])

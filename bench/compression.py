@@ -49,8 +49,10 @@ def configurations(finetune_epochs: int) -> list[tuple[dict[str, Any], dict[str,
         (none, {"name": "int8", "calibration": "percentile"}),
         (none, {"name": "fp16", "accumulate": "float32"}),
         (none, {"name": "fp16", "accumulate": "float16"}),
-        ({"name": "magnitude", "sparsity": 0.9, "scope": "global", "finetune_epochs": ft},
-         {"name": "int8", "calibration": "percentile"}),
+        (
+            {"name": "magnitude", "sparsity": 0.9, "scope": "global", "finetune_epochs": ft},
+            {"name": "int8", "calibration": "percentile"},
+        ),
         ({"name": "channel", "ratio": 0.5, "finetune_epochs": ft}, {"name": "int8", "calibration": "percentile"}),
     ]
 
@@ -72,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18", help="registered model (default: resnet18)")
     parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--algorithm", default="tvm_default", help="layer 4 choice, e.g. spatial_pack or "
-                        "im2col_gemm:layout=nhwc (default: tvm_default)")
+    parser.add_argument(
+        "--algorithm",
+        default="tvm_default",
+        help="layer 4 choice, e.g. spatial_pack or im2col_gemm:layout=nhwc (default: tvm_default)",
+    )
     parser.add_argument("--finetune-epochs", type=int, default=2, help="recovery epochs of the fine-tuned rows")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluation images (default: all)")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("TVM_NUM_THREADS", "2")))
@@ -85,12 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before tvm loads: TVM and torch at the same threads
 
-    from dse.config import DeviceOptions, MeasureConfig
+    from dse.core.config import DeviceOptions, MeasureConfig
     from objectives.evaluate import EvaluationRequest, evaluate
-    from search_spaces import BASELINE, TrialConfig
-    from search_spaces._space import LayerChoice
+    from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.datasets import load_dataset
-    from search_spaces.models._weights import WeightsSpec, resolve_weights
+    from search_spaces.models import WeightsSpec, resolve_weights
 
     data = load_dataset(args.dataset, None, args.eval_limit)
     weights = resolve_weights(args.model, args.dataset, data, WeightsSpec("train", args.work_dir / "weights"))
@@ -103,19 +107,32 @@ def main(argv: list[str] | None = None) -> int:
     rows = configurations(args.finetune_epochs)
     wanted = sorted({0, *(args.only if args.only is not None else range(len(rows)))})
 
-    print(f"# {args.model} on {args.dataset} ({len(data.eval_y)} eval images), algorithm={base.algorithm.label()}, "
-          f"tuning={base.tuning.label()}, TVM_NUM_THREADS={args.threads}, x86 host", flush=True)
+    print(
+        f"# {args.model} on {args.dataset} ({len(data.eval_y)} eval images), algorithm={base.algorithm.label()}, "
+        f"tuning={base.tuning.label()}, TVM_NUM_THREADS={args.threads}, x86 host",
+        flush=True,
+    )
     results = []
     for index in wanted:
         pruning, precision = (dict(choice) for choice in rows[index])
-        config = replace(base, pruning=LayerChoice.of(pruning.pop("name"), pruning),
-                         precision=LayerChoice.of(precision.pop("name"), precision))
+        config = replace(
+            base,
+            pruning=LayerChoice.of(pruning.pop("name"), pruning),
+            precision=LayerChoice.of(precision.pop("name"), precision),
+        )
         start = time.perf_counter()
-        result = evaluate(EvaluationRequest(config, weights, None, args.eval_limit, args.work_dir, args.threads,
-                                            measure, DeviceOptions()))
-        print(f"  [{index}] {config.pruning.label()} + {config.precision.label()}: "
-              f"{'ok' if result.error_message is None else result.error_message} "
-              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+        result = evaluate(
+            EvaluationRequest(
+                config, weights, None, args.eval_limit, args.work_dir, args.threads, measure, DeviceOptions()
+            )
+        )
+        print(
+            f"  [{index}] {config.pruning.label()} + {config.precision.label()}: "
+            f"{'ok' if result.error_message is None else result.error_message} "
+            f"({time.perf_counter() - start:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append((index, config, result))
     print(format_table(results))
     if args.json:
@@ -126,24 +143,53 @@ def main(argv: list[str] | None = None) -> int:
 def format_table(results: list[tuple[int, Any, Any]]) -> str:
     """The side-by-side table; accuracy drop and speedup are against row 0 (the baseline)."""
     baseline = results[0][2]
-    header = ("#", "pruning", "precision", "accuracy", "drop", "latency ms", "cv", "speedup", "params",
-              "nonzero", "sparsity", "artifact KB")
+    header = (
+        "#",
+        "pruning",
+        "precision",
+        "accuracy",
+        "drop",
+        "latency ms",
+        "cv",
+        "speedup",
+        "params",
+        "nonzero",
+        "sparsity",
+        "artifact KB",
+    )
     lines = [header]
     for index, config, r in results:
         info = r.info or {}
         if r.error_message is not None:
-            lines.append((str(index), config.pruning.label(), config.precision.label(), "failed: " + r.error_message,
-                          *[""] * (len(header) - 4)))
+            lines.append(
+                (
+                    str(index),
+                    config.pruning.label(),
+                    config.precision.label(),
+                    "failed: " + r.error_message,
+                    *[""] * (len(header) - 4),
+                )
+            )
             continue
         latency = r.latency.median_ms if r.latency else float("nan")
         base_latency = baseline.latency.median_ms if baseline.latency else float("nan")
         drop = (baseline.accuracy - r.accuracy) if baseline.accuracy is not None else float("nan")
-        lines.append((
-            str(index), config.pruning.label(), config.precision.label(), f"{r.accuracy:.4f}", f"{drop:+.4f}",
-            f"{latency:.3f}", f"{r.latency.cv:.1%}" if r.latency else "", f"{base_latency / latency:.2f}x",
-            str(info.get("param_count", "")), str(info.get("nonzero_params", "")),
-            f"{info.get('achieved_sparsity', 0.0):.3f}", f"{(r.artifact_bytes or 0) / 1024:.0f}",
-        ))
+        lines.append(
+            (
+                str(index),
+                config.pruning.label(),
+                config.precision.label(),
+                f"{r.accuracy:.4f}",
+                f"{drop:+.4f}",
+                f"{latency:.3f}",
+                f"{r.latency.cv:.1%}" if r.latency else "",
+                f"{base_latency / latency:.2f}x",
+                str(info.get("param_count", "")),
+                str(info.get("nonzero_params", "")),
+                f"{info.get('achieved_sparsity', 0.0):.3f}",
+                f"{(r.artifact_bytes or 0) / 1024:.0f}",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)
 

@@ -25,9 +25,28 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPACE = ["--models", "tiny_cnn", "--pruning", "none,magnitude", "--precision", "fp32",
-         "--algorithms", "direct,im2col_gemm,spatial_pack,winograd,tvm_default", "--tuning", "untuned",
-         "--eval-limit", "20", "--repeat", "2", "--min-repeat-ms", "1", "--max-remeasure", "0", "--sampler", "random"]
+SPACE = [
+    "--models",
+    "tiny_cnn",
+    "--pruning",
+    "none,magnitude",
+    "--precision",
+    "fp32",
+    "--algorithms",
+    "direct,im2col_gemm,spatial_pack,winograd,tvm_default",
+    "--tuning",
+    "untuned",
+    "--eval-limit",
+    "20",
+    "--repeat",
+    "2",
+    "--min-repeat-ms",
+    "1",
+    "--max-remeasure",
+    "0",
+    "--sampler",
+    "random",
+]
 
 
 def _untrained_weights(path: Path) -> Path:
@@ -47,16 +66,49 @@ def run_once(workers: int, n_trials: int, threads: int, mode: str, folder: Path,
     import optuna
 
     storage = f"sqlite:///{folder / 'dse.db'}"
-    args = [sys.executable, "-m", "dse.optimize", *SPACE, "--n-trials", str(n_trials), "--threads", str(threads),
-            "--work-dir", str(folder), "--storage", storage, "--weights", str(weights), "--seed", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "dse.optimize",
+        *SPACE,
+        "--n-trials",
+        str(n_trials),
+        "--threads",
+        str(threads),
+        "--work-dir",
+        str(folder),
+        "--storage",
+        storage,
+        "--weights",
+        str(weights),
+        "--seed",
+        "0",
+    ]
     env = {**os.environ, "DSE_NO_PROGRESS": "1", "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     if mode == "threads":
-        procs = [subprocess.Popen([*args, "--n-jobs", str(workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)]
+        procs = [
+            subprocess.Popen(
+                [*args, "--n-jobs", str(workers)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        ]
     else:
-        procs = [subprocess.Popen([*args, "--seed", str(i)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True) for i in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [*args, "--seed", str(i)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(workers)
+        ]
     errors = [p.communicate()[1] for p in procs]
     wall_s = time.perf_counter() - start
     if any(p.returncode for p in procs):
@@ -65,8 +117,15 @@ def run_once(workers: int, n_trials: int, threads: int, mode: str, folder: Path,
     trials = optuna.load_study(study_name="dse-x86-digits", storage=storage).trials
     measured = sum(1 for t in trials if t.user_attrs.get("cache_hit") is False)
     compile_s = sum(t.user_attrs.get("timings_s", {}).get("compile", 0.0) for t in trials)
-    return {"workers": workers, "mode": mode, "trials": len(trials), "measured": measured, "wall_s": round(wall_s, 1),
-            "trials_per_hour": round(len(trials) / wall_s * 3600, 1), "compile_s_total": round(compile_s, 1)}
+    return {
+        "workers": workers,
+        "mode": mode,
+        "trials": len(trials),
+        "measured": measured,
+        "wall_s": round(wall_s, 1),
+        "trials_per_hour": round(len(trials) / wall_s * 3600, 1),
+        "compile_s_total": round(compile_s, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-trials", type=int, default=24)
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts")
     parser.add_argument("--threads", type=int, default=1, help="TVM/PyTorch threads per worker")
-    parser.add_argument("--mode", choices=("processes", "threads"), default="processes",
-                        help="W dse.optimize processes, or one process with --n-jobs W")
+    parser.add_argument(
+        "--mode",
+        choices=("processes", "threads"),
+        default="processes",
+        help="W dse.optimize processes, or one process with --n-jobs W",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     results = []
@@ -89,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result), flush=True)
     base = results[0]["trials_per_hour"]
     for result in results:
-        print(f"{result['workers']} worker(s), {result['mode']}: {result['trials_per_hour']:8.1f} trials/h "
-              f"({result['measured']} of {result['trials']} measured, {result['wall_s']} s wall), "
-              f"speed-up {float(result['trials_per_hour']) / float(base):.2f}x")
+        print(
+            f"{result['workers']} worker(s), {result['mode']}: {result['trials_per_hour']:8.1f} trials/h "
+            f"({result['measured']} of {result['trials']} measured, {result['wall_s']} s wall), "
+            f"speed-up {float(str(result['trials_per_hour'])) / float(str(base)):.2f}x"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

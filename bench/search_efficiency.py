@@ -23,17 +23,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEFAULTS = [
-    "--models", "tiny_cnn",
-    "--pruning", "none,channel",
-    "--precision", "fp32",
-    "--algorithms", "im2col_gemm,direct",
-    "--tuning", "untuned",
-    "--samplers", "tpe,nsga2,gp,random,qmc",
-    "--seeds", "0,1,2",
-    "--n-trials", "10",
-    "--work-dir", "studies/bench-search",
-    "--html", "studies/bench-search/search_efficiency.html",
-    "--csv", "studies/bench-search/search_efficiency.csv",
+    "--models",
+    "tiny_cnn",
+    "--pruning",
+    "none,channel",
+    "--precision",
+    "fp32",
+    "--algorithms",
+    "im2col_gemm,direct",
+    "--tuning",
+    "untuned",
+    "--samplers",
+    "tpe,nsga2,gp,random,qmc",
+    "--seeds",
+    "0,1,2",
+    "--n-trials",
+    "10",
+    "--work-dir",
+    "studies/bench-search",
+    "--html",
+    "studies/bench-search/search_efficiency.html",
+    "--csv",
+    "studies/bench-search/search_efficiency.csv",
 ]
 
 
@@ -45,7 +56,7 @@ def main(argv: list[str]) -> int:
     args: list[str] = []
     for i in range(0, len(DEFAULTS), 2):
         if DEFAULTS[i] not in overridden:
-            args += DEFAULTS[i:i + 2]
+            args += DEFAULTS[i : i + 2]
     return compare(args + argv)
 
 

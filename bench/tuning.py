@@ -27,15 +27,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _context(work_dir: Path, threads: int, x: Any) -> Any:
     import tvm
 
-    from dse.config import DeviceOptions
-    from search_spaces._context import BuildContext
+    from dse.core.config import DeviceOptions
+    from search_spaces import BuildContext
     from search_spaces.targets import TARGETS
 
     target = TARGETS.get("x86")
     ctx = BuildContext(
-        dataset="bench", data=type("Data", (), {"eval_x": x})(), model_key="bench", work_dir=work_dir,
-        target=target, tvm_target=tvm.target.Target(target.tvm_target(threads)), threads=threads,
-        device_options=DeviceOptions(), tuning_db=work_dir / "tuning" / "x86",
+        dataset="bench",
+        data=type("Data", (), {"eval_x": x})(),
+        model_key="bench",
+        work_dir=work_dir,
+        target=target,
+        tvm_target=tvm.target.Target(target.tvm_target(threads)),
+        threads=threads,
+        device_options=DeviceOptions(),
+        tuning_db=work_dir / "tuning" / "x86",
     )
     return ctx
 
@@ -51,7 +57,7 @@ def _compile_and_time(mod: Any, ctx: Any, x: Any, measure: Any, folder: Path) ->
     """(compile seconds, median latency ms) of a scheduled module."""
     import tvm
 
-    from dse.devices.local import LocalDevice
+    from search_spaces.targets.devices.local import LocalDevice
 
     start = time.perf_counter()
     executable = tvm.compile(mod, ctx.tvm_target)
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dse.config import MeasureConfig
+    from dse.core.config import MeasureConfig
     from search_spaces.models import build_model
     from search_spaces.tuning import TUNING
 
@@ -102,23 +108,37 @@ def main(argv: list[str] | None = None) -> int:
             schedule_s = time.perf_counter() - start
             compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)
             info = ctx.info
-            rows.append((f"tvm metaschedule {budget}/kernel", ms,
-                         f"{schedule_s:.0f} ({info['tuning_trials']} trials, {info['tuned_kernels']}/"
-                         f"{info['total_kernels']} kernels tuned)", f"{compile_s:.1f}"))
+            rows.append(
+                (
+                    f"tvm metaschedule {budget}/kernel",
+                    ms,
+                    f"{schedule_s:.0f} ({info['tuning_trials']} trials, {info['tuned_kernels']}/"
+                    f"{info['total_kernels']} kernels tuned)",
+                    f"{compile_s:.1f}",
+                )
+            )
         ctx = _context(folder / f"budget-{budgets[0]}", args.threads, x)
         start = time.perf_counter()
         mod = TUNING.get("metaschedule").schedule(_lowered(model, ctx, args.algorithm), {"trials": budgets[0]}, ctx)
         compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)
         reuse_s = time.perf_counter() - start
         assert ctx.info["tuning_trials"] == 0, ctx.info
-        rows.append((f"reuse {budgets[0]}/kernel records", ms,
-                     f"0 trials, {ctx.info['tuned_kernels']} kernels applied", f"{reuse_s:.1f} (lower+apply+compile)"))
+        rows.append(
+            (
+                f"reuse {budgets[0]}/kernel records",
+                ms,
+                f"0 trials, {ctx.info['tuned_kernels']} kernels applied",
+                f"{reuse_s:.1f} (lower+apply+compile)",
+            )
+        )
 
-    print(f"\n{args.model} 3x32x32 batch 1, x86 {ctx.tvm_target.attrs.get('mcpu')}, {args.threads} threads "
-          f"(TVM_NUM_THREADS and torch), algorithm {args.algorithm}, median of {args.repeat}")
+    print(
+        f"\n{args.model} 3x32x32 batch 1, x86 {ctx.tvm_target.attrs.get('mcpu')}, {args.threads} threads "
+        f"(TVM_NUM_THREADS and torch), algorithm {args.algorithm}, median of {args.repeat}"
+    )
     print(f"{'configuration':34} {'latency_ms':>10}  {'tuning wall s':40} compile s")
-    for name, ms, tuning, compile_s in rows:
-        print(f"{name:34} {ms:10.3f}  {tuning:40} {compile_s}")
+    for name, row_ms, tuning, row_compile_s in rows:
+        print(f"{name:34} {row_ms:10.3f}  {tuning:40} {row_compile_s}")
     return 0
 
 

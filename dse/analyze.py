@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dse._cli import Parser, report_usage_error
-from dse.errors import UsageError
+from dse.cli import Parser, report_usage_error
+from dse.core.errors import UsageError
 
 DEFAULT_STORAGE_HINT = "sqlite file studies/dse.db"
 
@@ -26,16 +26,31 @@ def _names(value: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m dse.analyze", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--storage", help=f"Optuna storage URL (default: {DEFAULT_STORAGE_HINT})")
-    p.add_argument("--study-name", dest="studies", action="append", type=_names, default=[],
-                   help="study to analyze (repeat, or comma list; default: every study in the storage)")
+    p.add_argument(
+        "--study-name",
+        dest="studies",
+        action="append",
+        type=_names,
+        default=[],
+        help="study to analyze (repeat, or comma list; default: every study in the storage)",
+    )
     p.add_argument("--html", type=Path, help="write the HTML report (plots, plotly.js inline) here")
     p.add_argument("--csv", type=Path, help="write every trial (one row each, all layers and attributes) here")
-    p.add_argument("--importance", default="fanova", choices=("fanova", "ped-anova", "mdi"),
-                   help="Optuna importance evaluator (default fanova)")
-    p.add_argument("--min-pairs", type=int, default=2, help="matched pairs per level before an interaction "
-                   "is claimed (default 2)")
-    p.add_argument("--min-effect", type=float, default=0.10, help="smallest latency difference that counts, "
-                   "as a log ratio (default 0.10, about 10%%)")
+    p.add_argument(
+        "--importance",
+        default="fanova",
+        choices=("fanova", "ped-anova", "mdi"),
+        help="Optuna importance evaluator (default fanova)",
+    )
+    p.add_argument(
+        "--min-pairs", type=int, default=2, help="matched pairs per level before an interaction is claimed (default 2)"
+    )
+    p.add_argument(
+        "--min-effect",
+        type=float,
+        default=0.10,
+        help="smallest latency difference that counts, as a log ratio (default 0.10, about 10%%)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -57,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         storage = args.storage or default_storage(DEFAULT_WORK_DIR.resolve())
         studies = load_studies(storage, [name for group in args.studies for name in group])
-        analysis = analyze(studies, Thresholds(min_pairs=args.min_pairs, min_effect=args.min_effect),
-                           evaluator=args.importance)
+        analysis = analyze(
+            studies, Thresholds(min_pairs=args.min_pairs, min_effect=args.min_effect), evaluator=args.importance
+        )
         print(render(analysis))
         if args.csv is not None:
             analysis.frame.to_csv(args.csv, index=False)

@@ -17,9 +17,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dse._locks import file_lock, lock_path
-from dse.errors import FailureKind
-from objectives._result import EvaluationResult
+from dse.core.errors import FailureKind
+from dse.core.files import file_lock, lock_path, stable_hash
+from dse.core.record import EvaluationResult
 from objectives.evaluate import EvaluationRequest, tool_versions
 
 _CACHEABLE_FAILURES = (FailureKind.INVALID,)
@@ -33,7 +33,9 @@ class _NotCached(Exception):
         self.result = result
 
 
-def _run_and_keep(key: dict[str, Any], request: EvaluationRequest, run: Callable[..., EvaluationResult]) -> EvaluationResult:
+def _run_and_keep(
+    key: dict[str, Any], request: EvaluationRequest, run: Callable[..., EvaluationResult]
+) -> EvaluationResult:
     result = run(request)
     if not result.ok and result.error_kind not in _CACHEABLE_FAILURES:
         raise _NotCached(result)
@@ -63,10 +65,7 @@ class EvaluationCache:
 
     def key_hash(self, request: EvaluationRequest) -> str:
         """A short stable name of the cache key (lock files, kept libraries)."""
-        return lock_path(Path("."), "config", self.key(request)).stem.removeprefix("config-")
-
-    def contains(self, request: EvaluationRequest) -> bool:
-        return bool(self._cached.check_call_in_cache(self.key(request), request, None))
+        return stable_hash(self.key(request), 32)
 
     def get_or_run(
         self, request: EvaluationRequest, run: Callable[[EvaluationRequest], EvaluationResult]

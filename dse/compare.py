@@ -9,19 +9,23 @@ time and the trials each sampler needs to reach 90/95/99% of the exhaustive fron
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dse._cli import Parser, csv_list, report_usage_error
-from dse.config import SAMPLERS
-from dse.errors import UsageError
+from dse.cli import Parser, csv_list, report_usage_error
+from dse.core.config import SAMPLERS
+from dse.core.errors import UsageError
 
 GUIDED = tuple(s for s in SAMPLERS if s != "grid")
-DEFAULTS = {"models": ("tiny_cnn",), "pruning": ("none",), "precision": ("fp32", "int8"),
-            "algorithms": ("im2col_gemm", "direct", "spatial_pack"), "tuning": ("untuned",)}
+DEFAULTS = {
+    "models": ("tiny_cnn",),
+    "pruning": ("none",),
+    "precision": ("fp32", "int8"),
+    "algorithms": ("im2col_gemm", "direct", "spatial_pack"),
+    "tuning": ("untuned",),
+}
 MAX_CONFIGS = 300
 
 
@@ -33,31 +37,33 @@ def _seeds(value: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m dse.compare", description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--target", default="x86", help="hardware target preset (default x86)")
-    p.add_argument("--dataset", default="digits", help="data set (default digits, embedded)")
-    p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
-    p.add_argument("--weights", help="as dse.optimize: 'train', 'pretrained', or a checkpoint file/folder")
-    for flag, default in DEFAULTS.items():
-        p.add_argument(f"--{flag}", type=csv_list, default=default, help=f"comma list (default: {','.join(default)})")
+    """dse.optimize's shared options (``parents=``) with compare's defaults, plus compare's own."""
+    from dse.optimize import shared_options
+
+    p = Parser(
+        prog="python -m dse.compare",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        parents=[shared_options()],
+    )
+    p.set_defaults(**DEFAULTS)  # a small space by default: every configuration is measured
     p.add_argument("--samplers", type=csv_list, default=GUIDED, help=f"guided samplers (default: {','.join(GUIDED)})")
     p.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="seeds per guided sampler (default 0,1,2)")
     p.add_argument("--n-trials", type=int, help="trials per guided run (default: half the distinct configurations)")
-    p.add_argument("--max-configs", type=int, default=MAX_CONFIGS,
-                   help=f"refuse spaces with more distinct configurations (default {MAX_CONFIGS})")
-    p.add_argument("--study-prefix", help="run names: PREFIX-exhaustive, PREFIX-tpe-s0 ... "
-                   "(default compare-<target>-<dataset>)")
-    p.add_argument("--storage", help="Optuna storage URL (default: sqlite file <work-dir>/compare.db)")
-    p.add_argument("--work-dir", type=Path, default=Path("studies"), help="study folder: caches, weights (default studies)")
-    p.add_argument("--tuning-db", type=Path, help="MetaSchedule database folder")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for TVM and PyTorch")
-    p.add_argument("--eval-limit", type=int, help="evaluate accuracy on at most this many images")
-    p.add_argument("--repeat", type=int, default=10, help="latency samples per measurement (default 10)")
-    p.add_argument("--min-repeat-ms", type=int, default=100, help="minimum length of one sample (default 100)")
-    p.add_argument("--trial-timeout", type=float, default=1800.0, help="seconds before a trial is failed as timeout")
+    p.add_argument(
+        "--max-configs",
+        type=int,
+        default=MAX_CONFIGS,
+        help=f"refuse spaces with more distinct configurations (default {MAX_CONFIGS})",
+    )
+    p.add_argument(
+        "--study-prefix", help="run names: PREFIX-exhaustive, PREFIX-tpe-s0 ... (default compare-<target>-<dataset>)"
+    )
     p.add_argument("--html", type=Path, help="write the plot and table as a self-contained HTML page")
     p.add_argument("--csv", type=Path, help="write the hypervolume curves (every run, every trial) as CSV")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.epilog = (
+        f"Defaults differ from dse.optimize: {'; '.join(f'--{k} {chr(44).join(v)}' for k, v in DEFAULTS.items())}; "
+        "--storage defaults to the sqlite file <work-dir>/compare.db."
+    )
     return p
 
 
@@ -91,18 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if path is not None and not path.resolve().parent.is_dir():
                 raise UsageError(f"{flag} folder {str(path.parent)!r} does not exist; create it first")
         base = _study_config(args)
-        from dse.analysis._compare import CompareConfig
-        from dse.analysis._discrete import count_configurations
+        from dse.analysis import count_configurations
+        from dse.search_efficiency import CompareConfig, run_and_report
         from search_spaces import SearchSpace
 
         space = SearchSpace(base.space, base.dataset, base.target)
         n_configs = count_configurations(space)
         if n_configs > args.max_configs:
-            raise UsageError(f"the space has {n_configs} distinct configurations, more than --max-configs "
-                             f"{args.max_configs}: narrow --pruning/--precision/--algorithms/--tuning or raise it")
+            raise UsageError(
+                f"the space has {n_configs} distinct configurations, more than --max-configs "
+                f"{args.max_configs}: narrow --pruning/--precision/--algorithms/--tuning or raise it"
+            )
         config = CompareConfig(base, args.samplers, args.seeds, args.n_trials or max(2, n_configs // 2))
-        from dse.analysis._compare_report import run_and_report
-
         print(run_and_report(config, space, args.html, args.csv))
         return 0
     except UsageError as exc:

@@ -1,4 +1,9 @@
-"""The composition root of a study: search space, evaluator, Optuna study, recording."""
+"""The study loop: the Optuna objective, and the workers that run it until the budget is spent.
+
+The objective suggests a configuration, evaluates it (cached, in an isolated process) and
+records it as a :class:`~dse.core.record.TrialRecord`; the lifecycle (``dse.lifecycle``) gives
+each worker its trials and records how they ended.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +11,36 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dse._scheduler import record_failure
-from dse.errors import FailureKind
+from dse.core.errors import FailureKind, TrialFailure
+from dse.core.record import TrialRecord
 from dse.evaluator import Evaluator
 
 if TYPE_CHECKING:
     import optuna
 
-    from dse.config import StudyConfig
-    from objectives._result import EvaluationResult
+    from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
-    from search_spaces.models._weights import ResolvedWeights
-
-OBJECTIVES = ("accuracy", "latency_ms")
-DIRECTIONS = ("maximize", "minimize")
-
-
-class TrialFailed(Exception):
-    """A trial's configuration did not produce a measurement; recorded as FAIL with its ``kind``."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+    from search_spaces.models import ResolvedWeights
 
 
 class _OneLineFailures(logging.Filter):
-    """Optuna logs a caught TrialFailed with its traceback; the reason alone is the useful part."""
+    """Optuna logs a caught TrialFailure with its traceback; the reason alone is the useful part."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TrialFailed):
+        if record.exc_info and isinstance(record.exc_info[1], TrialFailure):
             record.exc_info = None
         return "failed with value None" not in record.getMessage()
+
+
+def quiet_failure_logs() -> None:
+    """Make Optuna log a failed trial's reason in one line, without the traceback."""
+    import optuna
+
+    for handler in optuna.logging.get_logger("optuna").handlers:  # filters on handlers see child loggers' records
+        if not any(isinstance(f, _OneLineFailures) for f in handler.filters):
+            handler.addFilter(_OneLineFailures())
 
 
 class Objective:
@@ -53,52 +54,21 @@ class Objective:
         import optuna
 
         config = self._space.suggest(trial)
-        trial.set_user_attr("config", config.as_dict())
-        trial.set_user_attr("target", config.target)
+        TrialRecord(config=config.as_dict(), target=config.target).write(trial)
         reason = self._space.incompatibility(config)
         if reason is not None:
-            record_failure(trial, FailureKind.INVALID, reason)
+            TrialRecord.failure(FailureKind.INVALID, reason).write(trial)
             raise optuna.TrialPruned(reason)
 
         result, cache_hit = self._evaluator.evaluate(config)
         baseline, _ = self._evaluator.evaluate(config.baseline())
-        record_result(trial, result, baseline, cache_hit)
+        TrialRecord.of_evaluation(result, baseline, cache_hit).write(trial)
         if result.error_kind is FailureKind.INVALID:
             raise optuna.TrialPruned(result.error_message)
         if not result.ok:
-            raise TrialFailed(FailureKind(result.error_kind or FailureKind.RUNTIME), result.error_message or "no result")
+            raise TrialFailure(result.error_kind or FailureKind.RUNTIME, result.error_message or "no result")
         assert result.accuracy is not None and result.latency is not None
         return result.accuracy, result.latency.median_ms
-
-
-def record_result(
-    trial: optuna.Trial, result: EvaluationResult, baseline: EvaluationResult, cache_hit: bool
-) -> None:
-    """Store the full layer-by-layer record of an evaluation on the trial's user attributes."""
-    attrs: dict[str, Any] = {
-        "cache_hit": cache_hit,
-        "eval_size": result.eval_size,
-        "artifact_bytes": result.artifact_bytes,
-        "timings_s": result.timings_s,
-        "versions": result.versions,
-        "info": result.info,
-    }
-    if result.ok:
-        assert result.latency is not None and result.accuracy is not None
-        attrs["accuracy"] = result.accuracy
-        attrs["latency_ms"] = result.latency.median_ms
-        attrs["latency"] = asdict(result.latency)
-        attrs["emulated"] = result.latency.emulated
-        if baseline.ok:
-            assert baseline.latency is not None and baseline.accuracy is not None
-            attrs["baseline_latency_ms"] = baseline.latency.median_ms
-            attrs["baseline_accuracy"] = baseline.accuracy
-            attrs["speedup"] = baseline.latency.median_ms / result.latency.median_ms
-            attrs["accuracy_drop"] = baseline.accuracy - result.accuracy
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
-    if result.error_kind is not None:
-        record_failure(trial, result.error_kind, result.error_message or "")
 
 
 def run_study(
@@ -109,16 +79,14 @@ def run_study(
     ``config.n_jobs`` worker threads share the budget with each other and with every other
     process on the same study; each thread evaluates in its own worker process.
     """
-    import optuna
 
-    from dse._scheduler import Budget
+    from dse.lifecycle import Budget
     from dse.study import redact
 
-    for handler in optuna.logging.get_logger("optuna").handlers:  # filters on handlers see child loggers' records
-        if not any(isinstance(f, _OneLineFailures) for f in handler.filters):
-            handler.addFilter(_OneLineFailures())
-    budget = Budget(study, config.n_trials, config.work_dir, redact(config.storage),
-                    config.heartbeat_interval_s, config.max_retries)
+    quiet_failure_logs()
+    budget = Budget(
+        study, config.n_trials, config.work_dir, redact(config.storage), config.heartbeat_interval_s, config.max_retries
+    )
     deadline = None if config.timeout_s is None else time.monotonic() + config.timeout_s
     progress = _progress(config.n_trials, budget.used())
     try:
@@ -137,17 +105,27 @@ def run_study(
 def _progress(total: int, done: int) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=min(done, total), desc="trials", unit="trial",
-                disable=os.environ.get("DSE_NO_PROGRESS") is not None)
+    return tqdm(
+        total=total,
+        initial=min(done, total),
+        desc="trials",
+        unit="trial",
+        disable=os.environ.get("DSE_NO_PROGRESS") is not None,
+    )
 
 
 def _worker_loop(
-    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], budget: Any,
-    deadline: float | None, progress: Any, stop: threading.Event | None = None,
+    config: StudyConfig,
+    space: SearchSpace,
+    weights: dict[str, ResolvedWeights],
+    budget: Any,
+    deadline: float | None,
+    progress: Any,
+    stop: threading.Event | None = None,
 ) -> None:
     """One worker: ask (within the budget), evaluate in its own process, record; until done."""
-    from dse._scheduler import run_trial
-    from dse._worker import IsolatedRunner
+    from dse.lifecycle import run_trial
+    from dse.worker import IsolatedRunner
 
     runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
     objective = Objective(space, Evaluator(config, weights, runner))
@@ -156,15 +134,19 @@ def _worker_loop(
             trial = budget.next_trial()
             if trial is None:
                 return
-            run_trial(budget, trial, objective, config.heartbeat_interval_s, TrialFailed)
+            run_trial(budget, trial, objective, config.heartbeat_interval_s)
             progress.update()
     finally:
         runner.close()
 
 
 def _run_threads(
-    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], budget: Any,
-    deadline: float | None, progress: Any,
+    config: StudyConfig,
+    space: SearchSpace,
+    weights: dict[str, ResolvedWeights],
+    budget: Any,
+    deadline: float | None,
+    progress: Any,
 ) -> None:
     """``config.n_jobs`` worker loops in daemon threads; Ctrl-C stops them after their trial."""
     stop = threading.Event()

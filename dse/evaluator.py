@@ -7,23 +7,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.cache import EvaluationCache
-from dse.errors import FailureKind, TrialFailure
-from objectives._result import EvaluationResult, LatencyStats
+from dse.core.errors import TrialFailure
+from dse.core.measure import LatencyStats
+from dse.core.record import EvaluationResult
 from objectives.evaluate import EvaluationRequest, evaluate, remeasure_library, tool_versions
 
 if TYPE_CHECKING:
-    from dse._worker import IsolatedRunner
-    from dse.config import StudyConfig
+    from dse.core.config import StudyConfig
+    from dse.worker import IsolatedRunner
     from search_spaces import TrialConfig
-    from search_spaces.models._weights import ResolvedWeights
+    from search_spaces.models import ResolvedWeights
 
 
 class Evaluator:
     """Evaluates configurations of one study, each at most once per machine."""
 
-    def __init__(
-        self, config: StudyConfig, weights: dict[str, ResolvedWeights], runner: IsolatedRunner
-    ) -> None:
+    def __init__(self, config: StudyConfig, weights: dict[str, ResolvedWeights], runner: IsolatedRunner) -> None:
         self._config = config
         self._weights = weights
         self._runner = runner
@@ -42,9 +41,6 @@ class Evaluator:
             device=config.device,
             tuning_db=config.tuning_db,
         )
-
-    def is_cached(self, trial_config: TrialConfig) -> bool:
-        return self._cache.contains(self.request(trial_config))
 
     def library_path(self, request: EvaluationRequest) -> Path:
         """Where the compiled library of ``request`` is kept (with ``--remeasure-front``)."""
@@ -74,10 +70,8 @@ class Evaluator:
             return self._runner.call(evaluate, request, timeout_s=self._config.trial_timeout_s)
         except TrialFailure as failure:
             return EvaluationResult(
-                request.config.as_dict(), versions=tool_versions(),
-                error_kind=failure.kind, error_message=failure.message,
+                request.config.as_dict(),
+                versions=tool_versions(),
+                error_kind=failure.kind,
+                error_message=failure.message,
             )
-
-
-def failure_is_retryable(result: EvaluationResult) -> bool:
-    return result.error_kind is not None and FailureKind(result.error_kind).retryable

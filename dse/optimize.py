@@ -12,61 +12,106 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dse._cli import Parser, csv_list, report_usage_error
-from dse.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
-from dse.errors import UsageError
+from dse.cli import Parser, csv_list, report_usage_error
+from dse.core.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
+from dse.core.errors import UsageError
 
 # Small and varied: a few seconds to train each on the digits, seconds to compile.
 DEFAULT_MODELS = ("tiny_cnn", "resnet18", "mobilenet_v2", "shufflenet_v2_x1_0", "vgg11")
 DEFAULT_WORK_DIR = Path("studies")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m dse.optimize", description=__doc__.splitlines()[0] if __doc__ else None)
+def shared_options() -> argparse.ArgumentParser:
+    """The options every study tool takes (space, data, storage, protocol), as an argparse parent.
+
+    ``dse.compare`` builds its parser from this one (``parents=``), so an option is declared once.
+    """
+    p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--target", default="x86", help="hardware target preset (see --list-targets); default x86")
     p.add_argument("--dataset", default="digits", help="data set (default: digits, embedded, no download)")
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files (cifar10, imagefolder)")
-    p.add_argument("--models", type=csv_list, help=f"comma list of models or package.module:factory (default: {','.join(DEFAULT_MODELS)})")
-    p.add_argument("--weights", help="'train' (train on first use, cached), 'pretrained' (torchvision), or a "
-                   "checkpoint file / folder of <model>.pt; default: train for digits, pretrained otherwise")
+    p.add_argument(
+        "--models",
+        type=csv_list,
+        help=f"comma list of models or package.module:factory (default: {','.join(DEFAULT_MODELS)})",
+    )
+    p.add_argument(
+        "--weights",
+        help="'train' (train on first use, cached), 'pretrained' (torchvision), or a "
+        "checkpoint file / folder of <model>.pt; default: train for digits, pretrained otherwise",
+    )
     p.add_argument("--pruning", type=csv_list, help="restrict the pruning choices (default: all registered)")
     p.add_argument("--precision", type=csv_list, help="restrict the precision choices")
     p.add_argument("--algorithms", type=csv_list, help="restrict the convolution algorithm choices")
     p.add_argument("--tuning", type=csv_list, help="restrict the tuning choices")
-    p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
-    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
-    p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="search strategy (default tpe)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
-    p.add_argument("--study-name", help="default: dse-<target>-<dataset>")
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite file studies/dse.db)")
-    p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="study folder: caches, weights, tuning records")
+    p.add_argument(
+        "--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="study folder: caches, weights, tuning records"
+    )
     p.add_argument("--tuning-db", type=Path, help="MetaSchedule database folder (default: <work-dir>/tuning/<target>)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for TVM and PyTorch")
     p.add_argument("--eval-limit", type=int, help="evaluate accuracy on at most this many images")
     p.add_argument("--repeat", type=int, default=10, help="latency samples per measurement (default 10)")
     p.add_argument("--min-repeat-ms", type=int, default=100, help="minimum length of one sample (default 100)")
     p.add_argument("--trial-timeout", type=float, default=1800.0, help="seconds before a trial is failed as timeout")
-    p.add_argument("--max-cv", type=float, default=0.05,
-                   help="latency dispersion (std/mean) above which a measurement is taken again (default 0.05)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="python -m dse.optimize",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        parents=[shared_options()],
+    )
+    p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="search strategy (default tpe)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--study-name", help="default: dse-<target>-<dataset>")
+    p.add_argument(
+        "--max-cv",
+        type=float,
+        default=0.05,
+        help="latency dispersion (std/mean) above which a measurement is taken again (default 0.05)",
+    )
     p.add_argument("--max-remeasure", type=int, default=2, help="extra measurements a noisy one may get (default 2)")
-    p.add_argument("--remeasure-front", action="store_true",
-                   help="time the Pareto front's libraries again at the end (kept under <work-dir>/artifacts)")
-    p.add_argument("--n-jobs", type=int, default=1,
-                   help="worker threads in this process, each compiling in its own process (default 1); start "
-                   "more processes or machines on the same --storage to scale further")
-    p.add_argument("--max-retries", type=int, default=1,
-                   help="re-queue a trial that failed for a retryable reason (timeout, crash, device) up to this often")
-    p.add_argument("--heartbeat-interval", type=float, default=20.0,
-                   help="seconds between a running trial's heartbeats; 3 missed ones mark its worker dead (default 20)")
+    p.add_argument(
+        "--remeasure-front",
+        action="store_true",
+        help="time the Pareto front's libraries again at the end (kept under <work-dir>/artifacts)",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="worker threads in this process, each compiling in its own process (default 1); start "
+        "more processes or machines on the same --storage to scale further",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=1,
+        help="re-queue a trial that failed for a retryable reason (timeout, crash, device) up to this often",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=20.0,
+        help="seconds between a running trial's heartbeats; 3 missed ones mark its worker dead (default 20)",
+    )
     p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
     p.add_argument("--rpc-key", help="device key registered with the tracker")
     p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
-    p.add_argument("--config", type=Path, help="study file (TOML): keys are these options' long names, "
-                   "e.g. n-trials = 20, models = [\"tiny_cnn\"]; options given on the command line win")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="study file (TOML): keys are these options' long names, "
+        'e.g. n-trials = 20, models = ["tiny_cnn"]; options given on the command line win',
+    )
     p.add_argument("--list-targets", action="store_true", help="list target presets and exit")
     p.add_argument("--list-models", action="store_true", help="list registered models and exit")
     p.add_argument("--list-choices", action="store_true", help="list every layer's registered choices and exit")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
@@ -96,7 +141,7 @@ def _listing(args: argparse.Namespace) -> str | None:
 
         return "\n".join(f"{name:20s} {spec.description}" for name, spec in MODELS.items())
     if args.list_choices:
-        from search_spaces._space import layer_registries
+        from search_spaces import layer_registries
 
         lines = []
         for layer, registry in layer_registries().items():
@@ -145,8 +190,9 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         eval_limit=args.eval_limit,
         trial_timeout_s=args.trial_timeout,
         tuning_db=args.tuning_db,
-        measure=MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, max_cv=args.max_cv,
-                              max_remeasure=args.max_remeasure),
+        measure=MeasureConfig(
+            repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, max_cv=args.max_cv, max_remeasure=args.max_remeasure
+        ),
         device=DeviceOptions(rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key, rpc_server=args.rpc_server),
         n_jobs=args.n_jobs,
         max_retries=args.max_retries,

@@ -12,14 +12,15 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import TrialFailure
+from dse.core.errors import TrialFailure
+from dse.core.record import TrialRecord
 
 if TYPE_CHECKING:
     import optuna
 
-    from dse.config import StudyConfig
+    from dse.core.config import StudyConfig
     from search_spaces import TrialConfig
-    from search_spaces.models._weights import ResolvedWeights
+    from search_spaces.models import ResolvedWeights
 
 log = logging.getLogger("dse")
 PREFIX = "remeasured:"
@@ -27,7 +28,8 @@ PREFIX = "remeasured:"
 
 def config_from_record(record: dict[str, Any]) -> TrialConfig:
     """Rebuild a TrialConfig from the ``config`` user attribute of a trial."""
-    from search_spaces._space import CHOICE_LAYERS, LayerChoice, TrialConfig
+    from dse.core.layers import CHOICE_LAYERS
+    from search_spaces import LayerChoice, TrialConfig
 
     layers = {
         layer: LayerChoice.of(record[layer]["name"], {k: v for k, v in record[layer].items() if k != "name"})
@@ -38,8 +40,8 @@ def config_from_record(record: dict[str, Any]) -> TrialConfig:
 
 def remeasure_front(config: StudyConfig, study: optuna.Study, weights: dict[str, ResolvedWeights]) -> dict[int, Any]:
     """Time every Pareto trial's kept library again; returns ``{trial number: record}`` of new ones."""
-    from dse._worker import IsolatedRunner
     from dse.evaluator import Evaluator
+    from dse.worker import IsolatedRunner
 
     done = study.user_attrs
     runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
@@ -47,19 +49,21 @@ def remeasure_front(config: StudyConfig, study: optuna.Study, weights: dict[str,
     records: dict[int, Any] = {}
     try:
         for trial in study.best_trials:
-            if f"{PREFIX}{trial.number}" in done or "config" not in trial.user_attrs:
+            recorded = TrialRecord.of(trial)
+            if f"{PREFIX}{trial.number}" in done or recorded.config is None:
                 continue
             try:
-                outcome = evaluator.remeasure(config_from_record(trial.user_attrs["config"]))
+                outcome = evaluator.remeasure(config_from_record(recorded.config))
             except TrialFailure as failure:
                 log.warning("Re-measuring trial %d failed (%s): %s", trial.number, failure.kind.value, failure.message)
                 continue
             if outcome is None:
-                log.warning("Trial %d has no kept library (evaluated before --remeasure-front); not re-measured",
-                            trial.number)
+                log.warning(
+                    "Trial %d has no kept library (evaluated before --remeasure-front); not re-measured", trial.number
+                )
                 continue
             latency, info = outcome
-            record = {"original_median_ms": trial.user_attrs.get("latency_ms"), "latency": asdict(latency), "info": info}
+            record = {"original_median_ms": recorded.latency_ms, "latency": asdict(latency), "info": info}
             study.set_user_attr(f"{PREFIX}{trial.number}", record)
             records[trial.number] = record
     finally:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from dse.config import StudyConfig
-    from search_spaces.models._weights import ResolvedWeights
+    from dse.core.config import StudyConfig
+    from search_spaces.models import ResolvedWeights
 
 
 def _pin_threads(threads: int) -> None:
@@ -22,9 +22,7 @@ def _pin_threads(threads: int) -> None:
 def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     """Resolve (training on first use where allowed) the weights of every model of the space."""
     from search_spaces.datasets import load_dataset
-    from search_spaces.models import MODELS, WeightsSpec, resolve_weights
-    from search_spaces.models._base import build_model, is_user_model
-    from search_spaces.models._weights import load_weights
+    from search_spaces.models import MODELS, WeightsSpec, build_model, is_user_model, load_weights, resolve_weights
 
     data = load_dataset(config.dataset, config.data_dir)
     for model in config.space.models:
@@ -55,7 +53,9 @@ def run(config: StudyConfig) -> str:
     try:
         config.work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--work-dir {str(config.work_dir)!r} cannot be created ({exc}); pick a writable folder") from None
+        raise UsageError(
+            f"--work-dir {str(config.work_dir)!r} cannot be created ({exc}); pick a writable folder"
+        ) from None
     weights = prepare_weights(config)
 
     import torch

@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 
 if TYPE_CHECKING:
     import optuna
 
-    from dse.config import StudyConfig
+    from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
 
 JOURNAL_PREFIX = "journal:"
@@ -53,7 +53,7 @@ def scrub(text: str, url: str) -> str:
 def validate_storage_url(url: str) -> None:
     """Check the URL's form (and a SQLite file's folder) without connecting or creating anything."""
     if url.startswith(JOURNAL_PREFIX):
-        path = Path(url[len(JOURNAL_PREFIX):])
+        path = Path(url[len(JOURNAL_PREFIX) :])
         if not path.name:
             raise UsageError(f"--storage {url!r} names no journal file; {STORAGE_HELP}")
         if not path.parent.resolve().is_dir():
@@ -84,7 +84,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
     try:
         if url.startswith(JOURNAL_PREFIX):
-            return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX):]))
+            return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX) :]))
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if url.startswith("sqlite") else {}
         for attempt in range(_CREATE_ATTEMPTS):
             try:
@@ -103,8 +103,10 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         ) from None
     except Exception as exc:  # noqa: BLE001 (OperationalError, a damaged journal & co: unreachable or unreadable)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"Cannot open --storage {redact(url)!r}: {scrub(message, url)}; check the URL, "
-                         "that the server runs, or that the file is an Optuna storage") from None
+        raise UsageError(
+            f"Cannot open --storage {redact(url)!r}: {scrub(message, url)}; check the URL, "
+            "that the server runs, or that the file is an Optuna storage"
+        ) from None
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -123,7 +125,7 @@ def with_installed_driver(url: str) -> str:
     if not url.startswith("postgresql://") or importlib.util.find_spec("psycopg") is not None:
         return url
     if importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
     return url
 
 
@@ -138,7 +140,9 @@ def make_sampler(config: StudyConfig, space: SearchSpace) -> optuna.samplers.Bas
     seed = config.seed
     samplers: dict[str, Any] = {
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True),
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, config.n_trials // 2))),
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=min(50, max(4, config.n_trials // 2))
+        ),
         "gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
@@ -155,7 +159,7 @@ GRID_LIMIT = 200_000
 
 def check_grid_size(space: SearchSpace) -> int:
     """The number of distinct configurations, or a UsageError when exhaustive search cannot cover it."""
-    from search_spaces._space import count_configurations
+    from search_spaces import count_configurations
 
     count = count_configurations(space)
     if count > GRID_LIMIT:
@@ -177,7 +181,7 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, seed: int | None, n_tr
 
     import optuna
 
-    from search_spaces._space import distinct_configurations
+    from search_spaces import distinct_configurations
 
     configs = distinct_configurations(space)
     random.Random(seed).shuffle(configs)
@@ -211,7 +215,7 @@ def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Stud
 
     import optuna
 
-    from dse.engine import DIRECTIONS, OBJECTIVES
+    from dse.core.record import DIRECTIONS, OBJECTIVES
 
     storage = open_storage(config.storage)
     signature = space_signature(config, space)
@@ -221,7 +225,7 @@ def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Stud
             study_name=config.study_name,
             storage=storage,
             sampler=make_sampler(config, space),
-            directions=list(DIRECTIONS),
+            directions=list(DIRECTIONS),  # type: ignore[arg-type]  # Optuna's Literal of the same strings
             load_if_exists=True,
         )
     existing = study.user_attrs.get("dse")

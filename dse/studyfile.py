@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dse.errors import UsageError
-from dse.registry import unknown_name_message
+from dse.core.errors import UsageError
+from dse.core.registry import unknown_name_message
 
 #: Options that make no sense inside a study file.
 _NOT_IN_FILE = ("config", "help", "list_targets", "list_models", "list_choices", "debug")
@@ -37,7 +37,9 @@ def study_file_argv(path: Path, parser: argparse.ArgumentParser) -> list[str]:
     except FileNotFoundError:
         raise UsageError(f"--config {str(path)!r} does not exist; give the path of a TOML study file") from None
     except OSError as exc:
-        raise UsageError(f"--config {str(path)!r} cannot be read ({exc.strerror}); check the path and permissions") from None
+        raise UsageError(
+            f"--config {str(path)!r} cannot be read ({exc.strerror}); check the path and permissions"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"--config {str(path)!r} is not valid TOML ({exc}); fix the file") from None
     actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in _NOT_IN_FILE}
@@ -61,6 +63,4 @@ def _as_arguments(action: argparse.Action, key: str, value: object, path: Path) 
         return [flag, ",".join(str(v) for v in value)]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return [flag, str(value)]
-    raise UsageError(
-        f"in --config {str(path)!r}: {key} must be a string, a number or a list of those, got {value!r}"
-    )
+    raise UsageError(f"in --config {str(path)!r}: {key} must be a string, a number or a list of those, got {value!r}")

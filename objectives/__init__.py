@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
-from objectives._result import EvaluationResult, LatencyStats
+from dse.core.measure import LatencyStats
+from dse.core.record import EvaluationResult
 
 __all__ = ["EvaluationResult", "LatencyStats"]

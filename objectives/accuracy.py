@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dse.devices import LoadedModule
     from search_spaces.datasets import DataSplits
+    from search_spaces.targets.devices import LoadedModule
 
 
 def top1_accuracy(module: LoadedModule, data: DataSplits) -> float:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import FailureKind, TrialFailure, first_line
+from dse.core.errors import FailureKind, TrialFailure, first_line
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from search_spaces import TrialConfig
-    from search_spaces._context import BuildContext
+    from search_spaces import BuildContext, TrialConfig
 
 
 def import_to_relax(model: nn.Module, ctx: BuildContext) -> Any:
@@ -36,7 +35,7 @@ def build_library(config: TrialConfig, model: nn.Module, ctx: BuildContext, libr
     """Apply layers 3 to 5 of ``config``, compile for the target, export; returns the library size."""
     import tvm
 
-    from search_spaces._space import layer_registries
+    from search_spaces import layer_registries
 
     registries = layer_registries()
     choice = {layer: registries[layer].get(getattr(config, layer).name) for layer in registries}

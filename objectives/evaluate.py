@@ -1,16 +1,15 @@
 """Evaluate one configuration: build, load on the device, score accuracy, time latency.
 
-This is the composition root of a trial's work; it runs inside a worker process (see
-``dse._worker``) so that a crash or a hang in TVM costs one trial, not the study. Compilation
-runs freely in parallel with other workers; loading, scoring and timing hold the device's lock
-(``dse._locks``), so one device measures one module at a time.
+This is the composition root of a trial: the one place where build (``compile``), the device
+(layer 6), accuracy and latency meet. It runs inside a worker process (``dse.worker``) so that
+a crash or a hang in TVM costs one trial, not the study. Compilation runs freely in parallel
+with other workers; loading, scoring and timing hold the device's lock, so one device measures
+one module at a time.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import shutil
 import tempfile
 import time
 from contextlib import AbstractContextManager
@@ -18,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dse._locks import device_identity, file_lock, lock_path
-from dse.config import DeviceOptions, MeasureConfig
-from dse.errors import FailureKind, TrialFailure, first_line
-from objectives._result import EvaluationResult, LatencyStats
+from dse.core.config import DeviceOptions, MeasureConfig
+from dse.core.errors import FailureKind, TrialFailure, first_line
+from dse.core.files import atomic_copy
+from dse.core.record import EvaluationResult
 
 if TYPE_CHECKING:
-    from dse.devices import Device
+    from dse.core.measure import LatencyStats
     from search_spaces import TrialConfig
     from search_spaces.datasets import DataSplits
-    from search_spaces.models._weights import ResolvedWeights
+    from search_spaces.models import ResolvedWeights
 
 
 @dataclass(frozen=True)
@@ -68,26 +67,6 @@ def _data(dataset: str, data_dir: Path | None, eval_limit: int | None) -> DataSp
     return load_dataset(dataset, data_dir, eval_limit)
 
 
-_devices: dict[tuple[str, DeviceOptions], Device] = {}
-
-
-def _device(target: str, options: DeviceOptions) -> Device:
-    """One open session per (target, device) per worker process."""
-    from search_spaces.targets import TARGETS
-
-    key = (target, options)
-    if key not in _devices:
-        _devices[key] = TARGETS.get(target).open_device(options)
-    return _devices[key]
-
-
-def forget_device(target: str, options: DeviceOptions) -> None:
-    """Drop a session that failed, so the next trial reconnects."""
-    device = _devices.pop((target, options), None)
-    if device is not None:
-        device.close()
-
-
 def evaluate(request: EvaluationRequest) -> EvaluationResult:
     """Build and measure ``request.config``; failures come back inside the result."""
     config = request.config
@@ -100,58 +79,40 @@ def evaluate(request: EvaluationRequest) -> EvaluationResult:
     except TrialFailure as caught:
         failure = caught
         if failure.kind is FailureKind.DEVICE:
-            forget_device(config.target, request.device)
+            from search_spaces.targets import forget_session
+
+            forget_session(config.target, request.device)
     return EvaluationResult(
-        config.as_dict(), info=info, timings_s=timings, versions=tool_versions(),
-        error_kind=failure.kind, error_message=failure.message,
+        config.as_dict(),
+        info=info,
+        timings_s=timings,
+        versions=tool_versions(),
+        error_kind=failure.kind,
+        error_message=failure.message,
     )
 
 
 def _device_lock(request: EvaluationRequest) -> AbstractContextManager[None]:
-    options = request.device
-    identity = device_identity(request.config.target, options.rpc_tracker, options.rpc_key, options.rpc_server)
-    return file_lock(lock_path(request.work_dir, "device", identity))
+    from search_spaces.targets import device_lock
 
-
-def measure_stable(loaded: object, data: DataSplits, measure: MeasureConfig, info: dict[str, object]) -> LatencyStats:
-    """Time the module; a noisy measurement (cv above ``measure.max_cv``) is taken again.
-
-    Up to ``measure.max_remeasure`` extra attempts; the least dispersed one is kept, and the raw
-    samples of the others go to ``info["latency_rejected"]``, so no sample is thrown away.
-    """
-    from objectives.latency import measure_latency
-
-    attempts = [measure_latency(loaded, data, measure)]  # type: ignore[arg-type]
-    while attempts[-1].cv > measure.max_cv and len(attempts) <= measure.max_remeasure:
-        attempts.append(measure_latency(loaded, data, measure))  # type: ignore[arg-type]
-    kept = min(attempts, key=lambda stats: stats.cv)
-    info["latency_attempts"] = len(attempts)
-    info["latency_noisy"] = kept.cv > measure.max_cv
-    rejected = [{"cv": a.cv, "median_ms": a.median_ms, "samples_ms": list(a.samples_ms)} for a in attempts if a is not kept]
-    if rejected:
-        info["latency_rejected"] = rejected
-    return kept
+    return device_lock(request.work_dir, request.config.target, request.device)
 
 
 def remeasure_library(request: EvaluationRequest, library: str) -> tuple[LatencyStats, dict[str, object]]:
     """Time an already compiled library again (under the device lock); no compilation."""
+    from objectives.latency import measure_stable
+    from search_spaces.targets import forget_session, open_session
+
     info: dict[str, object] = {}
     data = _data(request.config.dataset, request.data_dir, request.eval_limit)
     with _device_lock(request):
-        device = _device(request.config.target, request.device)
+        device = open_session(request.config.target, request.device)
         try:
             latency = measure_stable(device.load(library), data, request.measure, info)
         except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
-            forget_device(request.config.target, request.device)
+            forget_session(request.config.target, request.device)
             raise TrialFailure(FailureKind.DEVICE if device.remote else FailureKind.RUNTIME, first_line(exc)) from exc
     return latency, info
-
-
-def _keep(library: str, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_suffix(f".{os.getpid()}.part")
-    shutil.copyfile(library, partial)
-    os.replace(partial, destination)  # atomic: never a half-written library
 
 
 def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[str, object]) -> EvaluationResult:
@@ -159,10 +120,10 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
 
     from objectives.accuracy import top1_accuracy
     from objectives.compile import build_library
-    from search_spaces._context import BuildContext
-    from search_spaces.models import build_model
-    from search_spaces.models._weights import load_weights
-    from search_spaces.targets import TARGETS
+    from objectives.latency import measure_stable
+    from search_spaces import BuildContext
+    from search_spaces.models import build_model, load_weights
+    from search_spaces.targets import TARGETS, open_session
 
     config = request.config
     data = _data(config.dataset, request.data_dir, request.eval_limit)
@@ -176,6 +137,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         tvm_target=tvm.target.Target(target.tvm_target(request.threads)),
         threads=request.threads,
         device_options=request.device,
+        measure=request.measure,
         tuning_db=request.tuning_db or request.work_dir / "tuning" / config.target,
         info=info,
     )
@@ -187,12 +149,12 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         artifact_bytes = build_library(config, model, ctx, library)
         timings["compile"] = time.perf_counter() - start
         if request.keep_library is not None:
-            _keep(library, request.keep_library)
+            atomic_copy(library, request.keep_library)
 
         start = time.perf_counter()
         with _device_lock(request):
             timings["device_wait"] = time.perf_counter() - start
-            device = _device(config.target, request.device)
+            device = open_session(config.target, request.device)
             try:
                 loaded = device.load(library)
                 start = time.perf_counter()

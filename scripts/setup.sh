@@ -4,9 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: the aarch64 cross compiler, qemu-user and mmdebstrap (the emulated Arm
-# device), PostgreSQL (multi-worker studies and their test), Chromium (the dashboard browser test). Skipped when not root or no apt.
-APT_PACKAGES="gcc-aarch64-linux-gnu qemu-user-static mmdebstrap postgresql chromium"
+# System packages (skipped when not root or no apt):
+# - gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: cross-compile *and link* aarch64 shared libraries
+#   (the C runtime objects crti.o/crtn.o and libc live in the -dev package, which
+#   --no-install-recommends would otherwise leave out);
+# - qemu-user-static + mmdebstrap: the emulated Arm board (an arm64 Debian root run under qemu);
+# - postgresql: multi-worker studies and their test;
+# - chromium: the dashboard and report browser tests.
+# `python -m dse.doctor` (run at the end) checks each of them by use, not by package name.
+APT_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static mmdebstrap postgresql chromium"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
   for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
@@ -19,4 +25,8 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,postgres]"
+python -m pip install -q -e ".[test,postgres,dev]"
+
+# What works on this machine, one line per capability (exit 1 only when the default study
+# cannot run: TVM, its ffi pin, the LLVM CPU or torch is broken).
+python -m dse.doctor

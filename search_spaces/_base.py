@@ -9,6 +9,7 @@ choices it cannot work with (the trial is then pruned with that reason).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -18,11 +19,53 @@ ParamValue = bool | int | float | str
 Params = Mapping[str, ParamValue]
 
 
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a choice, declared once: sampling and the exhaustive grid both read it.
+
+    Either ``choices`` (a categorical; the list never changes during a study, as Optuna wants)
+    or a stepped float range ``low..high`` by ``step`` (sampled with ``suggest_float(step=)``;
+    its grid is every step). ``when=(key, value)`` asks the parameter only when the choice's
+    earlier parameter ``key`` took ``value`` (a conditional space, e.g. BSR's block size).
+    """
+
+    key: str
+    choices: tuple[ParamValue, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    when: tuple[str, ParamValue] | None = None
+
+    def __post_init__(self) -> None:
+        stepped = self.low is not None and self.high is not None and self.step is not None
+        if bool(self.choices) == stepped:
+            raise ValueError(f"Param {self.key!r} needs either choices or low/high/step, got {self!r}")
+
+    def values(self) -> tuple[ParamValue, ...]:
+        """Every value this parameter can take (the exhaustive grid)."""
+        if self.choices:
+            return self.choices
+        assert self.low is not None and self.high is not None and self.step is not None  # __post_init__
+        count = round((self.high - self.low) / self.step) + 1
+        return tuple(round(self.low + i * self.step, 10) for i in range(count))
+
+    def applies(self, drawn: Mapping[str, ParamValue]) -> bool:
+        return self.when is None or drawn.get(self.when[0]) == self.when[1]
+
+    def suggest(self, trial: optuna.Trial, name: str) -> ParamValue:
+        if self.choices:
+            value = trial.suggest_categorical(name, list(self.choices))
+            assert value is not None  # None is never among the choices
+            return value
+        assert self.low is not None and self.high is not None
+        return trial.suggest_float(name, self.low, self.high, step=self.step)
+
+
 class Choice:
     """One registered option of a layer.
 
-    Subclasses set ``name`` and ``layer`` (done by the registry helpers) and override
-    :meth:`suggest` / :meth:`grid` when they have parameters of their own.
+    Subclasses set ``name`` and ``layer`` (done by the registry helpers) and declare their own
+    parameters once, in ``params`` (or :meth:`parameters` when they depend on the instance).
     """
 
     name: ClassVar[str] = ""
@@ -31,6 +74,11 @@ class Choice:
     #: Costly choices (minutes per trial, e.g. auto-tuning) are searched only when named
     #: explicitly (``--tuning untuned,metaschedule``), so the default study stays minutes long.
     opt_in: ClassVar[bool] = False
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def parameters(self) -> tuple[Param, ...]:
+        """This choice's own parameters, in the order they are drawn."""
+        return self.params
 
     def param_name(self, key: str) -> str:
         """The Optuna parameter name of this choice's ``key``: ``<layer>.<choice>.<key>``."""
@@ -38,20 +86,16 @@ class Choice:
 
     def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
         """Draw this choice's own parameters from ``trial`` (define-by-run)."""
-        return {}
+        drawn: dict[str, ParamValue] = {}
+        for param in self.parameters():
+            if param.applies(drawn):
+                drawn[param.key] = param.suggest(trial, self.param_name(param.key))
+        return drawn
 
     def grid(self) -> dict[str, Sequence[ParamValue]]:
-        """Discretized values of each of this choice's parameters, by full Optuna name."""
-        return {}
+        """Every value of each of this choice's parameters, by full Optuna name."""
+        return {self.param_name(param.key): list(param.values()) for param in self.parameters()}
 
     def incompatibility(self, config: Any) -> str | None:
         """Why this choice cannot run with the rest of ``config`` (a TrialConfig), or None."""
         return None
-
-
-def suggest_layer(
-    trial: optuna.Trial, layer: str, choices: Mapping[str, Choice]
-) -> tuple[str, dict[str, ParamValue]]:
-    """Suggest which choice a layer takes, then that choice's own parameters."""
-    name = str(trial.suggest_categorical(layer, list(choices)))
-    return name, choices[name].suggest(trial)

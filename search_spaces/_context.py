@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dse.core.config import MeasureConfig
+
 if TYPE_CHECKING:
     import torch
 
-    from dse.config import DeviceOptions
+    from dse.core.config import DeviceOptions
     from search_spaces.datasets import DataSplits
     from search_spaces.targets import TargetPreset
 
@@ -37,6 +39,8 @@ class BuildContext:
     #: The MetaSchedule database folder of this target (shared by trials, studies, workers).
     tuning_db: Path
     info: dict[str, Any] = field(default_factory=dict)
+    #: The latency protocol of the study (MetaSchedule's candidates are timed with it too).
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
 
     @property
     def example_input(self) -> torch.Tensor:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dse.registry import Registry
+from dse.core.registry import Registry
 from search_spaces._base import Choice, ParamValue
 
 if TYPE_CHECKING:
     import optuna
 
-    from dse.config import SpaceConfig
+    from dse.core.config import SpaceConfig
 
 #: The searched layers that are registries of choices, in stack order.
 CHOICE_LAYERS = ("pruning", "precision", "algorithm", "tuning")
@@ -71,13 +70,15 @@ class TrialConfig:
             "target": self.target,
         }
 
-    def key(self) -> str:
-        """A stable hash of the configuration (no weights or tool versions: see the cache)."""
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
-
     def baseline(self) -> TrialConfig:
         """The same model on the same target, uncompressed and untuned."""
-        return replace(self, **BASELINE)
+        return replace(
+            self,
+            pruning=BASELINE["pruning"],
+            precision=BASELINE["precision"],
+            algorithm=BASELINE["algorithm"],
+            tuning=BASELINE["tuning"],
+        )
 
 
 BASELINE: dict[str, LayerChoice] = {
@@ -151,7 +152,7 @@ def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]
     for name, choice in space.choices[layer].items():
         grid = {key: list(values) for key, values in choice.grid().items()}
         for combo in itertools.product(*grid.values()):
-            trial = optuna.trial.FixedTrial(dict(zip(grid, combo)))
+            trial = optuna.trial.FixedTrial(dict(zip(grid, combo, strict=True)))
             choice.suggest(trial)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
             params: dict[str, ParamValue] = {layer: name, **trial.params}
             options.setdefault(json.dumps(params, sort_keys=True), params)

@@ -13,8 +13,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 #: The fastest real trial: one small model, the baseline configuration (one compile), few samples.
-FAST = ["--models", "tiny_cnn", "--pruning", "none", "--precision", "fp32", "--tuning", "untuned",
-        "--eval-limit", "20", "--min-repeat-ms", "5", "--repeat", "3", "--threads", "1", "--max-remeasure", "0"]
+FAST = [
+    "--models",
+    "tiny_cnn",
+    "--pruning",
+    "none",
+    "--precision",
+    "fp32",
+    "--tuning",
+    "untuned",
+    "--eval-limit",
+    "20",
+    "--min-repeat-ms",
+    "5",
+    "--repeat",
+    "3",
+    "--threads",
+    "1",
+    "--max-remeasure",
+    "0",
+]
 
 
 def untrained_weights(path: Path) -> Path:
@@ -29,15 +47,26 @@ def untrained_weights(path: Path) -> Path:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "DSE_NO_PROGRESS": "1", "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-            "PYTHONPATH": str(ROOT)}
+    return {
+        **os.environ,
+        "DSE_NO_PROGRESS": "1",
+        "TVM_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     """``python -m dse.optimize ARGS`` in its own process group, output to ``log``."""
     handle = log.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
-                            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dse.optimize", *args],
+        cwd=ROOT,
+        env=env(),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
@@ -55,7 +84,7 @@ def load(storage: str, name: str = "dse-x86-digits") -> Any:
     import sqlalchemy
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).is_file():
         return None  # the study process has not created it yet
     try:
         return optuna.load_study(study_name=name, storage=storage)

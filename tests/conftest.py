@@ -13,14 +13,22 @@ os.environ.setdefault("DSE_NO_PROGRESS", "1")
 
 #: Flags for quick but real trials: tiny model, short evaluation, short latency protocol.
 FAST_TRIAL_FLAGS = [
-    "--models", "tiny_cnn",
-    "--pruning", "none",
-    "--precision", "fp32",
-    "--tuning", "untuned",
-    "--eval-limit", "60",
-    "--repeat", "3",
-    "--min-repeat-ms", "10",
-    "--threads", "2",
+    "--models",
+    "tiny_cnn",
+    "--pruning",
+    "none",
+    "--precision",
+    "fp32",
+    "--tuning",
+    "untuned",
+    "--eval-limit",
+    "60",
+    "--repeat",
+    "3",
+    "--min-repeat-ms",
+    "10",
+    "--threads",
+    "2",
 ]
 
 

@@ -16,9 +16,9 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")
 torch = pytest.importorskip("torch")
 pytest.importorskip("tvm")
 
-from dse.errors import InvalidCombination
-from search_spaces.algorithms import ALGORITHMS
-from search_spaces.algorithms import _testing as T
+from dse.core.errors import InvalidCombination
+from search_spaces.algorithms import ALGORITHMS, SparseAlgorithm
+from search_spaces.algorithms import testing as T
 from search_spaces.algorithms.schedules import apply_default_schedules
 
 # (batch, in_ch, size, out_ch, kernel, stride, padding, dilation, groups)
@@ -33,24 +33,11 @@ SHAPES = {
     "depthwise-s2-batch3": (3, 16, 14, 16, 3, 2, 1, 1, 16),
 }
 
-# (algorithm, params) pairs: every registered algorithm and data format.
-DENSE = [
-    ("tvm_default", {}),
-    ("direct", {"layout": "nchw"}),
-    ("direct", {"layout": "nhwc"}),
-    ("im2col_gemm", {"layout": "nchw"}),
-    ("im2col_gemm", {"layout": "nhwc"}),
-    ("spatial_pack", {}),
-    ("winograd", {"tile": 2, "fallback": "direct"}),
-    ("winograd", {"tile": 4, "fallback": "spatial_pack"}),
-]
-SPARSE = [
-    ("sparse_direct", {"format": "csr", "threshold": 0.5}),
-    ("sparse_direct", {"format": "bsr", "block": 4, "threshold": 0.5}),
-    ("sparse_gemm", {"format": "csr", "threshold": 0.5}),
-    ("sparse_gemm", {"format": "bsr", "block": 8, "threshold": 0.5}),
-    ("sparse_spatial_pack", {"threshold": 0.5}),
-]
+# (algorithm, params) pairs, read from the registry: every registered algorithm, and every value
+# of each of its parameters (data formats, layouts, tiles, fallbacks) at least once.
+CASES = [(name, params) for name, choice in ALGORITHMS.items() for params in T.covering_params(choice)]
+DENSE = [case for case in CASES if not isinstance(ALGORITHMS.get(case[0]), SparseAlgorithm)]
+SPARSE = [case for case in CASES if isinstance(ALGORITHMS.get(case[0]), SparseAlgorithm)]
 
 
 def _label(case: tuple[str, dict]) -> str:
@@ -70,15 +57,24 @@ def _problem(shape: tuple[int, ...], dtype: str, sparsity: float, seed: int = 0)
         b = rng.standard_normal(oc).astype(dtype)
     if sparsity:
         w[rng.random(w.shape) < sparsity] = 0
-    ref = torch.nn.functional.conv2d(
-        torch.tensor(x.astype("float64")), torch.tensor(w.astype("float64")),
-        torch.tensor(b.astype("float64")), s, p, d, g,
-    ).relu().numpy()
+    ref = (
+        torch.nn.functional.conv2d(
+            torch.tensor(x.astype("float64")),
+            torch.tensor(w.astype("float64")),
+            torch.tensor(b.astype("float64")),
+            s,
+            p,
+            d,
+            g,
+        )
+        .relu()
+        .numpy()
+    )
     return x, w, b, ref
 
 
 def _compile_and_run(alg: str, params: dict, shape: tuple[int, ...], x, w, b, out_dtype=None):
-    n, c, size, oc, k, s, p, d, g = shape
+    *_, s, p, d, g = shape
     target = T.host_target()
     mod = T.conv_module(x.shape, w, s, p, d, g, in_dtype=str(x.dtype), out_dtype=out_dtype, bias=b, relu=True)
     ctx = T.lowering_context(target)
@@ -107,13 +103,15 @@ def test_dense_fp32_matches_torch(case, shape):
 @pytest.mark.parametrize("case", SPARSE, ids=[_label(c) for c in SPARSE])
 def test_sparse_fp32_matches_torch(case, shape):
     alg, params = case
-    x, w, b, ref = _problem(shape, "float32", 0.8)
+    sparsity = 0.8
+    x, w, b, ref = _problem(shape, "float32", sparsity)
     out, info, report = _compile_and_run(alg, params, shape, x, w, b)
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     _check_report(report)
     (layer,) = info["algorithm_layers"]
     if layer["algorithm"] != alg:  # BSR needs the block to divide the output channels
-        assert layer["algorithm"] == ALGORITHMS.get(alg).dense and "not divisible" in layer["reason"], layer
+        why = "below threshold" if float(params["threshold"]) > sparsity else "not divisible"
+        assert layer["algorithm"] == ALGORITHMS.get(alg).dense and why in layer["reason"], layer
 
 
 @pytest.mark.parametrize("alg", ["sparse_direct", "sparse_gemm", "sparse_spatial_pack"])
@@ -156,8 +154,13 @@ def test_winograd_on_int8_is_an_invalid_combination():
         _compile_and_run("winograd", {"tile": 4}, shape, x, w, b, out_dtype="int32")
 
 
-FP16 = [("direct", {"layout": "nchw"}), ("im2col_gemm", {"layout": "nhwc"}), ("spatial_pack", {}),
-        ("winograd", {"tile": 2}), ("sparse_gemm", {"format": "csr", "threshold": 0.5})]
+FP16 = [
+    ("direct", {"layout": "nchw"}),
+    ("im2col_gemm", {"layout": "nhwc"}),
+    ("spatial_pack", {}),
+    ("winograd", {"tile": 2}),
+    ("sparse_gemm", {"format": "csr", "threshold": 0.5}),
+]
 
 
 @pytest.mark.parametrize("case", FP16, ids=[_label(c) for c in FP16])
@@ -209,20 +212,20 @@ def test_every_algorithm_gives_the_same_accuracy_end_to_end(tmp_path):
     """A trained tiny CNN: every algorithm (sparse ones forced on) scores the same accuracy."""
     from pathlib import Path
 
-    from dse.config import DeviceOptions, MeasureConfig
+    from dse.core.config import DeviceOptions, MeasureConfig
     from objectives.evaluate import EvaluationRequest, evaluate
-    from search_spaces import BASELINE, TrialConfig
-    from search_spaces._space import LayerChoice
+    from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.datasets import load_dataset
-    from search_spaces.models._weights import WeightsSpec, resolve_weights
+    from search_spaces.models import WeightsSpec, resolve_weights
 
     data = load_dataset("digits", None)
     weights = resolve_weights("tiny_cnn", "digits", data, WeightsSpec("train", Path("studies/weights")))
     accuracies = {}
     for name in ALGORITHMS.names():
         params = {"threshold": 0.0} if name.startswith("sparse") else {}
-        config = TrialConfig("digits", "tiny_cnn", target="x86",
-                             **{**BASELINE, "algorithm": LayerChoice.of(name, params)})
+        config = TrialConfig(
+            "digits", "tiny_cnn", target="x86", **{**BASELINE, "algorithm": LayerChoice.of(name, params)}
+        )
         result = evaluate(EvaluationRequest(config, weights, None, None, tmp_path, 2, MeasureConfig(), DeviceOptions()))
         assert result.error_message is None, (name, result.error_message)
         accuracies[name] = result.accuracy

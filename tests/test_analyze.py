@@ -10,8 +10,13 @@ import pytest
 from dse.analysis import analyze, render, render_html
 from dse.analysis._synthetic import add_trials, new_study
 
-SPACE = {"model": ["net"], "pruning": ["none", "magnitude", "channel"], "precision": ["fp32", "int8"],
-         "algorithm": ["direct", "im2col_gemm", "spatial_pack"], "tuning": ["untuned", "metaschedule"]}
+SPACE = {
+    "model": ["net"],
+    "pruning": ["none", "magnitude", "channel"],
+    "precision": ["fp32", "int8"],
+    "algorithm": ["direct", "im2col_gemm", "spatial_pack"],
+    "tuning": ["untuned", "metaschedule"],
+}
 PRUNING_SPEED = {"none": 1.0, "magnitude": 0.8, "channel": 0.55}
 PRUNING_ACCURACY = {"none": 0.0, "magnitude": 0.01, "channel": 0.05}
 
@@ -22,9 +27,13 @@ def accuracy(c: dict) -> float:
 
 def additive_latency(c: dict) -> float:
     """Every layer multiplies latency by its own factor: no interaction anywhere."""
-    return (4.0 * {"direct": 1.0, "im2col_gemm": 0.5, "spatial_pack": 0.7}[c["algorithm"]]
-            * PRUNING_SPEED[c["pruning"]] * (0.6 if c["precision"] == "int8" else 1.0)
-            * (0.4 if c["tuning"] == "metaschedule" else 1.0))
+    return (
+        4.0
+        * {"direct": 1.0, "im2col_gemm": 0.5, "spatial_pack": 0.7}[c["algorithm"]]
+        * PRUNING_SPEED[c["pruning"]]
+        * (0.6 if c["precision"] == "int8" else 1.0)
+        * (0.4 if c["tuning"] == "metaschedule" else 1.0)
+    )
 
 
 def reversal_latency(c: dict) -> float:
@@ -65,8 +74,11 @@ def test_planted_rank_reversal_is_found_with_its_trials() -> None:
     found = {(i.layer, i.by) for i in target.interactions}
     assert ("algorithm", "precision") in found
     assert found <= {("algorithm", "precision"), ("precision", "algorithm")}, found
-    reversal = next(i for i in target.interactions
-                    if (i.layer, i.a1, i.a2, i.by) == ("algorithm", "direct", "im2col_gemm", "precision"))
+    reversal = next(
+        i
+        for i in target.interactions
+        if (i.layer, i.a1, i.a2, i.by) == ("algorithm", "direct", "im2col_gemm", "precision")
+    )
     assert reversal.kind == "reversal" and not reversal.confounded_with
     verdicts = {c.level: c.verdict for c in reversal.cells}
     assert verdicts == {"fp32": "a2", "int8": "a1"}
@@ -79,6 +91,7 @@ LAYOUTS = {"algorithm": {"direct": {"layout": ["nchw", "nhwc"]}, "im2col_gemm": 
 
 def test_parameter_level_effect_that_depends_on_another_layer() -> None:
     """nhwc speeds direct up 2x at int8 only: an on/off effect of a choice's own parameter."""
+
     def lat(c: dict) -> float:
         nhwc_gain = 0.5 if c.get("algorithm.direct.layout") == "nhwc" and c["precision"] == "int8" else 1.0
         return additive_latency(c) * nhwc_gain
@@ -93,8 +106,9 @@ def test_parameter_level_effect_that_depends_on_another_layer() -> None:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_no_parameter_level_interaction_when_parameters_act_alone(seed: int) -> None:
     def lat(c: dict) -> float:
-        return additive_latency(c) * (0.8 if "nhwc" in (c.get("algorithm.direct.layout"),
-                                                        c.get("algorithm.im2col_gemm.layout")) else 1.0)
+        return additive_latency(c) * (
+            0.8 if "nhwc" in (c.get("algorithm.direct.layout"), c.get("algorithm.im2col_gemm.layout")) else 1.0
+        )
 
     study = new_study()
     add_trials(study, SPACE, lat, accuracy, cv=0.03, seed=seed, choice_params=LAYOUTS)
@@ -105,8 +119,9 @@ def test_effect_on_one_target_only_and_ranks_across_targets() -> None:
     space = {k: v for k, v in SPACE.items() if k != "tuning"} | {"tuning": ["untuned"]}
     x86, arm = new_study("x86-study"), new_study("arm-study")
     add_trials(x86, space, additive_latency, accuracy, target="x86", cv=0.01)
-    add_trials(arm, space, lambda c: additive_latency({**c, "pruning": "none"}) * 3, accuracy, target="arm",
-               cv=0.01, seed=5)
+    add_trials(
+        arm, space, lambda c: additive_latency({**c, "pruning": "none"}) * 3, accuracy, target="arm", cv=0.01, seed=5
+    )
     result = analyze([x86, arm], evaluator=None)
     target_effects = [(i.kind, i.layer, i.a1, i.a2) for i in result.target_interactions]
     assert ("on_off", "pruning", "channel", "none") in target_effects
@@ -175,9 +190,11 @@ def test_render_of_an_empty_study() -> None:
 
 
 def test_help_does_not_import_torch_or_tvm() -> None:
-    code = ("import sys, runpy; sys.argv=['x','--help']\n"
-            "try: runpy.run_module('dse.analyze', run_name='__main__')\nexcept SystemExit: pass\n"
-            "try: runpy.run_module('dse.compare', run_name='__main__')\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('torch','tvm') if m in sys.modules))")
+    code = (
+        "import sys, runpy; sys.argv=['x','--help']\n"
+        "try: runpy.run_module('dse.analyze', run_name='__main__')\nexcept SystemExit: pass\n"
+        "try: runpy.run_module('dse.compare', run_name='__main__')\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('torch','tvm') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")

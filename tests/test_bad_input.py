@@ -15,8 +15,26 @@ import pytest
 
 from dse.optimize import main
 
-BASE = ["--models", "tiny_cnn", "--pruning", "none", "--precision", "fp32", "--algorithms", "tvm_default",
-        "--tuning", "untuned", "--n-trials", "1", "--eval-limit", "20", "--repeat", "2", "--min-repeat-ms", "1"]
+BASE = [
+    "--models",
+    "tiny_cnn",
+    "--pruning",
+    "none",
+    "--precision",
+    "fp32",
+    "--algorithms",
+    "tvm_default",
+    "--tuning",
+    "untuned",
+    "--n-trials",
+    "1",
+    "--eval-limit",
+    "20",
+    "--repeat",
+    "2",
+    "--min-repeat-ms",
+    "1",
+]
 
 
 @dataclass(frozen=True)
@@ -54,12 +72,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     # An untrained checkpoint of the right shape: no case trains a model before failing.
     torch.save(build_model("tiny_cnn", 10, (1, 8, 8)).state_dict(), root / "tiny_cnn.pt")
-    _write(root / "usermodels_bad.py", textwrap.dedent("""
+    _write(
+        root / "usermodels_bad.py",
+        textwrap.dedent("""
         def raises(num_classes):
             raise ValueError("factory needs a GPU")
         def wrong_type(num_classes):
             return 42
-    """))
+    """),
+    )
     return root
 
 
@@ -85,32 +106,56 @@ def _cases(root: Path) -> list[Case]:
         Case("storage_folder_missing", ["--storage", "sqlite:////nonexistent/dse.db"], "does not exist"),
         Case("journal_folder_missing", ["--storage", "journal:/nonexistent/dse.log"], "does not exist; create it"),
         Case("storage_not_a_database", ["--storage", f"sqlite:///{root / 'not_a_db.db'}"], "Cannot open --storage"),
-        Case("storage_password_hidden", ["--storage", "postgresql://dse:s3cret@127.0.0.1:1/dse"],
-             "postgresql://dse:***@127.0.0.1:1/dse", absent="s3cret"),
+        Case(
+            "storage_password_hidden",
+            ["--storage", "postgresql://dse:s3cret@127.0.0.1:1/dse"],
+            "postgresql://dse:***@127.0.0.1:1/dse",
+            absent="s3cret",
+        ),
         Case("rpc_without_port", ["--rpc", "localhost"], "--rpc must be HOST:PORT, got 'localhost'"),
         Case("tracker_without_key", ["--rpc-tracker", "127.0.0.1:9190"], "--rpc-tracker and --rpc-key go together"),
         Case("config_missing", ["--config", str(root / "nope.toml")], "does not exist; give the path of a TOML"),
         Case("config_malformed", ["--config", str(root / "malformed.toml")], "is not valid TOML"),
-        Case("config_unknown_key", ["--config", str(root / "unknown_key.toml")],
-             "Unknown key 'n-trail'. Available: "),
-        Case("config_bad_value", ["--config", str(root / "bad_value.toml")],
-             "argument --n-trials: invalid int value: 'ten'"),
-        Case("config_bad_type", ["--config", str(root / "bad_type.toml")], "models must be a string, a number or a list"),
-        Case("config_flag_not_bool", ["--config", str(root / "flag_not_bool.toml")],
-             "remeasure-front must be true or false"),
+        Case("config_unknown_key", ["--config", str(root / "unknown_key.toml")], "Unknown key 'n-trail'. Available: "),
+        Case(
+            "config_bad_value",
+            ["--config", str(root / "bad_value.toml")],
+            "argument --n-trials: invalid int value: 'ten'",
+        ),
+        Case(
+            "config_bad_type", ["--config", str(root / "bad_type.toml")], "models must be a string, a number or a list"
+        ),
+        Case(
+            "config_flag_not_bool",
+            ["--config", str(root / "flag_not_bool.toml")],
+            "remeasure-front must be true or false",
+        ),
         Case("cifar_without_data_dir", ["--dataset", "cifar10"], "needs --data-dir"),
-        Case("data_dir_is_a_file", ["--dataset", "cifar10", "--data-dir", str(root / "not_a_dir.txt")],
-             "is not a directory"),
+        Case(
+            "data_dir_is_a_file",
+            ["--dataset", "cifar10", "--data-dir", str(root / "not_a_dir.txt")],
+            "is not a directory",
+        ),
         Case("cifar_empty_dir", ["--dataset", "cifar10", "--data-dir", str(root / "empty")], "holds no CIFAR-10"),
-        Case("imagefolder_empty_dir", ["--dataset", "imagefolder", "--data-dir", str(root / "empty")],
-             "is not an ImageFolder"),
-        Case("imagefolder_unreadable_image", ["--dataset", "imagefolder", "--data-dir", str(root / "images")],
-             "Unreadable image"),
+        Case(
+            "imagefolder_empty_dir",
+            ["--dataset", "imagefolder", "--data-dir", str(root / "empty")],
+            "is not an ImageFolder",
+        ),
+        Case(
+            "imagefolder_unreadable_image",
+            ["--dataset", "imagefolder", "--data-dir", str(root / "images")],
+            "Unreadable image",
+        ),
         Case("user_model_missing_module", ["--models", "nosuchpkg.models:net"], "Cannot load user model"),
-        Case("user_model_factory_raises", ["--models", "usermodels_bad:raises"],
-             "raised ValueError: factory needs a GPU"),
-        Case("user_model_wrong_type", ["--models", "usermodels_bad:wrong_type"],
-             "must return a torch.nn.Module, got int instead"),
+        Case(
+            "user_model_factory_raises", ["--models", "usermodels_bad:raises"], "raised ValueError: factory needs a GPU"
+        ),
+        Case(
+            "user_model_wrong_type",
+            ["--models", "usermodels_bad:wrong_type"],
+            "must return a torch.nn.Module, got int instead",
+        ),
         Case("weights_missing", ["--weights", str(root / "missing.pt")], "no checkpoint file"),
         Case("weights_garbage", ["--weights", str(root / "garbage.pt")], "Cannot read weights"),
         Case("weights_foreign", ["--weights", str(root / "foreign.pt")], "do not fit this model"),
@@ -142,8 +187,14 @@ def _case_ids() -> list[str]:
 
 
 @pytest.mark.parametrize("case_id", _case_ids())
-def test_bad_input(case_id: str, inputs: Path, storage: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_input(
+    case_id: str,
+    inputs: Path,
+    storage: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     case = next(c for c in _cases(inputs) if c.id == case_id)
     monkeypatch.syspath_prepend(str(inputs))
     monkeypatch.setenv("TVM_NUM_THREADS", "1")
@@ -151,8 +202,16 @@ def test_bad_input(case_id: str, inputs: Path, storage: Path, tmp_path: Path, ca
     monkeypatch.setenv("DSE_NO_PROGRESS", "1")
     work_dir = tmp_path / "work"
     before = (storage.read_bytes(), storage.stat().st_mtime_ns)
-    argv = [*BASE, "--weights", str(inputs / "tiny_cnn.pt"), "--work-dir", str(work_dir),
-            "--storage", f"sqlite:///{storage}", *case.args]
+    argv = [
+        *BASE,
+        "--weights",
+        str(inputs / "tiny_cnn.pt"),
+        "--work-dir",
+        str(work_dir),
+        "--storage",
+        f"sqlite:///{storage}",
+        *case.args,
+    ]
 
     code = main(argv)
 
@@ -166,8 +225,9 @@ def test_bad_input(case_id: str, inputs: Path, storage: Path, tmp_path: Path, ca
     assert not (work_dir / "dse.db").exists(), "a storage was created despite the error"
 
 
-def test_mismatched_study_is_refused_and_kept(inputs: Path, storage: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mismatched_study_is_refused_and_kept(
+    inputs: Path, storage: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Resuming a study with another search space stops before any trial; its records stay."""
     import optuna
 
@@ -177,8 +237,19 @@ def test_mismatched_study_is_refused_and_kept(inputs: Path, storage: Path, tmp_p
     optuna.load_study(study_name="kept", storage=url).set_user_attr("dse", {"dataset": "other"})
     before = optuna.load_study(study_name="kept", storage=url).trials
 
-    code = main([*BASE, "--weights", str(inputs / "tiny_cnn.pt"), "--work-dir", str(tmp_path / "work"),
-                 "--storage", url, "--study-name", "kept"])
+    code = main(
+        [
+            *BASE,
+            "--weights",
+            str(inputs / "tiny_cnn.pt"),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--storage",
+            url,
+            "--study-name",
+            "kept",
+        ]
+    )
 
     err = capsys.readouterr().err.strip()
     assert code == 2 and "was created with another dataset, target or search space" in err, err

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from dse.analysis._compare import EXHAUSTIVE, curves, reach_table
-from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
+from dse.analysis import EXHAUSTIVE, DiscreteTrial, count_configurations, curves, distinct_configurations, reach_table
 from dse.analysis._synthetic import add_trials, new_study
-from dse.config import SpaceConfig
+from dse.core.config import SpaceConfig
 
 
 def _space(**layers: tuple[str, ...]):
@@ -20,8 +19,9 @@ def _space(**layers: tuple[str, ...]):
 
 
 def test_distinct_configurations_collapse_inactive_parameters() -> None:
-    space = _space(pruning=("none", "magnitude"), precision=("fp32", "int8"), algorithm=("im2col_gemm",),
-                   tuning=("untuned",))
+    space = _space(
+        pruning=("none", "magnitude"), precision=("fp32", "int8"), algorithm=("im2col_gemm",), tuning=("untuned",)
+    )
     configs = distinct_configurations(space)
     assert len(configs) == count_configurations(space)
     assert len({json.dumps(c, sort_keys=True) for c in configs}) == len(configs)
@@ -30,7 +30,9 @@ def test_distinct_configurations_collapse_inactive_parameters() -> None:
     for name, values in grid.items():
         if name.startswith("pruning.magnitude."):
             magnitude *= len(values)
-    expected = (1 + magnitude) * (1 + len(grid["precision.int8.calibration"])) * len(grid["algorithm.im2col_gemm.layout"])
+    expected = (
+        (1 + magnitude) * (1 + len(grid["precision.int8.calibration"])) * len(grid["algorithm.im2col_gemm.layout"])
+    )
     assert len(configs) == expected
     assert all("pruning.magnitude.sparsity" not in c for c in configs if c["pruning"] == "none")
 
@@ -51,15 +53,24 @@ def test_discrete_trial_keeps_guided_samplers_on_the_grid() -> None:
 
 
 def _compare_studies(prefix: str) -> list:
-    space = {"model": ["net"], "pruning": ["none", "magnitude", "channel"], "precision": ["fp32", "int8"],
-             "algorithm": ["direct", "im2col_gemm"]}
+    space = {
+        "model": ["net"],
+        "pruning": ["none", "magnitude", "channel"],
+        "precision": ["fp32", "int8"],
+        "algorithm": ["direct", "im2col_gemm"],
+    }
 
     def lat(c: dict) -> float:
-        return ({"none": 1.0, "magnitude": 0.8, "channel": 0.5}[c["pruning"]]
-                * (0.5 if c["precision"] == "int8" else 1.0) * (0.7 if c["algorithm"] == "im2col_gemm" else 1.0))
+        return (
+            {"none": 1.0, "magnitude": 0.8, "channel": 0.5}[c["pruning"]]
+            * (0.5 if c["precision"] == "int8" else 1.0)
+            * (0.7 if c["algorithm"] == "im2col_gemm" else 1.0)
+        )
 
     def acc(c: dict) -> float:
-        return 0.95 - {"none": 0.0, "magnitude": 0.01, "channel": 0.05}[c["pruning"]] - 0.003 * (c["precision"] == "int8")
+        return (
+            0.95 - {"none": 0.0, "magnitude": 0.01, "channel": 0.05}[c["pruning"]] - 0.003 * (c["precision"] == "int8")
+        )
 
     exhaustive = new_study(f"{prefix}-{EXHAUSTIVE}")
     add_trials(exhaustive, space, lat, acc, cv=0.0)
@@ -87,8 +98,23 @@ def test_cli_usage_errors(capsys, tmp_path) -> None:
 
     assert main(["--samplers", "tpe,annealing", "--work-dir", str(tmp_path)]) == 2
     assert "--samplers must be among" in capsys.readouterr().err
-    assert main(["--pruning", "none,magnitude,channel", "--algorithms", "direct,im2col_gemm,winograd",
-                 "--precision", "fp32,int8,fp16", "--work-dir", str(tmp_path), "--max-configs", "50"]) == 2
+    assert (
+        main(
+            [
+                "--pruning",
+                "none,magnitude,channel",
+                "--algorithms",
+                "direct,im2col_gemm,winograd",
+                "--precision",
+                "fp32,int8,fp16",
+                "--work-dir",
+                str(tmp_path),
+                "--max-configs",
+                "50",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "distinct configurations, more than --max-configs 50" in err and err.count("\n") == 1
 
@@ -100,9 +126,34 @@ def test_compare_smoke_on_real_measurements(tmp_path, work_dir) -> None:
 
     html = tmp_path / "c.html"
     storage = f"sqlite:///{tmp_path / 'compare.db'}"
-    code = main(["--precision", "fp32", "--algorithms", "im2col_gemm", "--samplers", "tpe,random", "--seeds", "0",
-                 "--n-trials", "3", "--eval-limit", "50", "--repeat", "3", "--min-repeat-ms", "5", "--threads", "1",
-                 "--work-dir", str(work_dir), "--storage", storage, "--html", str(html)])
+    code = main(
+        [
+            "--precision",
+            "fp32",
+            "--algorithms",
+            "im2col_gemm",
+            "--samplers",
+            "tpe,random",
+            "--seeds",
+            "0",
+            "--n-trials",
+            "3",
+            "--eval-limit",
+            "50",
+            "--repeat",
+            "3",
+            "--min-repeat-ms",
+            "5",
+            "--threads",
+            "1",
+            "--work-dir",
+            str(work_dir),
+            "--storage",
+            storage,
+            "--html",
+            str(html),
+        ]
+    )
     assert code == 0 and html.exists()
     import optuna
 

@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from dse.config import DeviceOptions
-from dse.errors import InvalidCombination
-from search_spaces._context import BuildContext
+from dse.core.config import DeviceOptions
+from dse.core.errors import InvalidCombination
+from search_spaces import BuildContext
 from search_spaces.compression import PRECISION, PRUNING
 from search_spaces.compression._size import model_size
 from search_spaces.datasets import load_dataset
@@ -37,8 +37,14 @@ def _ctx(data: Any, work_dir: Path, model_key: str = "tiny_cnn-test") -> BuildCo
     from search_spaces.targets import TARGETS
 
     return BuildContext(
-        dataset="digits", data=data, model_key=model_key, work_dir=work_dir, target=TARGETS.get("x86"),
-        tvm_target=tvm.target.Target({"kind": "llvm"}), threads=1, device_options=DeviceOptions(),
+        dataset="digits",
+        data=data,
+        model_key=model_key,
+        work_dir=work_dir,
+        target=TARGETS.get("x86"),
+        tvm_target=tvm.target.Target({"kind": "llvm"}),
+        threads=1,
+        device_options=DeviceOptions(),
         tuning_db=work_dir / "tuning",
     )
 
@@ -61,9 +67,14 @@ class ResidualDepthwise(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
         self.block = nn.Sequential(
-            nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, 16, 1, bias=False), nn.BatchNorm2d(16),
+            nn.Conv2d(16, 32, 1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 16, 1, bias=False),
+            nn.BatchNorm2d(16),
         )
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
@@ -140,7 +151,8 @@ def test_magnitude_zeros_survive_export(data: Any, tmp_path: Path) -> None:
     mod = _import(pruned, ctx)
     conv_weights = [
         b.value.args[1].value.numpy()
-        for block in mod["main"].body.blocks for b in block.bindings
+        for block in mod["main"].body.blocks
+        for b in block.bindings
         if isinstance(b.value, tvm.ir.Call) and getattr(b.value.op, "name", "") == "relax.nn.conv2d"
     ]
     zeros = sum(int((w == 0).sum()) for w in conv_weights)
@@ -242,7 +254,8 @@ def test_int8_keeps_pruned_zeros(data: Any, tmp_path: Path) -> None:
     mod = PRECISION.get("int8").apply(_import(pruned, ctx), pruned, {"calibration": "percentile"}, ctx)
     weights = [
         b.value.args[1].value.numpy()
-        for block in mod["main"].body.blocks for b in block.bindings
+        for block in mod["main"].body.blocks
+        for b in block.bindings
         if isinstance(b.value, tvm.ir.Call) and getattr(b.value.op, "name", "") == "relax.nn.conv2d"
     ]
     assert all(w.dtype == np.int8 for w in weights)
@@ -276,11 +289,10 @@ def test_techniques_end_to_end_on_trained_tiny_cnn(work_dir: Path) -> None:
     """A trained tiny CNN through evaluate(): int8 and fp16 keep accuracy, pruning records its size."""
     from dataclasses import replace
 
-    from dse.config import MeasureConfig
+    from dse.core.config import MeasureConfig
     from objectives.evaluate import EvaluationRequest, evaluate
-    from search_spaces import BASELINE, TrialConfig
-    from search_spaces._space import LayerChoice
-    from search_spaces.models._weights import WeightsSpec, resolve_weights
+    from search_spaces import BASELINE, LayerChoice, TrialConfig
+    from search_spaces.models import WeightsSpec, resolve_weights
 
     data = load_dataset("digits", None)
     weights = resolve_weights("tiny_cnn", "digits", data, WeightsSpec("train", work_dir / "weights"))
@@ -290,15 +302,17 @@ def test_techniques_end_to_end_on_trained_tiny_cnn(work_dir: Path) -> None:
         "int8": replace(base, precision=LayerChoice.of("int8", {"calibration": "percentile"})),
         "fp16": replace(base, precision=LayerChoice.of("fp16", {"accumulate": "float32"})),
         "magnitude+int8": replace(
-            base, pruning=LayerChoice.of("magnitude", {"sparsity": 0.5, "scope": "layer", "finetune_epochs": 0}),
+            base,
+            pruning=LayerChoice.of("magnitude", {"sparsity": 0.5, "scope": "layer", "finetune_epochs": 0}),
             precision=LayerChoice.of("int8", {"calibration": "max"}),
         ),
         "channel": replace(base, pruning=LayerChoice.of("channel", {"ratio": 0.25, "finetune_epochs": 1})),
     }
     results = {}
     for label, config in configs.items():
-        request = EvaluationRequest(config, weights, None, 200, work_dir, 2, MeasureConfig(repeat=3, min_repeat_ms=5),
-                                    DeviceOptions())
+        request = EvaluationRequest(
+            config, weights, None, 200, work_dir, 2, MeasureConfig(repeat=3, min_repeat_ms=5), DeviceOptions()
+        )
         results[label] = evaluate(request)
         assert results[label].error_message is None, (label, results[label].error_message)
     accuracy = {label: r.accuracy for label, r in results.items()}

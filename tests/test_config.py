@@ -4,14 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from dse.config import DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
-from dse.errors import UsageError
+from dse.core.config import DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
+from dse.core.errors import UsageError
 
 
 def _study(**overrides: object) -> StudyConfig:
     fields: dict[str, object] = dict(
-        target="x86", dataset="digits", space=SpaceConfig(models=("tiny_cnn",)),
-        storage="sqlite:///x.db", study_name="s", work_dir=Path("w"),
+        target="x86",
+        dataset="digits",
+        space=SpaceConfig(models=("tiny_cnn",)),
+        storage="sqlite:///x.db",
+        study_name="s",
+        work_dir=Path("w"),
     )
     fields.update(overrides)
     return StudyConfig(**fields)  # type: ignore[arg-type]

@@ -15,11 +15,18 @@ import pytest
 
 from dse.analysis import analyze
 from dse.analysis._synthetic import add_trials
+from tests._capabilities import require
 
-optuna_dashboard = pytest.importorskip("optuna_dashboard", reason="pip install optuna-dashboard (test extra)")
+require("optuna-dashboard")  # skips this module without it; under CI, which installs it, fails instead
+import optuna_dashboard  # only once the capability check passed
 
-SPACE = {"model": ["tiny_cnn"], "pruning": ["none", "channel"], "precision": ["fp32", "int8"],
-         "algorithm": ["direct", "im2col_gemm"], "tuning": ["untuned"]}
+SPACE = {
+    "model": ["tiny_cnn"],
+    "pruning": ["none", "channel"],
+    "precision": ["fp32", "int8"],
+    "algorithm": ["direct", "im2col_gemm"],
+    "tuning": ["untuned"],
+}
 
 
 class _Quiet(WSGIRequestHandler):
@@ -29,20 +36,36 @@ class _Quiet(WSGIRequestHandler):
 
 @pytest.fixture
 def dashboard(tmp_path) -> Iterator[tuple[str, object]]:
-    from dse.config import SpaceConfig, StudyConfig
+    from dse.core.config import SpaceConfig, StudyConfig
     from dse.study import create_or_load_study
     from search_spaces import SearchSpace
 
     url = f"sqlite:///{tmp_path / 'dse.db'}"
-    config = StudyConfig(target="x86", dataset="digits", storage=url, study_name="dse-x86-digits", work_dir=tmp_path,
-                         space=SpaceConfig(models=("tiny_cnn",), pruning=("none", "channel"),
-                                           precision=("fp32", "int8"), algorithm=("direct", "im2col_gemm"),
-                                           tuning=("untuned",)))
+    config = StudyConfig(
+        target="x86",
+        dataset="digits",
+        storage=url,
+        study_name="dse-x86-digits",
+        work_dir=tmp_path,
+        space=SpaceConfig(
+            models=("tiny_cnn",),
+            pruning=("none", "channel"),
+            precision=("fp32", "int8"),
+            algorithm=("direct", "im2col_gemm"),
+            tuning=("untuned",),
+        ),
+    )
     study = create_or_load_study(config, SearchSpace(config.space, config.dataset, config.target))  # as dse.optimize
-    add_trials(study, SPACE,
-               lambda c: (0.5 if c["precision"] == "int8" else 1.0) * (0.6 if c["pruning"] == "channel" else 1.0)
-               * (0.7 if c["algorithm"] == "im2col_gemm" else 1.0),
-               lambda c: 0.95 - (0.05 if c["pruning"] == "channel" else 0.0) - (0.01 if c["precision"] == "int8" else 0))
+    add_trials(
+        study,
+        SPACE,
+        lambda c: (
+            (0.5 if c["precision"] == "int8" else 1.0)
+            * (0.6 if c["pruning"] == "channel" else 1.0)
+            * (0.7 if c["algorithm"] == "im2col_gemm" else 1.0)
+        ),
+        lambda c: 0.95 - (0.05 if c["pruning"] == "channel" else 0.0) - (0.01 if c["precision"] == "int8" else 0),
+    )
     server = make_server("127.0.0.1", 0, optuna_dashboard.wsgi(url), handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -87,15 +110,25 @@ def test_dashboard_renders_in_a_real_browser(dashboard, tmp_path) -> None:
     import shutil
     import subprocess
 
+    require("chromium")
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        pytest.skip("no Chromium on PATH (Debian: apt-get install chromium)")
+    assert browser is not None
     base, _ = dashboard
     study_id = _get(base, "/api/studies")["study_summaries"][0]["study_id"]
     dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=15000", "--dump-dom", f"{base}/dashboard/studies/{study_id}"],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            f"{base}/dashboard/studies/{study_id}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     assert "dse-x86-digits" in dom
     assert "Pareto Front" in dom and "latency_ms" in dom

@@ -17,8 +17,21 @@ pytestmark = pytest.mark.e2e
 
 def _run_study(work_dir: Path, name: str, n_trials: int) -> optuna.Study:
     storage = f"sqlite:///{work_dir / 'e2e.db'}"
-    argv = [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default,im2col_gemm", "--sampler", "grid",
-            "--n-trials", str(n_trials), "--storage", storage, "--study-name", name, "--work-dir", str(work_dir)]
+    argv = [
+        *FAST_TRIAL_FLAGS,
+        "--algorithms",
+        "tvm_default,im2col_gemm",
+        "--sampler",
+        "grid",
+        "--n-trials",
+        str(n_trials),
+        "--storage",
+        storage,
+        "--study-name",
+        name,
+        "--work-dir",
+        str(work_dir),
+    ]
     assert main(argv) == 0
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -53,9 +66,19 @@ def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Pat
 
     # Optuna's own CLI sees the same Pareto front.
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "optuna"), "best-trials", "--study-name", "e2e",
-         "--storage", f"sqlite:///{work_dir / 'e2e.db'}", "-f", "json"],
-        capture_output=True, text=True, check=True,
+        [
+            str(Path(sys.executable).parent / "optuna"),
+            "best-trials",
+            "--study-name",
+            "e2e",
+            "--storage",
+            f"sqlite:///{work_dir / 'e2e.db'}",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     listed = {entry["number"] for entry in __import__("json").loads(out)}
     assert listed == {trial.number for trial in study.best_trials}

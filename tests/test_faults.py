@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from dse._worker import IsolatedRunner
-from dse.errors import FailureKind, TrialFailure
+from dse.core.errors import FailureKind, TrialFailure
+from dse.worker import IsolatedRunner
 from tests._studyrun import FAST, ROOT, env, load, untrained_weights, wait_for
 
 
@@ -41,8 +41,10 @@ def _sleep(seconds: float) -> str:
     return "done"
 
 
-@pytest.mark.parametrize(("fn", "kind"), [(_sigkill_self, FailureKind.OOM), (_exhaust_memory, FailureKind.OOM),
-                                          (_segfault, FailureKind.CRASH)])
+@pytest.mark.parametrize(
+    ("fn", "kind"),
+    [(_sigkill_self, FailureKind.OOM), (_exhaust_memory, FailureKind.OOM), (_segfault, FailureKind.CRASH)],
+)
 def test_dead_worker_is_a_classified_failure_and_the_runner_recovers(fn: object, kind: FailureKind) -> None:
     runner = IsolatedRunner(env={})
     try:
@@ -69,13 +71,14 @@ def test_stale_trials_are_reaped_and_requeued(tmp_path: Path) -> None:
     """Dead workers: silent heartbeat on another host, or a gone pid on this one; live ones stay."""
     import optuna
 
-    from dse._scheduler import Budget
+    from dse.lifecycle import Budget
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
     budget = Budget(study, 10, tmp_path, "test", heartbeat_interval_s=5, max_retries=1)
-    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+    dead_pid = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     workers = {
         "silent_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time() - 100),
         "alive_elsewhere": ({"host": "elsewhere", "pid": 1, "started": 0.0}, time.time()),
@@ -106,20 +109,27 @@ def test_stale_trials_are_reaped_and_requeued(tmp_path: Path) -> None:
 
 def test_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
     from dse.cache import EvaluationCache
-    from dse.config import DeviceOptions, MeasureConfig
-    from objectives._result import EvaluationResult
+    from dse.core.config import DeviceOptions, MeasureConfig
+    from dse.core.record import EvaluationResult
     from objectives.evaluate import EvaluationRequest
-    from search_spaces._space import LayerChoice, TrialConfig
-    from search_spaces.models._weights import ResolvedWeights
+    from search_spaces import LayerChoice, TrialConfig
+    from search_spaces.models import ResolvedWeights
 
-    config = TrialConfig("digits", "tiny_cnn", LayerChoice("none"), LayerChoice("fp32"), LayerChoice("direct"),
-                         LayerChoice("untuned"), "x86")
-    request = EvaluationRequest(config, ResolvedWeights(tmp_path / "w.pt", "0" * 64), None, 10, tmp_path, 1,
-                                MeasureConfig(), DeviceOptions())
+    config = TrialConfig(
+        "digits",
+        "tiny_cnn",
+        LayerChoice("none"),
+        LayerChoice("fp32"),
+        LayerChoice("direct"),
+        LayerChoice("untuned"),
+        "x86",
+    )
+    request = EvaluationRequest(
+        config, ResolvedWeights(tmp_path / "w.pt", "0" * 64), None, 10, tmp_path, 1, MeasureConfig(), DeviceOptions()
+    )
     calls = []
 
-    from dse.devices import LatencySamples
-    from objectives._result import LatencyStats
+    from dse.core.measure import LatencySamples, LatencyStats
 
     def run(req: EvaluationRequest) -> EvaluationResult:
         calls.append(1)
@@ -148,10 +158,28 @@ def test_trial_timeout_is_recorded_retried_and_the_study_finishes(tmp_path: Path
     import optuna
 
     work = tmp_path / "work"
-    args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "1", "--work-dir", str(work), "--trial-timeout", "0.5",
-            "--weights", str(untrained_weights(tmp_path / "tiny_cnn.pt"))]
-    done = subprocess.run([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(), capture_output=True,
-                          text=True, timeout=300, check=False)
+    args = [
+        *FAST,
+        "--algorithms",
+        "tvm_default",
+        "--n-trials",
+        "1",
+        "--work-dir",
+        str(work),
+        "--trial-timeout",
+        "0.5",
+        "--weights",
+        str(untrained_weights(tmp_path / "tiny_cnn.pt")),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "dse.optimize", *args],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     trials = load(f"sqlite:///{work / 'dse.db'}").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
@@ -168,16 +196,48 @@ def test_rpc_server_killed_mid_session(tmp_path: Path) -> None:
 
     port = _free_port()
     server_log = tmp_path / "rpc.log"
-    server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1", "--port", str(port),
-                               "--port-end", str(port + 1)], cwd=ROOT, env=env(), stdout=server_log.open("wb"),
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tvm.exec.rpc_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--port-end",
+            str(port + 1),
+        ],
+        cwd=ROOT,
+        env=env(),
+        stdout=server_log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     work = tmp_path / "work"
     try:
         wait_for(lambda: f"bind to 127.0.0.1:{port}" in server_log.read_text(), 120, "the RPC server")
-        args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "1", "--work-dir", str(work),
-                "--rpc", f"127.0.0.1:{port}", "--weights", str(untrained_weights(tmp_path / "tiny_cnn.pt"))]
-        study = subprocess.Popen([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        args = [
+            *FAST,
+            "--algorithms",
+            "tvm_default",
+            "--n-trials",
+            "1",
+            "--work-dir",
+            str(work),
+            "--rpc",
+            f"127.0.0.1:{port}",
+            "--weights",
+            str(untrained_weights(tmp_path / "tiny_cnn.pt")),
+        ]
+        study = subprocess.Popen(
+            [sys.executable, "-m", "dse.optimize", *args],
+            cwd=ROOT,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for(lambda: "connected from" in server_log.read_text(), 240, "the study's RPC session")
     finally:
         os.killpg(server.pid, signal.SIGKILL)  # the server and its session processes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 from search_spaces.models import MODELS, build_model
 
 
@@ -33,11 +33,11 @@ def test_user_model_factory(tmp_path, monkeypatch) -> None:
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert build_model("my_models:good", 10, (1, 8, 8)) is not None
-    with pytest.raises(UsageError, match="must return a torch.nn.Module, got int instead"):
+    with pytest.raises(UsageError, match=r"must return a torch\.nn\.Module, got int instead"):
         build_model("my_models:wrong", 10, (1, 8, 8))
     with pytest.raises(UsageError, match="raised ValueError: no GPU"):
         build_model("my_models:broken", 10, (1, 8, 8))
-    with pytest.raises(UsageError, match="package.module:factory"):
+    with pytest.raises(UsageError, match=r"package\.module:factory"):
         build_model("no_such_module:f", 10, (1, 8, 8))
 
 

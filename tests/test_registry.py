@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from dse.errors import UsageError
-from dse.registry import Registry
+from dse.core.errors import UsageError
+from dse.core.registry import Registry
 
 
 def test_unknown_name_lists_valid_names_and_close_match() -> None:
@@ -33,11 +33,20 @@ def test_decorated_class_is_registered_as_named_instance() -> None:
 
 
 def test_every_layer_registry_is_populated() -> None:
-    from search_spaces._space import layer_registries
+    from search_spaces import layer_registries
     from search_spaces.models import MODELS
     from search_spaces.targets import TARGETS
 
     for registry in [*layer_registries().values(), MODELS, TARGETS]:
         assert registry.names(), registry.what
-    assert {"resnet18", "resnet50", "mobilenet_v2", "vgg11", "vgg16", "densenet121", "efficientnet_b0",
-            "mnasnet1_0", "shufflenet_v2_x1_0"} <= set(MODELS.names())
+    assert {
+        "resnet18",
+        "resnet50",
+        "mobilenet_v2",
+        "vgg11",
+        "vgg16",
+        "densenet121",
+        "efficientnet_b0",
+        "mnasnet1_0",
+        "shufflenet_v2_x1_0",
+    } <= set(MODELS.names())

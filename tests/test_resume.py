@@ -25,8 +25,19 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     work = tmp_path / "work"
     storage = f"sqlite:///{work / 'dse.db'}"
     weights = untrained_weights(tmp_path / "tiny_cnn.pt")
-    args = [*FAST, "--algorithms", "tvm_default", "--n-trials", "3", "--work-dir", str(work),
-            "--weights", str(weights), "--sampler", "random"]
+    args = [
+        *FAST,
+        "--algorithms",
+        "tvm_default",
+        "--n-trials",
+        "3",
+        "--work-dir",
+        str(work),
+        "--weights",
+        str(weights),
+        "--sampler",
+        "random",
+    ]
     first = start(args, tmp_path / "first.log")
 
     def evaluating() -> bool:
@@ -42,8 +53,15 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     killed = load(storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
     assert len(killed) == 1
 
-    second = subprocess.run([sys.executable, "-m", "dse.optimize", *args], cwd=ROOT, env=env(),
-                            capture_output=True, text=True, timeout=300, check=False)
+    second = subprocess.run(
+        [sys.executable, "-m", "dse.optimize", *args],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert second.returncode == 0, second.stdout + second.stderr
 
     trials = load(storage).trials
@@ -55,4 +73,3 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     assert [t.state for t in trials].count(optuna.trial.TrialState.COMPLETE) == 3
     assert not [t for t in trials if t.state is optuna.trial.TrialState.RUNNING]
     assert "re-queued" in second.stderr
-

@@ -14,9 +14,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from dse.config import DeviceOptions
-from dse.errors import InvalidCombination
+from dse.core.config import DeviceOptions
+from dse.core.errors import InvalidCombination
 from dse.optimize import main
+from tests._capabilities import require
 from tests.conftest import FAST_TRIAL_FLAGS
 
 
@@ -27,8 +28,18 @@ def _free_port() -> int:
 
 
 def _study_args(tmp_path: Path, *extra: str) -> list[str]:
-    return [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default", "--n-trials", "1",
-            "--work-dir", str(tmp_path / "work"), "--storage", f"sqlite:///{tmp_path / 'study.db'}", *extra]
+    return [
+        *FAST_TRIAL_FLAGS,
+        "--algorithms",
+        "tvm_default",
+        "--n-trials",
+        "1",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--storage",
+        f"sqlite:///{tmp_path / 'study.db'}",
+        *extra,
+    ]
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -64,26 +75,20 @@ def test_tracker_without_the_key_names_the_server_command(tmp_path: Path, capsys
         tracker.terminate()
 
 
-def _board_capability() -> str | None:
-    from dse.devices import emulate
+def _require_board() -> None:
+    """The emulated board needs qemu-user, its arm64 root (or mmdebstrap to build it) and the cross compiler.
 
-    if emulate.qemu_binary() is None:
-        return "needs qemu-user-static"
-    root_ready = (emulate.cache_dir() / "arm64-root" / ".dse-ready").exists()
-    if not root_ready and emulate.shutil.which("mmdebstrap") is None:
-        return "needs mmdebstrap (first run builds the arm64 root)"
-    if emulate.shutil.which("aarch64-linux-gnu-gcc") is None:
-        return "needs gcc-aarch64-linux-gnu"
-    return None
+    Each skips outside CI and fails under CI, which installs them (tests/_capabilities.py).
+    """
+    for capability in ("qemu-user", "arm64-root", "aarch64-cross"):
+        require(capability)
 
 
 @pytest.fixture(scope="module")
 def board() -> object:
-    from dse.devices.emulate import EmulatedBoard
+    from search_spaces.targets.devices.emulated import EmulatedBoard
 
-    reason = _board_capability()
-    if reason:
-        pytest.skip(f"emulated Arm board {reason}")
+    _require_board()
     with EmulatedBoard(port=_free_port()) as running:
         yield running
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._capabilities import in_ci, require
 from tests._studyrun import FAST, ROOT, env, load, start, untrained_weights
 
 POSTGRES_URL = os.environ.get("DSE_TEST_POSTGRES_URL", "postgresql://dse:dse@127.0.0.1:5432/dse")
@@ -49,13 +50,31 @@ def test_two_workers_postgres(tmp_path: Path) -> None:
 
     from dse.study import with_installed_driver
 
+    require("postgresql")  # the server binaries: CI installs them (skip elsewhere)
     reason = _postgres_reachable()
+    if reason and in_ci():
+        pytest.fail(f"CI starts a PostgreSQL server (scripts/test.sh) but {reason}", pytrace=False)
     if reason:
         pytest.skip(reason)
     name = f"test-two-workers-{uuid.uuid4().hex[:8]}"
     weights = untrained_weights(tmp_path / "tiny_cnn.pt")
-    args = [*FAST, "--algorithms", "tvm_default,im2col_gemm", "--n-trials", "5", "--work-dir", str(tmp_path / "work"),
-            "--weights", str(weights), "--sampler", "random", "--storage", POSTGRES_URL, "--study-name", name]
+    args = [
+        *FAST,
+        "--algorithms",
+        "tvm_default,im2col_gemm",
+        "--n-trials",
+        "5",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--weights",
+        str(weights),
+        "--sampler",
+        "random",
+        "--storage",
+        POSTGRES_URL,
+        "--study-name",
+        name,
+    ]
     workers = [start(args, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
         codes = [w.wait(timeout=420) for w in workers]
@@ -66,8 +85,9 @@ def test_two_workers_postgres(tmp_path: Path) -> None:
         states = Counter(t.state for t in trials)
         assert _counted(trials) == 5 and states[optuna.trial.TrialState.COMPLETE] == 5, states
         assert not states[optuna.trial.TrialState.RUNNING] and not states[optuna.trial.TrialState.WAITING]
-        measured = Counter(json.dumps(t.user_attrs["config"], sort_keys=True)
-                           for t in trials if t.user_attrs.get("cache_hit") is False)
+        measured = Counter(
+            json.dumps(t.user_attrs["config"], sort_keys=True) for t in trials if t.user_attrs.get("cache_hit") is False
+        )
         assert measured and max(measured.values()) == 1, measured
         assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2, "one worker did all the work"
     finally:
@@ -81,9 +101,8 @@ _LOOP = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     import optuna
-    from dse._scheduler import Budget, run_trial
-    from dse.engine import TrialFailed
-    from dse.errors import FailureKind
+    from dse.lifecycle import Budget, run_trial
+    from dse.core.errors import FailureKind, TrialFailure
     from dse.study import open_storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url, work_dir, n_trials = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
@@ -94,11 +113,11 @@ _LOOP = textwrap.dedent("""
         x = trial.suggest_int("x", 0, 1000)
         time.sleep(0.05)
         if x % 4 == 0 and "retry_of" not in trial.user_attrs:
-            raise TrialFailed(FailureKind.TIMEOUT, "flaky")
+            raise TrialFailure(FailureKind.TIMEOUT, "flaky")
         return float(x)
 
     while (trial := budget.next_trial()) is not None:
-        run_trial(budget, trial, objective, 1.0, TrialFailed)
+        run_trial(budget, trial, objective, 1.0)
 """)
 
 
@@ -110,8 +129,16 @@ def test_workers_share_budget_and_retries(tmp_path: Path, kind: str) -> None:
     storage = f"sqlite:///{tmp_path / 's.db'}" if kind == "sqlite" else f"journal:{tmp_path / 's.log'}"
     script = tmp_path / "loop.py"
     script.write_text(_LOOP)
-    procs = [subprocess.Popen([sys.executable, str(script), storage, str(tmp_path), "24"], cwd=ROOT, env=env(),
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), storage, str(tmp_path), "24"],
+            cwd=ROOT,
+            env=env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
     from dse.study import open_storage

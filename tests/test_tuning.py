@@ -34,15 +34,21 @@ def test_metaschedule_params_are_owned_by_the_layer() -> None:
 def _context(work_dir: Path, threads: int = 1) -> Any:
     import tvm
 
-    from dse.config import DeviceOptions
-    from search_spaces._context import BuildContext
+    from dse.core.config import DeviceOptions
+    from search_spaces import BuildContext
     from search_spaces.targets import TARGETS
 
     target = TARGETS.get("x86")
     return BuildContext(
-        dataset="none", data=None, model_key="tuning-case", work_dir=work_dir, target=target,
-        tvm_target=tvm.target.Target(target.tvm_target(threads)), threads=threads,
-        device_options=DeviceOptions(), tuning_db=work_dir / "tuning" / "x86",
+        dataset="none",
+        data=None,
+        model_key="tuning-case",
+        work_dir=work_dir,
+        target=target,
+        tvm_target=tvm.target.Target(target.tvm_target(threads)),
+        threads=threads,
+        device_options=DeviceOptions(),
+        tuning_db=work_dir / "tuning" / "x86",
     )
 
 
@@ -86,11 +92,14 @@ def _run_in_fresh_process(work_dir: Path, trials: int) -> dict[str, Any]:
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(Path(__file__).parent), str(work_dir), str(trials)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     line = [x for x in done.stdout.splitlines() if x.startswith("INFO=")][-1]
-    return json.loads(line[len("INFO="):])
+    return json.loads(line[len("INFO=") :])
 
 
 def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Path) -> None:

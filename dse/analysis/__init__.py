@@ -5,14 +5,44 @@ Light to import (pandas, plotly and optuna load inside the functions).
 """
 
 from dse.analysis._analysis import Analysis, TargetAnalysis, analyze
+from dse.analysis._compare import EXHAUSTIVE, LEVELS, curves, reach_table
+from dse.analysis._compare_html import render_compare_html
+from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
 from dse.analysis._effects import Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
-from dse.analysis._frames import LAYERS, feasible, load_studies, study_frame, trials_frame
+from dse.analysis._frames import feasible, load_studies, study_frame, trials_frame
 from dse.analysis._front import front, hypervolume, pareto_mask, reference_point
 from dse.analysis._html import render_html
 from dse.analysis._text import render
+from dse.core.layers import LAYERS
 
 __all__ = [
-    "LAYERS", "Analysis", "Effect", "Interaction", "Pair", "TargetAnalysis", "Thresholds", "analyze", "effects",
-    "feasible", "front", "hypervolume", "interactions", "load_studies", "matched_pairs", "pareto_mask",
-    "reference_point", "render", "render_html", "study_frame", "trials_frame",
+    "EXHAUSTIVE",
+    "LAYERS",
+    "LEVELS",
+    "Analysis",
+    "DiscreteTrial",
+    "Effect",
+    "Interaction",
+    "Pair",
+    "TargetAnalysis",
+    "Thresholds",
+    "analyze",
+    "count_configurations",
+    "curves",
+    "distinct_configurations",
+    "effects",
+    "feasible",
+    "front",
+    "hypervolume",
+    "interactions",
+    "load_studies",
+    "matched_pairs",
+    "pareto_mask",
+    "reach_table",
+    "reference_point",
+    "render",
+    "render_compare_html",
+    "render_html",
+    "study_frame",
+    "trials_frame",
 ]

@@ -55,8 +55,12 @@ class Analysis:
 
 
 def _target_trials(studies: Sequence[optuna.Study], target: str) -> list[optuna.trial.FrozenTrial]:
-    return [t for s in studies for t in s.get_trials(deepcopy=False)
-            if t.user_attrs.get("target") == target and not t.user_attrs.get("emulated", False)]
+    return [
+        t
+        for s in studies
+        for t in s.get_trials(deepcopy=False)
+        if t.user_attrs.get("target") == target and not t.user_attrs.get("emulated", False)
+    ]
 
 
 def analyze_target(
@@ -74,10 +78,19 @@ def analyze_target(
             history[str(study_name)] = hypervolume_history(study_points, reference)
     pairs = matched_pairs(points, thresholds, qualify=frame["study"].nunique() > 1)
     return TargetAnalysis(
-        target=target, points=points, front=pareto, emulated_points=emulated, emulated_front=front(emulated),
-        shares=shares, dominant=dominant_choices(shares, len(pareto)), reference=reference, hv_history=history,
+        target=target,
+        points=points,
+        front=pareto,
+        emulated_points=emulated,
+        emulated_front=front(emulated),
+        shares=shares,
+        dominant=dominant_choices(shares, len(pareto)),
+        reference=reference,
+        hv_history=history,
         importance=importances(_target_trials(studies, target), evaluator) if evaluator else "not requested",
-        pairs=pairs, effects=effects(pairs, thresholds), interactions=interactions(pairs, thresholds),
+        pairs=pairs,
+        effects=effects(pairs, thresholds),
+        interactions=interactions(pairs, thresholds),
     )
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._space import count_configurations, distinct_configurations  # noqa: F401  (re-exported)
+from search_spaces import count_configurations, distinct_configurations  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     import optuna
 
-    from search_spaces._base import ParamValue
+    from search_spaces import ParamValue
 
 
 class DiscreteTrial:

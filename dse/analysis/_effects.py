@@ -30,7 +30,7 @@ from itertools import combinations
 from statistics import median
 from typing import TYPE_CHECKING
 
-from dse.analysis._frames import LAYERS
+from dse.core.layers import LAYERS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,26 +103,40 @@ class Interaction:
         a1_cells = [c for c in self.cells if c.verdict == "a1"]
         a2_cells = [c for c in self.cells if c.verdict == "a2"]
         none_cells = [c for c in self.cells if c.verdict == "none"]
-        caveat = (f" [confounded: in these trials {', '.join(self.confounded_with)} also differs between the"
-                  " contrasting cells, so it may be the cause]" if self.confounded_with else "")
+        caveat = (
+            f" [confounded: in these trials {', '.join(self.confounded_with)} also differs between the"
+            " contrasting cells, so it may be the cause]"
+            if self.confounded_with
+            else ""
+        )
         if self.kind == "reversal":
-            return (f"the faster {self.layer} changes with {self.by}: {self.a1} beats {self.a2} at "
-                    + "; ".join(cell_text(c) for c in a1_cells)
-                    + f" -- but {self.a2} beats {self.a1} at " + "; ".join(cell_text(c) for c in a2_cells)
-                    + f" (ratio = latency {self.a1} / latency {self.a2})") + caveat
+            return (
+                f"the faster {self.layer} changes with {self.by}: {self.a1} beats {self.a2} at "
+                + "; ".join(cell_text(c) for c in a1_cells)
+                + f" -- but {self.a2} beats {self.a1} at "
+                + "; ".join(cell_text(c) for c in a2_cells)
+                + f" (ratio = latency {self.a1} / latency {self.a2})"
+            ) + caveat
         effect_cells = a1_cells or a2_cells
         winner = self.a1 if a1_cells else self.a2
         loser = self.a2 if a1_cells else self.a1
-        return (f"{self.layer}={winner} is faster than {loser} at " + "; ".join(cell_text(c) for c in effect_cells)
-                + " -- but makes no difference beyond noise at " + "; ".join(cell_text(c) for c in none_cells)
-                + f" (ratio = latency {self.a1} / latency {self.a2})" + caveat)
+        return (
+            f"{self.layer}={winner} is faster than {loser} at "
+            + "; ".join(cell_text(c) for c in effect_cells)
+            + " -- but makes no difference beyond noise at "
+            + "; ".join(cell_text(c) for c in none_cells)
+            + f" (ratio = latency {self.a1} / latency {self.a2})"
+            + caveat
+        )
 
 
 def _trial_id(row: pd.Series, many_studies: bool) -> str:
     return f"{row['study']}#{row['trial']}" if many_studies else f"#{row['trial']}"
 
 
-def matched_pairs(points: pd.DataFrame, thresholds: Thresholds = Thresholds(), qualify: bool | None = None) -> list[Pair]:
+def matched_pairs(
+    points: pd.DataFrame, thresholds: Thresholds = Thresholds(), qualify: bool | None = None
+) -> list[Pair]:
     """Every pair of rows that differ in exactly one layer (real, deduplicated rows expected).
 
     ``qualify``: name trials ``study#n`` (default: when the rows come from several studies).
@@ -146,14 +160,19 @@ def matched_pairs(points: pd.DataFrame, thresholds: Thresholds = Thresholds(), q
                     r1, r2 = r2, r1
                 cv1 = float(r1["latency_cv"]) if r1["latency_cv"] == r1["latency_cv"] else 0.0
                 cv2 = float(r2["latency_cv"]) if r2["latency_cv"] == r2["latency_cv"] else 0.0
-                pairs.append(Pair(
-                    layer=layer, a1=str(r1[column]), a2=str(r2[column]),
-                    trial1=_trial_id(r1, many), trial2=_trial_id(r2, many),
-                    log_ratio=math.log(float(r1["latency_ms"]) / float(r2["latency_ms"])),
-                    accuracy_diff=float(r1["accuracy"]) - float(r2["accuracy"]),
-                    margin=max(thresholds.min_effect, thresholds.z * math.hypot(cv1, cv2)),
-                    context={**{o: str(r1[o]) for o in LAYERS if o != layer}, "target": str(r1["target"])},
-                ))
+                pairs.append(
+                    Pair(
+                        layer=layer,
+                        a1=str(r1[column]),
+                        a2=str(r2[column]),
+                        trial1=_trial_id(r1, many),
+                        trial2=_trial_id(r2, many),
+                        log_ratio=math.log(float(r1["latency_ms"]) / float(r2["latency_ms"])),
+                        accuracy_diff=float(r1["accuracy"]) - float(r2["accuracy"]),
+                        margin=max(thresholds.min_effect, thresholds.z * math.hypot(cv1, cv2)),
+                        context={**{o: str(r1[o]) for o in LAYERS if o != layer}, "target": str(r1["target"])},
+                    )
+                )
     return pairs
 
 
@@ -176,7 +195,10 @@ def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Ef
         grouped[(p.layer, p.a1, p.a2)].append(p)
     return [
         Effect(
-            layer=layer, a1=a1, a2=a2, n_pairs=len(ps),
+            layer=layer,
+            a1=a1,
+            a2=a2,
+            n_pairs=len(ps),
             latency_ratio=math.exp(median(p.log_ratio for p in ps)),
             n_a1_faster=sum(p.log_ratio < -p.margin for p in ps),
             n_a2_faster=sum(p.log_ratio > p.margin for p in ps),
@@ -219,8 +241,7 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
             verdicts = {c.verdict for c in cells}
             if {"a1", "a2"} <= verdicts:
                 sides = ({c.level for c in cells if c.verdict == "a1"}, {c.level for c in cells if c.verdict == "a2"})
-                found.append(Interaction("reversal", layer, a1, a2, by, cells,
-                                         _confounders(levels, by, *sides, layer)))
+                found.append(Interaction("reversal", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer)))
                 continue
             # "no difference" is a claim too: only where those pairs could have shown half the effect
             null_margin = max((p.margin for c in cells if c.verdict == "none" for p in levels[c.level]), default=0.0)
@@ -228,12 +249,13 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
             strong = [c for c in cells if c.verdict in ("a1", "a2") and abs(math.log(c.latency_ratio)) >= 2 * margin]
             if strong and "none" in verdicts:
                 sides = ({c.level for c in strong}, {c.level for c in cells if c.verdict == "none"})
-                found.append(Interaction("on_off", layer, a1, a2, by, cells,
-                                         _confounders(levels, by, *sides, layer)))
+                found.append(Interaction("on_off", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer)))
     return found
 
 
-def _confounders(levels: dict[str, list[Pair]], by: str, left: set[str], right: set[str], layer: str) -> tuple[str, ...]:
+def _confounders(
+    levels: dict[str, list[Pair]], by: str, left: set[str], right: set[str], layer: str
+) -> tuple[str, ...]:
     """Other layers whose levels differ completely between the two contrasting sides' pairs."""
     out = []
     for other in [*LAYERS, "target"]:

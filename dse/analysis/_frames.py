@@ -7,20 +7,18 @@ fronts and effects use; emulated latencies are kept apart by the ``emulated`` co
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import UsageError
-from search_spaces._space import CHOICE_LAYERS, LayerChoice
+from dse.core.errors import UsageError
+from dse.core.files import stable_hash
+from dse.core.layers import CHOICE_LAYERS, LAYERS
+from dse.core.record import TrialRecord
+from search_spaces import LayerChoice
 
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
-
-#: The layers a configuration is made of, in stack order (model first).
-LAYERS: tuple[str, ...] = ("model", *CHOICE_LAYERS)
 
 
 def _layer_label(layer: dict[str, Any] | None) -> str | None:
@@ -32,7 +30,7 @@ def _layer_label(layer: dict[str, Any] | None) -> str | None:
 def config_key(config: dict[str, Any]) -> str:
     """A short hash of a configuration *without* its target: the same design on every platform."""
     body = {k: v for k, v in config.items() if k != "target"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
+    return stable_hash(body, 12)
 
 
 def config_label(row: Any) -> str:
@@ -41,14 +39,13 @@ def config_label(row: Any) -> str:
 
 
 def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    attrs = trial.user_attrs
-    config: dict[str, Any] = attrs.get("config") or {}
-    latency = attrs.get("latency") or {}
+    record = TrialRecord.of(trial)
+    config: dict[str, Any] = record.config or {}
     row: dict[str, Any] = {
         "study": study_name,
         "trial": trial.number,
         "state": trial.state.name,
-        "target": attrs.get("target", config.get("target")),
+        "target": record.target or config.get("target"),
         "dataset": config.get("dataset"),
         "model": config.get("model"),
         "model_label": config.get("model"),
@@ -58,18 +55,18 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         row[layer] = choice.get("name") if choice else None
         row[f"{layer}_label"] = _layer_label(choice)
     row.update(
-        accuracy=attrs.get("accuracy"),
-        latency_ms=attrs.get("latency_ms"),
-        latency_cv=latency.get("cv"),
-        emulated=bool(attrs.get("emulated", latency.get("emulated", False))),
-        speedup=attrs.get("speedup"),
-        accuracy_drop=attrs.get("accuracy_drop"),
-        baseline_latency_ms=attrs.get("baseline_latency_ms"),
-        artifact_bytes=attrs.get("artifact_bytes"),
-        eval_time_s=sum((attrs.get("timings_s") or {}).values()) or None,
-        cache_hit=attrs.get("cache_hit"),
-        error_kind=attrs.get("error_kind"),
-        error_message=attrs.get("error_message"),
+        accuracy=record.accuracy,
+        latency_ms=record.latency_ms,
+        latency_cv=record.latency_cv,
+        emulated=record.is_emulated,
+        speedup=record.speedup,
+        accuracy_drop=record.accuracy_drop,
+        baseline_latency_ms=record.baseline_latency_ms,
+        artifact_bytes=record.artifact_bytes,
+        eval_time_s=sum((record.timings_s or {}).values()) or None,
+        cache_hit=record.cache_hit,
+        error_kind=record.error_kind,
+        error_message=record.error_message,
         duration_s=trial.duration.total_seconds() if trial.duration is not None else None,
         config_key=config_key(config) if config else None,
     )
@@ -92,8 +89,17 @@ def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    numeric = ["accuracy", "latency_ms", "latency_cv", "speedup", "accuracy_drop", "baseline_latency_ms",
-               "artifact_bytes", "eval_time_s", "duration_s"]
+    numeric = [
+        "accuracy",
+        "latency_ms",
+        "latency_cv",
+        "speedup",
+        "accuracy_drop",
+        "baseline_latency_ms",
+        "artifact_bytes",
+        "eval_time_s",
+        "duration_s",
+    ]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
     frame["config"] = frame.apply(config_label, axis=1)
     frame["feasible"] = (frame["state"] == "COMPLETE") & frame["accuracy"].notna() & frame["latency_ms"].notna()

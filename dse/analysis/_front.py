@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dse.analysis._frames import LAYERS
+from dse.core.layers import LAYERS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,20 +107,24 @@ def choice_breakdown(points: pd.DataFrame, pareto: pd.DataFrame) -> list[ChoiceS
         for choice, n in counts.items():
             mine = points[points[layer] == choice]
             on_front = pareto[pareto[layer] == choice]
-            shares.append(ChoiceShare(
-                layer=layer,
-                choice=str(choice),
-                n_trials=int(n),
-                n_front=len(on_front),
-                share_trials=float(n) / len(points),
-                share_front=len(on_front) / len(pareto) if len(pareto) else 0.0,
-                best_accuracy=float(mine["accuracy"].max()),
-                best_latency_ms=float(mine["latency_ms"].min()),
-                front_accuracy=(float(on_front["accuracy"].min()), float(on_front["accuracy"].max()))
-                if len(on_front) else None,
-                front_latency_ms=(float(on_front["latency_ms"].min()), float(on_front["latency_ms"].max()))
-                if len(on_front) else None,
-            ))
+            shares.append(
+                ChoiceShare(
+                    layer=layer,
+                    choice=str(choice),
+                    n_trials=int(n),
+                    n_front=len(on_front),
+                    share_trials=float(n) / len(points),
+                    share_front=len(on_front) / len(pareto) if len(pareto) else 0.0,
+                    best_accuracy=float(mine["accuracy"].max()),
+                    best_latency_ms=float(mine["latency_ms"].min()),
+                    front_accuracy=(float(on_front["accuracy"].min()), float(on_front["accuracy"].max()))
+                    if len(on_front)
+                    else None,
+                    front_latency_ms=(float(on_front["latency_ms"].min()), float(on_front["latency_ms"].max()))
+                    if len(on_front)
+                    else None,
+                )
+            )
     return shares
 
 

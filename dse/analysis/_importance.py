@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dse.engine import DIRECTIONS, OBJECTIVES
+from dse.core.record import DIRECTIONS, OBJECTIVES
 
 if TYPE_CHECKING:
     import optuna
@@ -46,6 +46,7 @@ def importances(
         if len({t.values[index] for t in complete}) == 1:
             out[objective] = {}  # constant: nothing to attribute (fANOVA would divide by zero variance)
             continue
+
         def value(trial: optuna.trial.FrozenTrial, i: int = index) -> float:
             return float(trial.values[i])
 
@@ -53,7 +54,9 @@ def importances(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 values = optuna.importance.get_param_importances(
-                    study, evaluator=_evaluator(evaluator, seed), target=value,
+                    study,
+                    evaluator=_evaluator(evaluator, seed),
+                    target=value,
                 )
         except (ValueError, RuntimeError) as exc:
             return f"{evaluator} importance failed: {str(exc).splitlines()[0]}"

@@ -11,6 +11,9 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from dse.core.layers import CHOICE_LAYERS
+from dse.core.record import DIRECTIONS, OBJECTIVES, TrialRecord
+
 if TYPE_CHECKING:
     import optuna
 
@@ -42,14 +45,18 @@ def add_trials(
     rng = np.random.default_rng(seed)
     layers = list(space)
     extra = choice_params or {}
-    distributions: dict[str, BaseDistribution] = {layer: CategoricalDistribution(list(space[layer])) for layer in layers}
+    distributions: dict[str, BaseDistribution] = {
+        layer: CategoricalDistribution(list(space[layer])) for layer in layers
+    }
     options: list[list[dict[str, str]]] = []
     for layer in layers:
         variants = []
         for name in space[layer]:
             own = {f"{layer}.{name}.{key}": list(values) for key, values in extra.get(layer, {}).get(name, {}).items()}
             distributions.update({key: CategoricalDistribution(values) for key, values in own.items()})
-            variants += [{layer: name, **dict(zip(own, combo))} for combo in itertools.product(*own.values())]
+            variants += [
+                {layer: name, **dict(zip(own, combo, strict=True))} for combo in itertools.product(*own.values())
+            ]
         options.append(variants)
     for parts in itertools.product(*options):
         choices = {k: v for part in parts for k, v in part.items()}
@@ -58,32 +65,45 @@ def add_trials(
         samples = latency_ms(choices) * (1 + cv * rng.standard_normal(10))
         lat = float(np.median(samples))
         acc = float(accuracy(choices))
-        config = {"dataset": "synthetic", "model": choices.get("model", "net"),
-                  **{layer: {"name": choices.get(layer, "none"), **_own(choices, layer)}
-                     for layer in ("pruning", "precision", "algorithm", "tuning")},
-                  "target": target}
-        attrs = {
-            "config": config, "target": target, "accuracy": acc, "latency_ms": lat, "emulated": emulated,
-            "latency": {"median_ms": lat, "cv": float(np.std(samples) / np.mean(samples)), "emulated": emulated,
-                        "samples_ms": [float(s) for s in samples]},
-            "cache_hit": False, "timings_s": {"compile": 1.0, "measure": 0.5},
+        config = {
+            "dataset": "synthetic",
+            "model": choices.get("model", "net"),
+            **{layer: {"name": choices.get(layer, "none"), **_own(choices, layer)} for layer in CHOICE_LAYERS},
+            "target": target,
         }
-        study.add_trial(optuna.trial.create_trial(
-            params=dict(choices), distributions={k: distributions[k] for k in choices}, values=[acc, lat],
-            user_attrs=attrs,
-        ))
+        record = TrialRecord(
+            config=config,
+            target=target,
+            accuracy=acc,
+            latency_ms=lat,
+            emulated=emulated,
+            latency={
+                "median_ms": lat,
+                "cv": float(np.std(samples) / np.mean(samples)),
+                "emulated": emulated,
+                "samples_ms": [float(s) for s in samples],
+            },
+            cache_hit=False,
+            timings_s={"compile": 1.0, "measure": 0.5},
+        )
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=dict(choices),
+                distributions={k: distributions[k] for k in choices},
+                values=[acc, lat],
+                user_attrs=record.attrs(),
+            )
+        )
 
 
 def _own(choices: Choices, layer: str) -> dict[str, str]:
     prefix = f"{layer}.{choices.get(layer, 'none')}."
-    return {k[len(prefix):]: v for k, v in choices.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in choices.items() if k.startswith(prefix)}
 
 
 def new_study(name: str = "synthetic") -> optuna.Study:
     """An in-memory study with dse's directions and metric names."""
     import optuna
-
-    from dse.engine import DIRECTIONS, OBJECTIVES
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, directions=list(DIRECTIONS))  # type: ignore[arg-type]

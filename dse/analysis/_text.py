@@ -28,12 +28,22 @@ def shares_table(shares: list[ChoiceShare]) -> str:
     import pandas as pd
 
     tried = {s.layer for s in shares if sum(o.layer == s.layer for o in shares) > 1}
-    rows = [{
-        "layer": s.layer, "choice": s.choice, "trials": s.n_trials, "of trials": f"{s.share_trials:.0%}",
-        "on front": s.n_front, "of front": f"{s.share_front:.0%}",
-        "front accuracy": f"{s.front_accuracy[0]:.3f}-{s.front_accuracy[1]:.3f}" if s.front_accuracy else "-",
-        "front latency ms": f"{s.front_latency_ms[0]:.3g}-{s.front_latency_ms[1]:.3g}" if s.front_latency_ms else "-",
-    } for s in shares if s.layer in tried]
+    rows = [
+        {
+            "layer": s.layer,
+            "choice": s.choice,
+            "trials": s.n_trials,
+            "of trials": f"{s.share_trials:.0%}",
+            "on front": s.n_front,
+            "of front": f"{s.share_front:.0%}",
+            "front accuracy": f"{s.front_accuracy[0]:.3f}-{s.front_accuracy[1]:.3f}" if s.front_accuracy else "-",
+            "front latency ms": f"{s.front_latency_ms[0]:.3g}-{s.front_latency_ms[1]:.3g}"
+            if s.front_latency_ms
+            else "-",
+        }
+        for s in shares
+        if s.layer in tried
+    ]
     return pd.DataFrame(rows).to_string(index=False) if rows else "  (every layer had a single choice)"
 
 
@@ -42,22 +52,28 @@ def highlights(shares: list[ChoiceShare], dominant: list[ChoiceShare]) -> list[s
     lines = []
     for s in dominant:
         others = sorted(o.choice for o in shares if o.layer == s.layer and o.choice != s.choice)
-        lines.append(f"every front configuration uses {s.layer}={s.choice} "
-                     f"(also tried: {', '.join(others)}; it is {s.share_trials:.0%} of the trials)")
+        lines.append(
+            f"every front configuration uses {s.layer}={s.choice} "
+            f"(also tried: {', '.join(others)}; it is {s.share_trials:.0%} of the trials)"
+        )
     dominant_keys = {(d.layer, d.choice) for d in dominant}
     for s in shares:
         if (s.layer, s.choice) in dominant_keys or not s.front_latency_ms or not s.front_accuracy:
             continue
         if s.share_front >= s.share_trials + 0.2:
-            lines.append(f"{s.layer}={s.choice} is over-represented on the front ({s.share_front:.0%} vs "
-                         f"{s.share_trials:.0%} of trials): it gives the front points at "
-                         f"{s.front_latency_ms[0]:.3g}-{s.front_latency_ms[1]:.3g} ms, accuracy "
-                         f"{s.front_accuracy[0]:.3f}-{s.front_accuracy[1]:.3f}")
+            lines.append(
+                f"{s.layer}={s.choice} is over-represented on the front ({s.share_front:.0%} vs "
+                f"{s.share_trials:.0%} of trials): it gives the front points at "
+                f"{s.front_latency_ms[0]:.3g}-{s.front_latency_ms[1]:.3g} ms, accuracy "
+                f"{s.front_accuracy[0]:.3f}-{s.front_accuracy[1]:.3f}"
+            )
     for s in shares:
         layer_choices = sum(1 for o in shares if o.layer == s.layer)
         if s.n_front == 0 and s.n_trials >= 3 and layer_choices > 1:
-            lines.append(f"{s.layer}={s.choice} is never on the front ({s.n_trials} trials; best "
-                         f"{s.best_latency_ms:.3g} ms, best accuracy {s.best_accuracy:.3f})")
+            lines.append(
+                f"{s.layer}={s.choice} is never on the front ({s.n_trials} trials; best "
+                f"{s.best_latency_ms:.3g} ms, best accuracy {s.best_accuracy:.3f})"
+            )
     return lines
 
 
@@ -79,8 +95,12 @@ def _states(frame: pd.DataFrame) -> str:
 def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
     qualify = len(analysis.studies) > 1
     rows = analysis.frame[analysis.frame["target"] == t.target]
-    lines = [(f"== Target {t.target}: {len(rows)} trials ({_states(rows)}); {len(t.points)} distinct measured "
-             f"configurations, {len(t.emulated_points)} emulated (kept apart)")]
+    lines = [
+        (
+            f"== Target {t.target}: {len(rows)} trials ({_states(rows)}); {len(t.points)} distinct measured "
+            f"configurations, {len(t.emulated_points)} emulated (kept apart)"
+        )
+    ]
     if t.front.empty:
         lines.append("No feasible real measurement: no Pareto front.")
     else:
@@ -91,13 +111,16 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
         lines.extend(f"  * {line}" for line in highlights(t.shares, t.dominant))
     shown = shown_effects(t.effects)
     if shown:
-        lines.append("Layer swaps, all else equal (matched pairs; ratio = latency of the first / the second; "
-                     "parameter changes only where clear):")
+        lines.append(
+            "Layer swaps, all else equal (matched pairs; ratio = latency of the first / the second; "
+            "parameter changes only where clear):"
+        )
         for e in shown:
-            lines.append(f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
-                         f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
-                         f"accuracy {e.accuracy_diff:+.3f}; e.g. trials "
-                         + ", ".join(f"{a} vs {b}" for a, b in e.examples))
+            lines.append(
+                f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
+                f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
+                f"accuracy {e.accuracy_diff:+.3f}; e.g. trials " + ", ".join(f"{a} vs {b}" for a, b in e.examples)
+            )
     if isinstance(t.importance, str):
         lines.append(f"Parameter importance: not computed ({t.importance})")
     else:
@@ -112,8 +135,10 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
         lines.extend(f"  - {i.describe()}" for i in t.interactions)
     else:
         th = analysis.thresholds
-        lines.append(f"  none supported by the data ({len(t.pairs)} matched pairs; one needs >= {th.min_pairs} pairs "
-                     f"per level and differences beyond max({th.min_effect:.0%}, {th.z:g} x CV))")
+        lines.append(
+            f"  none supported by the data ({len(t.pairs)} matched pairs; one needs >= {th.min_pairs} pairs "
+            f"per level and differences beyond max({th.min_effect:.0%}, {th.z:g} x CV))"
+        )
     if not t.emulated_front.empty:
         lines.append("Emulated front (qemu timings: functional only, not comparable with real latencies):")
         lines.append(front_table(t.emulated_front, qualify))

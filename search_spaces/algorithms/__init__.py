@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search_spaces.algorithms import (  # noqa: F401  # noqa: F401
+from search_spaces.algorithms import (  # noqa: F401  (registration)
     direct,
     im2col_gemm,
     sparse_direct,
@@ -13,5 +13,6 @@ from search_spaces.algorithms import (  # noqa: F401  # noqa: F401
     winograd,
 )
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
+from search_spaces.algorithms._sparse_choice import SparseAlgorithm
 
-__all__ = ["ALGORITHMS", "ConvAlgorithm"]
+__all__ = ["ALGORITHMS", "ConvAlgorithm", "SparseAlgorithm"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.registry import Registry
+from dse.core.registry import Registry
 from search_spaces._base import Choice, Params
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class ConvAlgorithm(Choice):
     def lower(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.algorithms._lowering import lower_module
 
-        return lower_module(mod, self, params, ctx)
+        return lower_module(mod, self, ALGORITHMS.get, params, ctx)
 
     def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         """Whole-module rewrite before legalization (e.g. a layout conversion); default: none."""

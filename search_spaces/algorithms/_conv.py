@@ -117,8 +117,8 @@ def spec_from_call(call: Any) -> ConvSpec:
         wshape = _ints(weight.ty.shape.values)
     except (AttributeError, TypeError) as exc:
         raise NotApplicable(f"dynamic shape ({exc})") from None
-    dims = dict(zip(data_layout, dshape))
-    wdims = dict(zip(kernel_layout, wshape))
+    dims = dict(zip(data_layout, dshape, strict=True))
+    wdims = dict(zip(kernel_layout, wshape, strict=True))
     w_np = None
     if isinstance(weight, tvm.ir.expr.Constant):
         w_np = np.transpose(weight.value.numpy(), [kernel_layout.index(a) for a in "OIHW"])
@@ -130,13 +130,27 @@ def spec_from_call(call: Any) -> ConvSpec:
     if len(pads) == 2:
         pads = pads + pads
     return ConvSpec(
-        batch=dims["N"], in_channels=dims["C"], height=dims["H"], width=dims["W"],
-        out_channels=wdims["O"], kernel_h=wdims["H"], kernel_w=wdims["W"],
-        stride_h=int(attrs.strides[0]), stride_w=int(attrs.strides[1]),
-        pad_top=pads[0], pad_left=pads[1], pad_bottom=pads[2], pad_right=pads[3],
-        dilation_h=int(attrs.dilation[0]), dilation_w=int(attrs.dilation[1]),
-        groups=int(attrs.groups), data_layout=data_layout, in_dtype=in_dtype,
-        weight_dtype=str(weight.ty.dtype), out_dtype=out_dtype, weight=w_np,
+        batch=dims["N"],
+        in_channels=dims["C"],
+        height=dims["H"],
+        width=dims["W"],
+        out_channels=wdims["O"],
+        kernel_h=wdims["H"],
+        kernel_w=wdims["W"],
+        stride_h=int(attrs.strides[0]),
+        stride_w=int(attrs.strides[1]),
+        pad_top=pads[0],
+        pad_left=pads[1],
+        pad_bottom=pads[2],
+        pad_right=pads[3],
+        dilation_h=int(attrs.dilation[0]),
+        dilation_w=int(attrs.dilation[1]),
+        groups=int(attrs.groups),
+        data_layout=data_layout,
+        in_dtype=in_dtype,
+        weight_dtype=str(weight.ty.dtype),
+        out_dtype=out_dtype,
+        weight=w_np,
     )
 
 
@@ -149,8 +163,18 @@ def vector_lanes(target: Any, dtype: str = "float32") -> int:
         triple = str(target.attrs.get("mtriple", "")) if hasattr(target, "attrs") else ""
         if "aarch64" in triple or "arm" in triple or "neon" in mattr:
             bits = 128
-        elif "avx512" in mattr or mcpu.startswith(("znver4", "znver5", "skylake-avx512", "cascadelake",
-                                                     "icelake", "sapphirerapids", "tigerlake", "cooperlake")):
+        elif "avx512" in mattr or mcpu.startswith(
+            (
+                "znver4",
+                "znver5",
+                "skylake-avx512",
+                "cascadelake",
+                "icelake",
+                "sapphirerapids",
+                "tigerlake",
+                "cooperlake",
+            )
+        ):
             bits = 512
     elem_bits = int("".join(ch for ch in dtype if ch.isdigit()) or 32)
     return max(1, bits // elem_bits)

@@ -31,6 +31,7 @@ def im2col(data: Any, spec: ConvSpec) -> Any:
     npix = spec.out_h * spec.out_w
     name = "dse_im2col_view" if is_pointwise(spec) else "dse_im2col"
     if spec.data_layout == "NCHW":
+
         def nchw(n: Any, g: Any, k: Any, p: Any) -> Any:
             ic, r = g * icg + k // (kh_ * kw_), k % (kh_ * kw_)
             return pad[n, ic, (p // ow) * sh + (r // kw_) * dh, (p % ow) * sw + (r % kw_) * dw]

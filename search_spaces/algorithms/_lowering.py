@@ -8,15 +8,33 @@ their elementwise epilogues (``FuseOps``/``FuseTIR``), nothing scheduled.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dse.errors import FailureKind, InvalidCombination, TrialFailure, first_line
+from dse.core.errors import FailureKind, InvalidCombination, TrialFailure, first_line
 from search_spaces.algorithms._conv import NotApplicable, UnsupportedDtype, spec_from_call
 
 if TYPE_CHECKING:
     from search_spaces._base import Params
     from search_spaces._context import BuildContext
-    from search_spaces.algorithms._base import ConvAlgorithm
+    from search_spaces.algorithms._conv import ConvSpec
+
+
+class Lowerable(Protocol):
+    """What the driver needs of an algorithm (``ConvAlgorithm`` is one; the driver sits below it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any: ...
+
+    def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any: ...
+
+    def fallback(self, params: Params) -> str | None: ...
+
+
+#: Finds the registered algorithm of a fallback name.
+Resolve = Callable[[str], Lowerable]
 
 #: Name recorded for layers lowered by TVM's own conv2d legalization.
 TVM_DEFAULT = "tvm_default"
@@ -30,11 +48,9 @@ def default_legalize(bb: Any, call: Any) -> Any:
 
 
 def _emit_with_fallback(
-    algorithm: ConvAlgorithm, bb: Any, call: Any, params: Params, ctx: BuildContext
+    algorithm: Lowerable, resolve: Resolve, bb: Any, call: Any, params: Params, ctx: BuildContext
 ) -> tuple[Any, dict[str, Any]]:
     """Try ``algorithm``, then its fallback chain, then TVM's default; say who did it and why."""
-    from search_spaces.algorithms._base import ALGORITHMS
-
     record: dict[str, Any] = {"requested": algorithm.name}
     try:
         spec = spec_from_call(call)
@@ -43,7 +59,7 @@ def _emit_with_fallback(
         return default_legalize(bb, call), record
     record.update(shape=spec.describe(), sparsity=round(spec.sparsity(), 4))
     reasons: list[str] = []
-    current: ConvAlgorithm | None = algorithm
+    current: Lowerable | None = algorithm
     current_params: Params = params
     seen: set[str] = set()
     while current is not None and current.name not in seen:
@@ -55,7 +71,7 @@ def _emit_with_fallback(
             if isinstance(exc, UnsupportedDtype):
                 record["dtype_unsupported"] = True
             name = current.fallback(current_params)
-            current = ALGORITHMS.get(name) if name else None
+            current = resolve(name) if name else None
             current_params = {}
             continue
         record["algorithm"] = current.name
@@ -66,8 +82,10 @@ def _emit_with_fallback(
     return default_legalize(bb, call), record
 
 
-def lower_module(mod: Any, algorithm: ConvAlgorithm, params: Params, ctx: BuildContext) -> Any:
+def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Params, ctx: BuildContext) -> Any:
     """Lower ``mod``'s convolutions with ``algorithm``, legalize the rest, fuse; record per layer.
+
+    ``resolve`` turns a fallback's name into its algorithm (the registry's ``get``).
 
     Raises:
         InvalidCombination: no convolution could use the algorithm because of its dtype
@@ -79,7 +97,7 @@ def lower_module(mod: Any, algorithm: ConvAlgorithm, params: Params, ctx: BuildC
     records: list[dict[str, Any]] = []
 
     def legalize(bb: Any, call: Any) -> Any:
-        expr, record = _emit_with_fallback(algorithm, bb, call, params, ctx)
+        expr, record = _emit_with_fallback(algorithm, resolve, bb, call, params, ctx)
         record["layer"] = f"conv{len(records)}"
         records.append(record)
         return expr

@@ -28,8 +28,13 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int) -> Any:
     from tvm import te, tirx
 
     pt, pl = spec.pad_top, spec.pad_left
-    shape = (spec.batch, spec.in_channels // ic_bn, spec.height + pt + spec.pad_bottom,
-             spec.width + pl + spec.pad_right, ic_bn)
+    shape = (
+        spec.batch,
+        spec.in_channels // ic_bn,
+        spec.height + pt + spec.pad_bottom,
+        spec.width + pl + spec.pad_right,
+        ic_bn,
+    )
     zero = tirx.const(0, data.dtype)
 
     def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
@@ -41,8 +46,9 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int) -> Any:
 
 def packed_read(packed: Any, spec: ConvSpec, ic_bn: int, n: Any, ic: Any, y: Any, x: Any, kh: Any, kw: Any) -> Any:
     """``packed`` at input channel ``ic`` under kernel tap (kh, kw) of output pixel (y, x)."""
-    return packed[n, ic // ic_bn, y * spec.stride_h + kh * spec.dilation_h,
-                  x * spec.stride_w + kw * spec.dilation_w, ic % ic_bn]
+    return packed[
+        n, ic // ic_bn, y * spec.stride_h + kh * spec.dilation_h, x * spec.stride_w + kw * spec.dilation_w, ic % ic_bn
+    ]
 
 
 def unpack_output(out5: Any, spec: ConvSpec, oc_bn: int) -> Any:

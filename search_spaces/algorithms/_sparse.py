@@ -62,7 +62,13 @@ def check_threshold(spec: ConvSpec, threshold: float) -> None:
 
 
 def row_reduce(
-    sw: SparseWeight, data: Any, indices: Any, indptr: Any, od: str, row: Any, lane: Any,
+    sw: SparseWeight,
+    data: Any,
+    indices: Any,
+    indptr: Any,
+    od: str,
+    row: Any,
+    lane: Any,
     source: Callable[[Any], Any],
 ) -> Any:
     """``sum_j data[row, j, lane] * source(k_j)`` over the stored blocks of block row ``row``."""
@@ -81,8 +87,13 @@ def decode_tap(spec: ConvSpec, k: Any) -> tuple[Any, Any, Any]:
     return k // khw, k % khw // spec.kernel_w, k % spec.kernel_w
 
 
-def sparse_rows_compute(spec: ConvSpec, sw: SparseWeight, arrays: tuple[Any, Any, Any], name: str,
-                        source: Callable[[Any, Any, Any, Any], Any]) -> Any:
+def sparse_rows_compute(
+    spec: ConvSpec,
+    sw: SparseWeight,
+    arrays: tuple[Any, Any, Any],
+    name: str,
+    source: Callable[[Any, Any, Any, Any], Any],
+) -> Any:
     """``out[n, oc, p]`` (NCHW, pixels flattened) from ``source(n, oc, k, p)``, then unflattened."""
     from tvm import te
 
@@ -90,8 +101,9 @@ def sparse_rows_compute(spec: ConvSpec, sw: SparseWeight, arrays: tuple[Any, Any
     r, ow = sw.block_rows, spec.out_w
     flat = te.compute(
         (spec.batch, spec.out_channels, spec.out_h * ow),
-        lambda n, oc, p: row_reduce(sw, data, indices, indptr, spec.out_dtype, oc // r, oc % r,
-                                    lambda k: source(n, oc, k, p)),
+        lambda n, oc, p: row_reduce(
+            sw, data, indices, indptr, spec.out_dtype, oc // r, oc % r, lambda k: source(n, oc, k, p)
+        ),
         name=name,
     )
     shape = (spec.batch, spec.out_channels, spec.out_h, ow)
@@ -100,6 +112,7 @@ def sparse_rows_compute(spec: ConvSpec, sw: SparseWeight, arrays: tuple[Any, Any
 
 def direct_source(spec: ConvSpec, pad: Any) -> Callable[[Any, Any, Any, Any], Any]:
     """Sparse direct: read the padded input at weight column ``k``'s tap (no im2col copy)."""
+
     def source(n: Any, oc: Any, k: Any, p: Any) -> Any:
         ic, kh, kw = decode_tap(spec, k)
         ic = (oc // spec.out_per_group) * spec.in_per_group + ic
@@ -118,8 +131,9 @@ def format_name(block_rows: int) -> str:
     return "csr" if block_rows == 1 else f"bsr{block_rows}x1"
 
 
-def emit_sparse(bb: Any, call: Any, spec: ConvSpec, sw: SparseWeight, name: str,
-                compute: Callable[[Any, Any, Any, Any], Any]) -> Any:
+def emit_sparse(
+    bb: Any, call: Any, spec: ConvSpec, sw: SparseWeight, name: str, compute: Callable[[Any, Any, Any, Any], Any]
+) -> Any:
     """Emit ``compute(data, values, indices, indptr)`` with the format arrays as constants."""
     from tvm import relax
 

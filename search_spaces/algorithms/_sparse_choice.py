@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ConvAlgorithm
 from search_spaces.algorithms._sparse import BLOCK_ROWS, FORMATS, THRESHOLDS
 
 if TYPE_CHECKING:
-    import optuna
+    pass
 
 
 class SparseAlgorithm(ConvAlgorithm):
@@ -20,22 +19,15 @@ class SparseAlgorithm(ConvAlgorithm):
     dense = "direct"
     formats: tuple[str, ...] = FORMATS
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        params: dict[str, ParamValue] = {
-            "threshold": trial.suggest_categorical(self.param_name("threshold"), list(THRESHOLDS)),
-        }
-        if len(self.formats) > 1:
-            params["format"] = trial.suggest_categorical(self.param_name("format"), list(self.formats))
-        if params.get("format") == "bsr":
-            params["block"] = trial.suggest_categorical(self.param_name("block"), list(BLOCK_ROWS))
-        return params
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        grid: dict[str, Sequence[ParamValue]] = {self.param_name("threshold"): list(THRESHOLDS)}
-        if len(self.formats) > 1:
-            grid[self.param_name("format")] = list(self.formats)
-            grid[self.param_name("block")] = list(BLOCK_ROWS)
-        return grid
+    def parameters(self) -> tuple[Param, ...]:
+        """The threshold; the format when there is a choice of one; BSR's block rows under BSR."""
+        if len(self.formats) == 1:
+            return (Param("threshold", THRESHOLDS),)
+        return (
+            Param("threshold", THRESHOLDS),
+            Param("format", self.formats),
+            Param("block", BLOCK_ROWS, when=("format", "bsr")),
+        )
 
     def block_rows(self, params: Params) -> int:
         return int(params.get("block", 8)) if params.get("format", "csr") == "bsr" else 1

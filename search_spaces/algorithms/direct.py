@@ -8,16 +8,13 @@ default schedule (``schedules``) can find it. NHWC converts the whole graph's la
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, te_pad
 
 if TYPE_CHECKING:
-    import optuna
-
     from search_spaces._context import BuildContext
 
 LAYOUTS = ("nchw", "nhwc")
@@ -44,6 +41,7 @@ def direct_compute(data: Any, weight: Any, spec: ConvSpec) -> Any:
     sh, sw, dh, dw = spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w
 
     if spec.data_layout == "NCHW":
+
         def nchw(n: Any, oc: Any, y: Any, x: Any) -> Any:
             ic = (oc // ocg) * icg + ric
             src = pad[n, ic, y * sh + rkh * dh, x * sw + rkw * dw].astype(od)
@@ -78,11 +76,7 @@ def emit_direct(bb: Any, call: Any, spec: ConvSpec) -> Any:
 class Direct(ConvAlgorithm):
     description = "direct convolution (NCHW or NHWC), parallel + vectorized default schedule"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {"layout": trial.suggest_categorical(self.param_name("layout"), list(LAYOUTS))}
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("layout"): list(LAYOUTS)}
+    params = (Param("layout", LAYOUTS),)
 
     def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         return convert_layout(mod, str(params.get("layout", "nchw")))

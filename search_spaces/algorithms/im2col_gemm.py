@@ -7,18 +7,15 @@ dense GEMM, which vectorizes and blocks well (``dse_gemm`` in ``schedules``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec
 from search_spaces.algorithms._im2col import gemm_weight, im2col
 from search_spaces.algorithms.direct import LAYOUTS, convert_layout
 
 if TYPE_CHECKING:
-    import optuna
-
     from search_spaces._context import BuildContext
 
 
@@ -62,11 +59,7 @@ def emit_gemm(bb: Any, call: Any, spec: ConvSpec) -> Any:
 class Im2colGemm(ConvAlgorithm):
     description = "im2col + GEMM (NCHW or NHWC), blocked and vectorized default schedule"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {"layout": trial.suggest_categorical(self.param_name("layout"), list(LAYOUTS))}
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("layout"): list(LAYOUTS)}
+    params = (Param("layout", LAYOUTS),)
 
     def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         return convert_layout(mod, str(params.get("layout", "nchw")))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dse.errors import first_line
+from dse.core.errors import first_line
 from search_spaces.algorithms._conv import vector_lanes
 from search_spaces.algorithms._rules import RULES, Env, loop_extent
 
@@ -74,7 +74,7 @@ def schedule_function(func: Any, target: Any) -> tuple[Any, str]:
 
 def _rule_for(name: str) -> Any:
     for prefix in sorted(RULES, key=len, reverse=True):
-        if name == prefix or name.startswith(prefix + "_") and not name.endswith(("_local", "_global")):
+        if name == prefix or (name.startswith(prefix + "_") and not name.endswith(("_local", "_global"))):
             return RULES[prefix]
     return None
 
@@ -104,9 +104,7 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
 
     sch = s_tir.Schedule(func)
     threads = int(target.attrs.get("num-cores", 1)) if target is not None else 1
-    anchors = {
-        sch.get(b).name_hint for b in _root_blocks(sch) if use_rules and _rule_for(sch.get(b).name_hint)
-    }
+    anchors = {sch.get(b).name_hint for b in _root_blocks(sch) if use_rules and _rule_for(sch.get(b).name_hint)}
     _inline_helpers(sch, anchors)
     attach: Any = None
     others = []  # blocks present before the rules run (the rules add init / write-back blocks)

@@ -46,7 +46,9 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
     ic_bn, oc_bn = block_sizes(spec, ctx.tvm_target)
     w = relax.const(pack_weight(spec, oc_bn))
     return bb.call_te(
-        lambda d, k: spatial_pack_compute(d, k, spec, ic_bn, oc_bn), call.args[0], w,
+        lambda d, k: spatial_pack_compute(d, k, spec, ic_bn, oc_bn),
+        call.args[0],
+        w,
         primfunc_name_hint="dse_spatial_pack",
     )
 

@@ -10,16 +10,13 @@ matrices come from ``tvm.topi.nn.winograd_util`` (``topi``'s weight-transform op
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, UnsupportedDtype, te_pad
 
 if TYPE_CHECKING:
-    import optuna
-
     from search_spaces._context import BuildContext
 
 TILES = (2, 4)
@@ -109,14 +106,7 @@ def emit_winograd(bb: Any, call: Any, spec: ConvSpec, m: int) -> Any:
 class Winograd(ConvAlgorithm):
     description = "Winograd F(m,3) for 3x3 stride-1 convs; other layers use the fallback algorithm"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {
-            "tile": trial.suggest_categorical(self.param_name("tile"), list(TILES)),
-            "fallback": trial.suggest_categorical(self.param_name("fallback"), list(FALLBACKS)),
-        }
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("tile"): list(TILES), self.param_name("fallback"): list(FALLBACKS)}
+    params = (Param("tile", TILES), Param("fallback", FALLBACKS))
 
     def incompatibility(self, config: Any) -> str | None:
         if "int8" in str(config.precision.name):

@@ -9,16 +9,14 @@ workers and runs. Files are written atomically (temporary file + ``os.replace``)
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dse.core.files import atomic_write, stable_hash
 from search_spaces._base import Params
-from search_spaces.models._weights import TrainingRecipe
+from search_spaces.models import TrainingRecipe
 
 if TYPE_CHECKING:
     from torch import nn
@@ -43,7 +41,7 @@ def cache_path(ctx: BuildContext, technique: str, params: Params) -> Path:
         "params": dict(sorted(params.items())),
         "recipe": FINETUNE_RECIPE.__dict__,
     }
-    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:16]
+    key = stable_hash(key_fields, 16)
     stem = ctx.model_key.replace(":", ".").replace("/", ".")
     return ctx.work_dir / "weights" / "finetuned" / f"{stem}-{technique}-{key}.pt"
 
@@ -64,7 +62,7 @@ def finetune_cached(
     """
     import torch
 
-    from search_spaces.models._weights import train_model
+    from search_spaces.models import train_model
 
     if epochs <= 0:
         finalize(model)
@@ -79,10 +77,8 @@ def finetune_cached(
     start = time.perf_counter()
     train_model(model, ctx.data, FINETUNE_RECIPE, f"fine-tuning {ctx.model_key} ({technique})", epochs=epochs)
     finalize(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.part")
-    torch.save(model.state_dict(), partial)
-    os.replace(partial, path)  # atomic: a crash never leaves a half-written checkpoint
+    with atomic_write(path) as partial:  # a crash never leaves a half-written checkpoint
+        torch.save(model.state_dict(), partial)
     ctx.info["finetune"] = "trained"
     ctx.info["finetune_s"] = round(time.perf_counter() - start, 2)
     return model.eval()

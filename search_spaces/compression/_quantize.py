@@ -96,8 +96,9 @@ def calibrate(mod: Any, images: torch.Tensor, method: str) -> list[float]:
     if not inputs:
         return []
     outputs_ty = relax.TupleType([inp.ty for inp in inputs])
-    probe = relax.Function(func.params, relax.SeqExpr(func.body.blocks, relax.Tuple(inputs)), outputs_ty,
-                           attrs=func.attrs)
+    probe = relax.Function(
+        func.params, relax.SeqExpr(func.body.blocks, relax.Tuple(inputs)), outputs_ty, attrs=func.attrs
+    )
     probe_mod = tvm.IRModule({"main": probe})
     executable = tvm.compile(probe_mod, tvm.target.Target({"kind": "llvm"}))
     vm = relax.VirtualMachine(executable, tvm.cpu())
@@ -172,7 +173,7 @@ def _make_rewriter_class() -> type:
     from tvm import relax
 
     @relax.expr_functor.mutator
-    class Int8Rewriter(relax.PyExprMutator):  # type: ignore[misc, valid-type]
+    class Int8Rewriter(relax.PyExprMutator):
         def __init__(self, mod: Any, ranges: list[float]) -> None:
             super().__init__(mod)
             self.ranges = ranges
@@ -201,18 +202,30 @@ def _int8_call(builder: Any, call: Any, data: Any, data_range: float) -> Any:
     weight_q, weight_scale = quantize_weight(weight, axis=0 if is_conv else 1)
     data_scale = np.float32(data_range / 127.0 if data_range > 0 else 1.0)
     data_q = builder.emit(
-        relax.op.quantize(data, relax.const(data_scale, "float32"), relax.const(0, "int8"), axis=1 if is_conv else -1,
-                          out_dtype="int8")
+        relax.op.quantize(
+            data,
+            relax.const(data_scale, "float32"),
+            relax.const(0, "int8"),
+            axis=1 if is_conv else -1,
+            out_dtype="int8",
+        )
     )
     if is_conv:
         a = call.attrs
         acc = relax.op.nn.conv2d(
-            data_q, relax.const(weight_q), strides=a.strides, padding=a.padding, dilation=a.dilation,
-            groups=a.groups, data_layout="NCHW", kernel_layout="OIHW", out_layout="NCHW", out_dtype="int32",
+            data_q,
+            relax.const(weight_q),
+            strides=a.strides,
+            padding=a.padding,
+            dilation=a.dilation,
+            groups=a.groups,
+            data_layout="NCHW",
+            kernel_layout="OIHW",
+            out_layout="NCHW",
+            out_dtype="int32",
         )
     else:
         acc = relax.op.matmul(data_q, relax.const(weight_q), out_dtype="int32")
     acc_var = builder.emit(acc)
     scale = relax.const((data_scale * weight_scale).astype(np.float32))
-    return relax.op.dequantize(acc_var, scale, relax.const(0, "int32"), axis=1 if is_conv else -1,
-                               out_dtype="float32")
+    return relax.op.dequantize(acc_var, scale, relax.const(0, "int32"), axis=1 if is_conv else -1, out_dtype="float32")

@@ -13,17 +13,15 @@ a reshape across channels) make the trial an invalid combination with the reason
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import InvalidCombination, first_line
-from search_spaces._base import Params, ParamValue
+from dse.core.errors import InvalidCombination, first_line
+from search_spaces._base import Param, Params
 from search_spaces.compression._base import PRUNING, PruningMethod
 from search_spaces.compression._finetune import FINETUNE_EPOCHS, finetune_cached
 from search_spaces.compression._size import model_size, prunable_modules, record_model_size
 
 if TYPE_CHECKING:
-    import optuna
     import torch
     from torch import nn
 
@@ -41,17 +39,10 @@ UNTRACEABLE_MODELS = ("shufflenet_v2_x1_0",)
 class ChannelPruning(PruningMethod):
     description = "structured L2-norm channel pruning with torch-pruning's DepGraph (smaller dense model)"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {
-            "ratio": trial.suggest_float(self.param_name("ratio"), *RATIO_RANGE, step=0.05),
-            "finetune_epochs": trial.suggest_categorical(self.param_name("finetune_epochs"), list(FINETUNE_EPOCHS)),
-        }
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {
-            self.param_name("ratio"): [0.25, 0.5, 0.75],
-            self.param_name("finetune_epochs"): [0, 2],
-        }
+    params = (
+        Param("ratio", low=RATIO_RANGE[0], high=RATIO_RANGE[1], step=0.05),
+        Param("finetune_epochs", FINETUNE_EPOCHS),
+    )
 
     def incompatibility(self, config: Any) -> str | None:
         if config.model in UNTRACEABLE_MODELS:

@@ -13,14 +13,12 @@ GPUs, and slow on x86 CPUs without it, where every operation converts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.compression._base import PRECISION, PrecisionMethod
 
 if TYPE_CHECKING:
-    import optuna
     from torch import nn
 
     from search_spaces._context import BuildContext
@@ -32,11 +30,7 @@ ACCUMULATE = ("float32", "float16")
 class Float16(PrecisionMethod):
     description = "float16 data and weights in conv/matmul (ToMixedPrecision), float32 or float16 accumulation"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {"accumulate": trial.suggest_categorical(self.param_name("accumulate"), list(ACCUMULATE))}
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("accumulate"): list(ACCUMULATE)}
+    params = (Param("accumulate", ACCUMULATE),)
 
     def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
         from tvm import relax

@@ -14,16 +14,14 @@ activation ever clips, coarser steps); ``percentile`` takes the mean over images
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import FailureKind, InvalidCombination, TrialFailure, first_line
-from search_spaces._base import Params, ParamValue
+from dse.core.errors import FailureKind, InvalidCombination, TrialFailure, first_line
+from search_spaces._base import Param, Params
 from search_spaces.compression._base import PRECISION, PrecisionMethod
 from search_spaces.compression._quantize import CALIBRATION_METHODS
 
 if TYPE_CHECKING:
-    import optuna
     from torch import nn
 
     from search_spaces._context import BuildContext
@@ -36,11 +34,7 @@ CALIBRATION_IMAGES = 64
 class Int8(PrecisionMethod):
     description = "int8 PTQ: per-channel weights, calibrated per-tensor activations, int8xint8->int32 conv/matmul"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {"calibration": trial.suggest_categorical(self.param_name("calibration"), list(CALIBRATION_METHODS))}
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("calibration"): list(CALIBRATION_METHODS)}
+    params = (Param("calibration", CALIBRATION_METHODS),)
 
     def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.compression import _quantize

@@ -12,16 +12,14 @@ Dense code does not get faster from this alone: the tensors keep their shapes.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from search_spaces._base import Params, ParamValue
+from search_spaces._base import Param, Params
 from search_spaces.compression._base import PRUNING, PruningMethod
 from search_spaces.compression._finetune import FINETUNE_EPOCHS, finetune_cached
 from search_spaces.compression._size import prunable_modules, record_model_size
 
 if TYPE_CHECKING:
-    import optuna
     from torch import nn
 
     from search_spaces._context import BuildContext
@@ -34,19 +32,11 @@ SPARSITY_RANGE = (0.5, 0.95)
 class MagnitudePruning(PruningMethod):
     description = "unstructured L1-magnitude pruning of conv/linear weights (zeros kept through export)"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {
-            "sparsity": trial.suggest_float(self.param_name("sparsity"), *SPARSITY_RANGE, step=0.05),
-            "scope": trial.suggest_categorical(self.param_name("scope"), list(SCOPES)),
-            "finetune_epochs": trial.suggest_categorical(self.param_name("finetune_epochs"), list(FINETUNE_EPOCHS)),
-        }
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {
-            self.param_name("sparsity"): [0.5, 0.7, 0.8, 0.9, 0.95],
-            self.param_name("scope"): list(SCOPES),
-            self.param_name("finetune_epochs"): [0, 2],
-        }
+    params = (
+        Param("sparsity", low=SPARSITY_RANGE[0], high=SPARSITY_RANGE[1], step=0.05),
+        Param("scope", SCOPES),
+        Param("finetune_epochs", FINETUNE_EPOCHS),
+    )
 
     def apply(self, model: nn.Module, params: Params, ctx: BuildContext) -> nn.Module:
         sparsity = float(params["sparsity"])

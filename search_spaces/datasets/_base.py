@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from dse.errors import UsageError
-from dse.registry import Registry
+from dse.core.errors import UsageError
+from dse.core.registry import Registry
 
 if TYPE_CHECKING:
     import torch

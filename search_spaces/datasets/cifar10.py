@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
 
 _MEAN = (0.4914, 0.4822, 0.4465)

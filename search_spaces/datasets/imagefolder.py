@@ -7,9 +7,13 @@ fine-tuning); a directory of class folders alone is used as the evaluation split
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
+
+if TYPE_CHECKING:
+    import torch
 
 _IMAGE_SIZE = 224
 _MEAN = (0.485, 0.456, 0.406)
@@ -32,7 +36,7 @@ class ImageFolderDataset(Dataset):
         return DataSplits(train_x, train_y, eval_x, eval_y, num_classes=len(classes))
 
 
-def _read_folder(folder: Path) -> tuple[object, object, list[str]]:
+def _read_folder(folder: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     import torch
     from torchvision import transforms
     from torchvision.datasets import ImageFolder

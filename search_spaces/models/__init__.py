@@ -7,7 +7,25 @@ for quick runs and tests, and user models given as ``package.module:factory``.
 from __future__ import annotations
 
 from search_spaces.models import tiny, torchvision_zoo  # noqa: F401  (registration)
-from search_spaces.models._base import MODELS, ModelSpec, build_model
-from search_spaces.models._weights import WeightsSpec, resolve_weights
+from search_spaces.models._base import MODELS, ModelSpec, build_model, is_user_model
+from search_spaces.models._weights import (
+    ResolvedWeights,
+    TrainingRecipe,
+    WeightsSpec,
+    load_weights,
+    resolve_weights,
+    train_model,
+)
 
-__all__ = ["MODELS", "ModelSpec", "WeightsSpec", "build_model", "resolve_weights"]
+__all__ = [
+    "MODELS",
+    "ModelSpec",
+    "ResolvedWeights",
+    "TrainingRecipe",
+    "WeightsSpec",
+    "build_model",
+    "is_user_model",
+    "load_weights",
+    "resolve_weights",
+    "train_model",
+]

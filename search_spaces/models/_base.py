@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import UsageError
-from dse.registry import Registry
+from dse.core.errors import UsageError
+from dse.core.registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,7 +63,7 @@ def _build_user_model(spec: str, num_classes: int, in_channels: int, image_size:
         accepted = inspect.signature(factory).parameters
         kwargs = {k: v for k, v in offered.items() if k in accepted}
         model = factory(**kwargs)
-    except Exception as exc:  # user code: any failure is a usage error with its reason
+    except Exception as exc:  # noqa: BLE001 (user code: any failure is a usage error with its reason)
         raise UsageError(f"User model factory {spec!r} raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise UsageError(

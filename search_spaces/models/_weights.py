@@ -8,13 +8,13 @@ resolved checkpoint is identified by the SHA-256 of its bytes, which keys the ev
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dse.errors import UsageError, first_line
+from dse.core.errors import UsageError, first_line
+from dse.core.files import atomic_write, stable_hash
 from search_spaces.models._base import MODELS, build_model, is_user_model
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def load_weights(model: nn.Module, weights: ResolvedWeights) -> nn.Module:
 
     try:
         state = torch.load(weights.path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors of a damaged or foreign file
+    except Exception as exc:  # noqa: BLE001 (pickle/zip errors of a damaged or foreign file)
         raise UsageError(
             f"Cannot read weights {str(weights.path)!r} ({first_line(exc)}); pass a torch state_dict file"
         ) from None
@@ -118,7 +118,7 @@ def _pretrained_weights(model_name: str, data: DataSplits) -> Path:
     if not cached.is_file():
         try:
             weights.get_state_dict(progress=True)
-        except Exception as exc:  # offline: URLError and friends
+        except Exception as exc:  # noqa: BLE001 (offline: URLError and friends)
             raise UsageError(
                 f"Cannot download torchvision weights for {model_name} ({type(exc).__name__}); "
                 f"copy {Path(weights.url).name} into {cached.parent} or pass --weights PATH"
@@ -136,7 +136,7 @@ def _trained_weights(model_name: str, dataset: str, data: DataSplits, spec: Weig
         "train_size": len(data.train_y),
         "recipe": recipe.__dict__,
     }
-    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:16]
+    key = stable_hash(key_fields, 16)
     path = spec.cache_dir / f"{model_name.replace(':', '.')}-{dataset}-{key}.pt"
     if path.is_file():
         return path
@@ -149,10 +149,8 @@ def _trained_weights(model_name: str, dataset: str, data: DataSplits, spec: Weig
 
     model = build_model(model_name, data.num_classes, data.input_shape)
     train_model(model, data, recipe, description=f"training {model_name} on {dataset}")
-    spec.cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.part")
-    torch.save(model.state_dict(), partial)
-    os.replace(partial, path)  # atomic: a crash never leaves a half-written checkpoint
+    with atomic_write(path) as partial:  # a crash never leaves a half-written checkpoint
+        torch.save(model.state_dict(), partial)
     return path
 
 

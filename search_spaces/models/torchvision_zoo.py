@@ -8,7 +8,7 @@ map below 1x1 is dropped. The first convolution also takes the data set's channe
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from search_spaces.models._base import SMALL_INPUT_MAX, ModelSpec, register_model
 
@@ -45,8 +45,12 @@ def _stem_conv_path(arch: str) -> str:
 
 
 def _stem_pool_path(arch: str) -> str | None:
-    return {"resnet18": "maxpool", "resnet50": "maxpool", "densenet121": "features.pool0",
-            "shufflenet_v2_x1_0": "maxpool"}.get(arch)
+    return {
+        "resnet18": "maxpool",
+        "resnet50": "maxpool",
+        "densenet121": "features.pool0",
+        "shufflenet_v2_x1_0": "maxpool",
+    }.get(arch)
 
 
 def _replace(model: nn.Module, path: str, new: nn.Module) -> None:
@@ -64,8 +68,12 @@ def _adapt(model: nn.Module, arch: str, in_channels: int, image_size: int) -> nn
     assert isinstance(stem, nn.Conv2d)
     if small or in_channels != stem.in_channels:
         kernel, stride, padding = (3, 1, 1) if small else (stem.kernel_size, stem.stride, stem.padding)
-        _replace(model, stem_path, nn.Conv2d(in_channels, stem.out_channels, kernel, stride, padding,
-                                             bias=stem.bias is not None))
+        kernel, stride, padding = cast(Any, kernel), cast(Any, stride), cast(Any, padding)  # torch's own tuples
+        _replace(
+            model,
+            stem_path,
+            nn.Conv2d(in_channels, stem.out_channels, kernel, stride, padding, bias=stem.bias is not None),
+        )
     if not small:
         return model
     if arch == "mnasnet1_0":
@@ -80,11 +88,12 @@ def _adapt(model: nn.Module, arch: str, in_channels: int, image_size: int) -> nn
     if arch.startswith("vgg"):
         # VGG pools 5 times and ends in 25088->4096->4096 dense layers; small inputs keep as
         # many 2x2 pools as the image allows and get a single linear classifier.
-        pools = [name for name, m in model.features.named_children() if isinstance(m, nn.MaxPool2d)]
-        for name in pools[int(math.log2(image_size)):]:
-            model.features[int(name)] = nn.Identity()
-        model.avgpool = nn.AdaptiveAvgPool2d(1)
-        model.classifier = nn.Linear(512, model.classifier[-1].out_features)
+        vgg: Any = model  # torchvision.models.VGG: features, avgpool, classifier
+        pools = [name for name, m in vgg.features.named_children() if isinstance(m, nn.MaxPool2d)]
+        for name in pools[int(math.log2(image_size)) :]:
+            vgg.features[int(name)] = nn.Identity()
+        vgg.avgpool = nn.AdaptiveAvgPool2d(1)
+        vgg.classifier = nn.Linear(512, vgg.classifier[-1].out_features)
     return model
 
 

@@ -1,8 +1,25 @@
-"""Layer 6: hardware targets, one registered preset per file."""
+"""Layer 6: hardware. Every fact about a device lives here.
+
+One registered preset per file (``x86``, ``arm`` and its board presets, ``cuda``) says which TVM
+target to compile for, how to link for it (the aarch64 cross compiler), how to reach its device
+and which session measures it; ``devices`` holds the sessions (local, RPC, emulated) and the
+device identity and lock; ``sessions`` keeps one open session per process.
+"""
 
 from __future__ import annotations
 
 from search_spaces.targets import arm, arm_boards, cuda, x86  # noqa: F401  (registration)
 from search_spaces.targets._base import TARGETS, TargetPreset
+from search_spaces.targets.devices import Device, LoadedModule, device_identity, device_lock
+from search_spaces.targets.sessions import forget_session, open_session
 
-__all__ = ["TARGETS", "TargetPreset"]
+__all__ = [
+    "TARGETS",
+    "Device",
+    "LoadedModule",
+    "TargetPreset",
+    "device_identity",
+    "device_lock",
+    "forget_session",
+    "open_session",
+]

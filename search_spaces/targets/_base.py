@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.registry import Registry
+from dse.core.registry import Registry
 
 if TYPE_CHECKING:
-    from dse.config import DeviceOptions
-    from dse.devices import Device
+    from dse.core.config import DeviceOptions
+    from search_spaces.targets.devices import Device
 
 
 class TargetPreset:
@@ -27,6 +27,10 @@ class TargetPreset:
     def open_device(self, options: DeviceOptions) -> Device:
         """Open a session on the measurement device."""
         raise NotImplementedError
+
+    def cross_compiler(self) -> str | None:
+        """The C compiler that links libraries for this target on this host (None: the host's own)."""
+        return None
 
     def export_library(self, executable: Any, path: str) -> None:
         """Write the compiled module as a shared library loadable on the device."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 from search_spaces.targets._base import TARGETS, TargetPreset
 
 if TYPE_CHECKING:
-    from dse.config import DeviceOptions
-    from dse.devices import Device
+    from dse.core.config import DeviceOptions
+    from search_spaces.targets.devices import Device
 
 #: Architecture compiled for when no GPU is present to ask (compile-only checks): Ampere.
 FALLBACK_ARCH = "sm_80"
@@ -51,13 +51,17 @@ class CudaGpu(TargetPreset):
     def check_reachable(self, options: DeviceOptions) -> None:
         """One-line UsageError without a GPU here (CUDA boards over RPC are not supported yet)."""
         if options.remote:
-            raise UsageError("--target cuda measures on this machine's GPU; RPC (--rpc/--rpc-tracker) is "
-                             "not supported for cuda yet: run dse on the GPU machine itself")
+            raise UsageError(
+                "--target cuda measures on this machine's GPU; RPC (--rpc/--rpc-tracker) is "
+                "not supported for cuda yet: run dse on the GPU machine itself"
+            )
         if gpu_arch() is None:
-            raise UsageError("--target cuda needs an NVIDIA GPU and its driver on this machine, and none was "
-                             "found (tvm.cuda(0).exist is False): run on a GPU machine or pick --target x86")
+            raise UsageError(
+                "--target cuda needs an NVIDIA GPU and its driver on this machine, and none was "
+                "found (tvm.cuda(0).exist is False): run on a GPU machine or pick --target x86"
+            )
 
     def open_device(self, options: DeviceOptions) -> Device:
-        from dse.devices.local import LocalDevice
+        from search_spaces.targets.devices.local import LocalDevice
 
         return LocalDevice("cuda")  # DeviceUnavailable (retryable) if the GPU went away

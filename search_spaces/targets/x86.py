@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from search_spaces.targets._base import TARGETS, TargetPreset
 
 if TYPE_CHECKING:
-    from dse.config import DeviceOptions
-    from dse.devices import Device
+    from dse.core.config import DeviceOptions
+    from search_spaces.targets.devices import Device
 
 
 @TARGETS.register("x86")
@@ -22,7 +22,7 @@ class X86Host(TargetPreset):
 
     def check_reachable(self, options: DeviceOptions) -> None:
         """With --rpc/--rpc-tracker, a one-line UsageError when the x86 machine cannot be reached."""
-        from dse.devices import rpc
+        from search_spaces.targets.devices import rpc
 
         fix = "Start `python -m tvm.exec.rpc_server --host 127.0.0.1 --port PORT` (another host only if trusted)."
         if options.rpc_tracker:
@@ -35,9 +35,9 @@ class X86Host(TargetPreset):
         # Over RPC the code is still compiled for this host's CPU: the remote x86 machine must
         # have the same (or a newer, compatible) CPU.
         if options.remote:
-            from dse.devices.rpc import RPCDevice
+            from search_spaces.targets.devices.rpc import RPCDevice
 
             return RPCDevice(options)
-        from dse.devices.local import LocalDevice
+        from search_spaces.targets.devices.local import LocalDevice
 
         return LocalDevice("cpu")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.registry import Registry
+from dse.core.registry import Registry
 from search_spaces._base import Choice, Params
 
 if TYPE_CHECKING:

@@ -15,15 +15,13 @@ valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder pe
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
-import os
 import re
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from dse.core.files import atomic_write, file_lock, stable_hash
 
 BUDGETS_FILE = "budgets.json"
 #: Run times MetaSchedule stores for candidates that failed to build or run.
@@ -36,7 +34,7 @@ def target_key(target: Any) -> str:
     cpu = str(config.get("mcpu") or config.get("arch") or config.get("kind") or "generic")
     cores = config.get("num-cores")
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{cpu}-{cores}c" if cores else cpu)
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    digest = stable_hash(config, 8)
     return f"{readable}-{digest}"
 
 
@@ -55,15 +53,9 @@ class TuningDatabase:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock_path = folder / ".lock"
 
-    @contextlib.contextmanager
-    def locked(self, exclusive: bool) -> Iterator[None]:
+    def locked(self, exclusive: bool) -> AbstractContextManager[None]:
         """Hold the folder's lock: writers exclude everyone, readers only writers."""
-        with open(self._lock_path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return file_lock(self._lock_path, shared=not exclusive)
 
     def budgets(self) -> dict[str, dict[str, Any]]:
         """Budget each workload was tuned to (read under the lock)."""
@@ -81,9 +73,8 @@ class TuningDatabase:
         for key, entry in tuned.items():
             if int(entry["trials"]) >= int(budgets.get(key, {}).get("trials", 0)):
                 budgets[key] = entry
-        scratch = self.folder / f".{BUDGETS_FILE}.{os.getpid()}"
-        scratch.write_text(json.dumps(budgets, indent=1, sort_keys=True))
-        os.replace(scratch, self.folder / BUDGETS_FILE)
+        with atomic_write(self.folder / BUDGETS_FILE) as scratch:
+            scratch.write_text(json.dumps(budgets, indent=1, sort_keys=True))
 
     def open(self) -> Any:
         """The MetaSchedule JSON database (reads both files; call under a lock)."""
@@ -126,9 +117,7 @@ def merge_best(source: Any, destination: Any, mods: list[Any]) -> int:
         record = source.get_top_k(source.commit_workload(mod), 1)[0]
         workload = destination.commit_workload(mod)
         destination.commit_tuning_record(
-            ms.database.TuningRecord(
-                record.trace, workload, record.run_secs, record.target, record.args_info
-            )
+            ms.database.TuningRecord(record.trace, workload, record.run_secs, record.target, record.args_info)
         )
         improved += 1
     return improved

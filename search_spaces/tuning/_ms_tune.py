@@ -6,20 +6,20 @@ when, with which budget) and this file the mechanics (how TVM is driven).
 
 from __future__ import annotations
 
-import platform
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import InvalidCombination
+from dse.core.errors import InvalidCombination
 from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, merge_best, workload_hash
 
 if TYPE_CHECKING:
+    from dse.core.config import DeviceOptions
     from search_spaces._context import BuildContext
 
 #: A candidate run slower than this is abandoned (the runner reports it as failed).
 RUN_TIMEOUT_S = 60.0
-AARCH64_CC = "aarch64-linux-gnu-gcc"
 
 
 @dataclass
@@ -82,21 +82,48 @@ def in_process_builder(cross_cc: str | None) -> Any:
                 try:
                     path = _export(_fast_build(item.mod, item.target), cross_cc)
                     results.append(BuilderResult(path, None))
-                except Exception as exc:  # a candidate that does not build is data, not a crash
+                except Exception as exc:  # noqa: BLE001 (a candidate that does not build is data, not a crash)
                     results.append(BuilderResult(None, f"{type(exc).__name__}: {exc}"))
             return results
 
     return InProcessBuilder()
 
 
-def _cross_compiles(tvm_target: Any) -> bool:
-    """True when the target's triple is aarch64 and this host is not."""
-    triple = str(tvm_target.attrs.get("mtriple", "")) if hasattr(tvm_target, "attrs") else ""
-    return triple.startswith("aarch64") and platform.machine() not in ("aarch64", "arm64")
+def time_candidate(
+    rt_mod: Any, device: Any, evaluator_config: Any, repeated_args: list[Any], *, warmup_runs: int
+) -> list[float]:
+    """MetaSchedule's ``f_run_evaluator``: time a candidate with dse's own protocol.
+
+    The sample size and count come from the study's ``MeasureConfig`` (through
+    ``evaluator_config``: ``min_repeat_ms`` and ``repeat = candidate_repeat``), so candidates
+    and trials are timed by the same loop (``dse.core.measure.take_samples``).
+    """
+    from dse.core.measure import take_samples
+
+    costs: list[float] = []
+    for args in repeated_args:
+
+        def timer(number: int, repeat: int, args: Any = args) -> list[float]:
+            device.sync()
+            evaluator = rt_mod.time_evaluator(rt_mod.entry_name, device, number=number, repeat=repeat)
+            return list(evaluator(*args).results)
+
+        seconds, _ = take_samples(timer, evaluator_config.repeat, evaluator_config.min_repeat_ms, warmup_runs)
+        costs.extend(seconds)
+    return costs
+
+
+def time_candidate_over_rpc(
+    session: Any, rt_mod: Any, device: Any, evaluator_config: Any, repeated_args: list[Any], *, warmup_runs: int
+) -> list[float]:
+    """:func:`time_candidate` with the RPC runner's signature (it passes the session first)."""
+    return time_candidate(rt_mod, device, evaluator_config, repeated_args, warmup_runs=warmup_runs)
 
 
 def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
     """The builder and the runner that measure candidates where the trial will be measured.
+
+    Candidates are timed with the study's protocol (``ctx.measure``, see :func:`time_candidate`).
 
     Raises:
         InvalidCombination: when candidates cannot be measured for real on this device
@@ -105,16 +132,41 @@ def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
     from tvm.s_tir import meta_schedule as ms
 
     options = ctx.device_options
-    evaluator = ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=100, enable_cpu_cache_flush=False)
-    builder = in_process_builder(AARCH64_CC if _cross_compiles(ctx.tvm_target) else None)
+    if options.remote:
+        _check_remote_tunable(options)
+    measure = ctx.measure
+    evaluator = ms.runner.EvaluatorConfig(
+        number=1, repeat=measure.candidate_repeat, min_repeat_ms=measure.min_repeat_ms, enable_cpu_cache_flush=False
+    )
+    builder = in_process_builder(ctx.target.cross_compiler())
     if not options.remote:
-        return builder, ms.runner.LocalRunner(timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator)
+        run = functools.partial(time_candidate, warmup_runs=measure.warmup_runs)
+        return builder, ms.runner.LocalRunner(
+            timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator, f_run_evaluator=run
+        )
 
-    from dse.config import parse_host_port
-    from dse.devices.rpc import release_all, remote_is_emulated
+    from dse.core.config import parse_host_port
+
+    assert options.rpc_tracker is not None and options.rpc_key is not None  # _check_remote_tunable
+    host, port = parse_host_port(options.rpc_tracker, "--rpc-tracker")
+    config = ms.runner.RPCConfig(
+        tracker_host=host,
+        tracker_port=port,
+        tracker_key=options.rpc_key,
+        session_timeout_sec=options.session_timeout_s,
+    )
+    run_remote = functools.partial(time_candidate_over_rpc, warmup_runs=measure.warmup_runs)
+    runner = ms.runner.RPCRunner(
+        rpc_config=config, evaluator_config=evaluator, max_workers=1, f_run_evaluator=run_remote
+    )
+    return builder, runner
+
+
+def _check_remote_tunable(options: DeviceOptions) -> None:
+    """InvalidCombination unless candidates can be timed for real on the remote device."""
+    from search_spaces.targets.devices.rpc import release_all, remote_is_emulated
 
     release_all()  # this worker must not hold the board while the runner asks the tracker for it
-
     if remote_is_emulated(options):
         raise InvalidCombination(
             "MetaSchedule tuning needs real timings and the RPC device is emulated (qemu): use tuning=untuned"
@@ -124,13 +176,6 @@ def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
             "MetaSchedule over RPC needs a tracker: start one (python -m tvm.exec.rpc_tracker) and pass "
             "--rpc-tracker HOST:PORT --rpc-key KEY instead of --rpc"
         )
-    host, port = parse_host_port(options.rpc_tracker, "--rpc-tracker")
-    config = ms.runner.RPCConfig(
-        tracker_host=host, tracker_port=port, tracker_key=options.rpc_key,
-        session_timeout_sec=options.session_timeout_s,
-    )
-    runner = ms.runner.RPCRunner(rpc_config=config, evaluator_config=evaluator, max_workers=1)
-    return builder, runner
 
 
 def tunable_tasks(mod: Any, tvm_target: Any) -> list[Any]:
@@ -169,7 +214,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
         report.trials = trials
         merge_best(scratch, shared, mods)
         tuned = {}
-        for task, mod in zip(pending, mods):
+        for task, mod in zip(pending, mods, strict=True):
             if best_run_s(scratch, mod) is None:
                 report.failed.append(task.task_name)
             else:
@@ -180,8 +225,14 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
 
 
 def _run_tuner(
-    pending: list[Any], mods: list[Any], budget: int, shared: Any, builder: Any, runner: Any,
-    ctx: BuildContext, db: TuningDatabase,
+    pending: list[Any],
+    mods: list[Any],
+    budget: int,
+    shared: Any,
+    builder: Any,
+    runner: Any,
+    ctx: BuildContext,
+    db: TuningDatabase,
 ) -> tuple[Any, int]:
     """Run MetaSchedule on ``pending`` into a scratch database warm-started from ``shared``."""
     from tvm.s_tir import meta_schedule as ms
@@ -196,17 +247,28 @@ def _run_tuner(
     _quiet_console()
     contexts = [
         ms.TuneContext(
-            mod=mod, target=ctx.tvm_target, space_generator="post-order-apply",
-            search_strategy=_search_strategy(budget), task_name=name, logger=logger, rand_state=seed,
+            mod=mod,
+            target=ctx.tvm_target,
+            space_generator="post-order-apply",
+            search_strategy=_search_strategy(budget),
+            task_name=name,
+            logger=logger,
+            rand_state=seed,
             num_threads="physical",
         ).clone()
-        for mod, name, logger, seed in zip(mods, names, loggers, fork_seed(0, n=len(mods)))
+        for mod, name, logger, seed in zip(mods, names, loggers, fork_seed(0, n=len(mods)), strict=True)
     ]
     ms.tune.tune_tasks(
-        tasks=contexts, task_weights=[1.0] * len(contexts), work_dir=str(db.folder),
-        max_trials_global=budget * len(contexts), max_trials_per_task=budget,
-        num_trials_per_iter=min(64, budget), builder=builder, runner=runner,
-        database=scratch, cost_model="xgb",
+        tasks=contexts,
+        task_weights=[1.0] * len(contexts),
+        work_dir=str(db.folder),
+        max_trials_global=budget * len(contexts),
+        max_trials_per_task=budget,
+        num_trials_per_iter=min(64, budget),
+        builder=builder,
+        runner=runner,
+        database=scratch,
+        cost_model="xgb",
     )
     return scratch, len(scratch) - seeded
 
@@ -222,9 +284,11 @@ def _fast_stack(context: int = 1) -> list[Any]:
     while frame is not None:
         code = frame.f_code
         line = linecache.getline(code.co_filename, frame.f_lineno)
-        stack.append(inspect.FrameInfo(
-            frame, code.co_filename, frame.f_lineno, code.co_name, [line] if line else None, 0 if line else None
-        ))
+        stack.append(
+            inspect.FrameInfo(
+                frame, code.co_filename, frame.f_lineno, code.co_name, [line] if line else None, 0 if line else None
+            )
+        )
         frame = frame.f_back
     return stack
 
@@ -264,7 +328,8 @@ def _search_strategy(budget: int) -> Any:
     from tvm.s_tir import meta_schedule as ms
 
     return ms.search_strategy.EvolutionarySearch(
-        population_size=max(64, min(512, 4 * budget)), init_min_unmeasured=min(50, max(8, budget)),
+        population_size=max(64, min(512, 4 * budget)),
+        init_min_unmeasured=min(50, max(8, budget)),
         genetic_num_iters=3,
     )
 
@@ -283,7 +348,8 @@ def apply_records(mod: Any, db: TuningDatabase, ctx: BuildContext) -> tuple[Any,
     with ctx.tvm_target, database, tvm.transform.PassContext(opt_level=3):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
     applied = [
-        gv.name_hint for gv, f in mod.functions.items()
+        gv.name_hint
+        for gv, f in mod.functions.items()
         if isinstance(f, tirx.PrimFunc) and gv.name_hint in before and not f.same_as(before[gv.name_hint])
     ]
     return mod, sorted(applied)

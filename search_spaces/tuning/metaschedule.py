@@ -11,17 +11,14 @@ algorithm layer's default schedules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import FailureKind, TrialFailure, first_line
-from search_spaces._base import Params, ParamValue
+from dse.core.errors import FailureKind, TrialFailure, first_line
+from search_spaces._base import Param, Params
 from search_spaces.tuning._base import TUNING, TuningMode
 
 if TYPE_CHECKING:
-    import optuna
-
     from search_spaces._context import BuildContext
 
 #: Trials per kernel. Fixed list: Optuna rejects a categorical whose choices change.
@@ -60,11 +57,7 @@ class MetaSchedule(TuningMode):
     description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
     opt_in = True  # minutes of tuning per new model: searched only when asked for
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
-        return {"trials": int(trial.suggest_categorical(self.param_name("trials"), list(BUDGETS)))}
-
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
-        return {self.param_name("trials"): list(BUDGETS)}
+    params = (Param("trials", BUDGETS),)
 
     def schedule(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         """Tune what is not tuned to the budget yet, apply the database, schedule the rest."""

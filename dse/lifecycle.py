@@ -1,11 +1,11 @@
-"""The trial loop shared by every worker of a study: budget, heartbeats, dead workers, retries.
+"""The trial lifecycle shared by every worker of a study: budget, heartbeats, dead workers, retries.
 
 Several workers (threads of one process with ``--n-jobs``, processes, machines) run this loop
 against one Optuna storage. The rules that keep their joint record exact:
 
 * **Budget.** A trial counts against ``--n-trials`` unless another trial re-runs it
   (``retry_of``). A worker counts and asks under the study's budget lock, so workers never
-  start more trials than the budget (see ``dse._locks`` for the multi-machine caveat).
+  start more trials than the budget (see ``dse.core.files`` for the multi-machine caveat).
 * **Heartbeats.** A running trial carries its worker's identity (host, pid, process start time)
   and a ``heartbeat_at`` time refreshed every ``heartbeat_interval_s``. A RUNNING trial whose
   process is gone (same host) or whose heartbeat is older than three intervals (any host) is a
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from dse._locks import file_lock, lock_path
-from dse.errors import FailureKind
+from dse.core.errors import FailureKind, TrialFailure, UsageError, first_line
+from dse.core.files import file_lock, lock_path
+from dse.core.record import TrialRecord
 
 if TYPE_CHECKING:
     import optuna
@@ -71,12 +72,13 @@ def process_is_gone(worker: dict[str, Any]) -> bool:
 
 def death_reason(trial: optuna.trial.FrozenTrial, grace_s: float, now: float) -> str | None:
     """Why a RUNNING trial's worker is considered dead, or None while it looks alive."""
-    worker = trial.user_attrs.get("worker")
+    record = TrialRecord.of(trial)
+    worker = record.worker
     if isinstance(worker, dict) and worker.get("host") == socket.gethostname():
         if process_is_gone(worker):
             return f"its worker process {worker.get('pid')} on {worker.get('host')} is gone"
         return None
-    last = trial.user_attrs.get("heartbeat_at")
+    last = record.heartbeat_at
     if last is None and trial.datetime_start is not None:
         last = trial.datetime_start.timestamp()
     if last is not None and now - float(last) > grace_s:
@@ -96,7 +98,7 @@ class Heartbeat:
     def _beat(self) -> None:
         while True:
             try:
-                self._trial.set_user_attr("heartbeat_at", time.time())
+                TrialRecord(heartbeat_at=time.time()).write(self._trial)
             except Exception as exc:  # noqa: BLE001 (a storage hiccup: the next beat may succeed)
                 log.debug("heartbeat of trial %d failed: %s", self._trial.number, exc)
             if self._stop.wait(self._interval_s):
@@ -114,8 +116,15 @@ class Heartbeat:
 class Budget:
     """Decides, for all workers of one study, whether another trial may start."""
 
-    def __init__(self, study: optuna.Study, n_trials: int, work_dir: Path, storage_id: str,
-                 heartbeat_interval_s: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        study: optuna.Study,
+        n_trials: int,
+        work_dir: Path,
+        storage_id: str,
+        heartbeat_interval_s: float,
+        max_retries: int,
+    ) -> None:
         self._study = study
         self._n_trials = n_trials
         self._lock = lock_path(work_dir, "budget", {"study": study.study_name, "storage": storage_id})
@@ -126,7 +135,7 @@ class Budget:
     def used(self) -> int:
         """Trials that count against the budget: all of them but those re-run by another."""
         trials = self._study.get_trials(deepcopy=False)
-        retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+        retried = {record.retry_of for record in map(TrialRecord.of, trials) if record.retry_of is not None}
         return len(trials) - len(retried)
 
     def next_trial(self) -> optuna.Trial | None:
@@ -140,8 +149,7 @@ class Budget:
             if not waiting and self.used() >= self._n_trials:
                 return None
             trial = self._study.ask()
-            trial.set_user_attr("worker", self.worker.as_dict())
-            trial.set_user_attr("heartbeat_at", time.time())
+            TrialRecord(worker=self.worker.as_dict(), heartbeat_at=time.time()).write(trial)
             return trial
 
     def reap_stale(self) -> list[int]:
@@ -156,8 +164,9 @@ class Budget:
                 continue
             if self.fail(frozen, FailureKind.LOST, f"trial abandoned: {reason}"):
                 reaped.append(frozen.number)
-                log.warning("Trial %d was left RUNNING (%s): marked failed, configuration re-queued",
-                            frozen.number, reason)
+                log.warning(
+                    "Trial %d was left RUNNING (%s): marked failed, configuration re-queued", frozen.number, reason
+                )
         return reaped
 
     def fail(self, frozen: optuna.trial.FrozenTrial, kind: FailureKind, message: str) -> bool:
@@ -166,14 +175,16 @@ class Budget:
 
         trial = optuna.trial.Trial(self._study, frozen._trial_id)
         try:
-            record_failure(trial, kind, message)
+            TrialRecord.failure(kind, message).write(trial)
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
         except (ValueError, RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
             return False  # another worker finished or reaped it first
-        self.retry(frozen.number, frozen.params, frozen.user_attrs, kind)
+        self.retry(frozen.number, frozen.params, TrialRecord.of(frozen), kind)
         return True
 
-    def finish(self, trial: optuna.Trial, state: optuna.trial.TrialState, values: Any, kind: FailureKind | None) -> None:
+    def finish(
+        self, trial: optuna.Trial, state: optuna.trial.TrialState, values: Any, kind: FailureKind | None
+    ) -> None:
         """Tell the outcome of one's own trial; re-queue it when its failure is retryable."""
         import optuna
 
@@ -186,31 +197,25 @@ class Budget:
                 log.warning("Trial %d was already closed by another worker (%s)", trial.number, exc)
                 return
             if kind is not None:
-                self.retry(trial.number, trial.params, trial.user_attrs, kind)
+                self.retry(trial.number, trial.params, TrialRecord.of(trial), kind)
 
-    def retry(self, number: int, params: dict[str, Any], user_attrs: dict[str, Any], kind: FailureKind) -> None:
-        attempt = int(user_attrs.get("retry_count", 0)) + 1
+    def retry(self, number: int, params: dict[str, Any], record: TrialRecord, kind: FailureKind) -> None:
+        """Queue ``params`` again when ``kind`` is retryable and retries are left."""
+        attempt = (record.retry_count or 0) + 1
         if not kind.retryable or attempt > self._max_retries:
             return
-        self._study.enqueue_trial(params, user_attrs={"retry_of": number, "retry_count": attempt})
+        self._study.enqueue_trial(params, user_attrs=TrialRecord(retry_of=number, retry_count=attempt).attrs())
         log.warning("Trial %d re-queued (attempt %d of %d)", number, attempt + 1, self._max_retries + 1)
 
 
-def record_failure(trial: optuna.Trial, kind: FailureKind, message: str) -> None:
-    """The failure's classified reason on the trial's user attributes."""
-    trial.set_user_attr("error_kind", kind.value)
-    trial.set_user_attr("error_message", message)
-    trial.set_user_attr("retryable", kind.retryable)
-
-
 def run_trial(
-    budget: Budget, trial: optuna.Trial, objective: Callable[[optuna.Trial], Any], heartbeat_interval_s: float,
-    failed: type[Exception],
+    budget: Budget,
+    trial: optuna.Trial,
+    objective: Callable[[optuna.Trial], Any],
+    heartbeat_interval_s: float,
 ) -> None:
     """Run ``objective`` on ``trial`` with heartbeats and record the outcome (never raises a trial's failure)."""
     import optuna
-
-    from dse.errors import UsageError, first_line
 
     state, values, kind = optuna.trial.TrialState.FAIL, None, None
     try:
@@ -219,20 +224,26 @@ def run_trial(
         state = optuna.trial.TrialState.COMPLETE
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
-    except failed as exc:
-        kind = getattr(exc, "kind", FailureKind.RUNTIME)
-        if "error_kind" not in trial.user_attrs:
-            record_failure(trial, kind, str(exc))
-        log.warning("Trial %d failed (%s%s): %s", trial.number, kind.value,
-                    ", retryable" if kind.retryable else "", exc)
+    except TrialFailure as exc:
+        kind = exc.kind
+        if TrialRecord.of(trial).error_kind is None:
+            TrialRecord.failure(kind, str(exc)).write(trial)
+        log.warning(
+            "Trial %d failed (%s%s): %s", trial.number, kind.value, ", retryable" if kind.retryable else "", exc
+        )
     except (KeyboardInterrupt, UsageError) as exc:
         kind = FailureKind.LOST if isinstance(exc, KeyboardInterrupt) else None
-        record_failure(trial, kind or FailureKind.RUNTIME, "interrupted" if kind else str(exc))
+        TrialRecord.failure(kind or FailureKind.RUNTIME, "interrupted" if kind else str(exc)).write(trial)
         budget.finish(trial, optuna.trial.TrialState.FAIL, None, kind)
         raise
     except Exception as exc:  # a bug in a plugin costs this trial, not the study
         kind = FailureKind.RUNTIME
-        record_failure(trial, kind, f"unexpected {type(exc).__name__}: {first_line(exc)}")
-        log.warning("Trial %d failed with an unexpected %s: %s", trial.number, type(exc).__name__, first_line(exc),
-                    exc_info=log.isEnabledFor(logging.DEBUG))
+        TrialRecord.failure(kind, f"unexpected {type(exc).__name__}: {first_line(exc)}").write(trial)
+        log.warning(
+            "Trial %d failed with an unexpected %s: %s",
+            trial.number,
+            type(exc).__name__,
+            first_line(exc),
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
     budget.finish(trial, state, values, kind)

@@ -12,16 +12,18 @@ import functools
 import os
 import socket
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dse.config import parse_host_port
-from dse.devices._base import Device, LatencySamples, LoadedModule
-from dse.errors import DeviceUnavailable, UsageError, first_line
+from dse.core.config import parse_host_port
+from dse.core.errors import DeviceUnavailable, UsageError, first_line
+from search_spaces.targets.devices._base import Device, LoadedModule
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from dse.config import DeviceOptions, MeasureConfig
+    from dse.core.config import DeviceOptions
+    from dse.core.measure import Timer
 
 #: Global function the emulated board registers (see ``dse.devices.emulate``).
 EMULATED_FUNC = "dse.device.emulated"
@@ -56,7 +58,7 @@ def check_tracker_key(options: DeviceOptions) -> None:
     host, port = parse_host_port(options.rpc_tracker, "--rpc-tracker")
     try:
         summary = rpc.connect_tracker(host, port).summary()
-    except Exception as exc:  # a port that is open but not a tracker
+    except Exception as exc:  # noqa: BLE001 (a port that is open but not a tracker)
         raise UsageError(f"{options.rpc_tracker} is not a TVM RPC tracker ({first_line(exc)})") from None
     keys = {str(info.get("key", "")).split(":")[-1] for info in summary.get("server_info", [])}
     queued = set(summary.get("queue_info", {}))
@@ -88,7 +90,7 @@ def connect(options: DeviceOptions) -> Any:
 def _session_is_emulated(session: Any) -> bool:
     try:
         return bool(session.get_function(EMULATED_FUNC)())
-    except Exception:  # a real board has no such function
+    except Exception:  # noqa: BLE001 (a real board has no such function)
         return False
 
 
@@ -115,13 +117,13 @@ class _RemoteModule(LoadedModule):
         self._session = session
         self._device = session.cpu()
         self._vm = relax.VirtualMachine(session.load_module(name), self._device)
-        self._emulated = emulated
-        self._threads = self._remote_threads()
+        self.emulated = emulated
+        self.threads = self._remote_threads()
 
     def _remote_threads(self) -> int:
         try:
             return int(self._session.get_function("runtime.NumThreads")())
-        except Exception:  # older runtimes: unknown
+        except Exception:  # noqa: BLE001 (older runtimes: unknown)
             return 0
 
     def _set_input(self, x: np.ndarray) -> None:
@@ -136,16 +138,14 @@ class _RemoteModule(LoadedModule):
         first = out if hasattr(out, "numpy") else out[0]
         return first.numpy()
 
-    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
-        from dse.devices.local import runs_per_sample
-
+    def timer(self, x: np.ndarray) -> Timer:
         self._set_input(x)
-        probe = self._vm.time_evaluator("invoke_stateful", self._device, number=1, repeat=1 + measure.warmup_runs)
-        single_s = min(probe("main").results)
-        number = runs_per_sample(single_s, measure.min_repeat_ms)
-        evaluator = self._vm.time_evaluator("invoke_stateful", self._device, number=number, repeat=measure.repeat)
-        seconds = tuple(float(s) for s in evaluator("main").results)
-        return LatencySamples(seconds, number, self._threads, emulated=self._emulated)
+
+        def run(number: int, repeat: int) -> Sequence[float]:
+            evaluator = self._vm.time_evaluator("invoke_stateful", self._device, number=number, repeat=repeat)
+            return evaluator("main").results
+
+        return run
 
 
 class RPCDevice(Device):

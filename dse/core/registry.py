@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ValueError(f"{self.what} {name!r} is registered twice")
             if isinstance(obj, type):
-                obj.name = name
+                obj.name = name  # type: ignore[attr-defined]  # every plugin class declares it
                 self._entries[name] = obj()
             else:
                 self._entries[name] = obj

@@ -1,6 +1,6 @@
 """An emulated Arm board for tests and dry runs: a TVM RPC server under qemu-user, on loopback.
 
-``python -m dse.devices.emulate arm [--port P] [--tracker HOST:PORT --key K]`` starts it, then
+``python -m dse.emulate arm [--port P] [--tracker HOST:PORT --key K]`` starts it, then
 ``python -m dse.optimize --target arm --rpc 127.0.0.1:P ...`` runs the whole Arm path (cross
 compile, upload, accuracy and latency over RPC) with no board. Every latency it gives is
 flagged ``emulated`` (the server registers ``dse.device.emulated``) and means nothing.
@@ -14,9 +14,6 @@ cross-compile for it). Importing this module does nothing of that.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -24,20 +21,26 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from dse.config import parse_host_port
-from dse.errors import UsageError
+from dse.core.config import parse_host_port
+from dse.core.errors import UsageError
+from dse.core.files import file_lock
 
-HOST_APT_PACKAGES = ("qemu-user-static", "mmdebstrap", "gcc-aarch64-linux-gnu")
+HOST_APT_PACKAGES = ("qemu-user-static", "mmdebstrap", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross")
 SUITE = "bookworm"
 PYTHON = "/usr/bin/python3.11"
 DEBIAN_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "libgcc-s1", "libffi8", "zlib1g")
 #: The board's Python side: TVM's runtime and what its RPC server imports (pins as the host's).
 WHEELS = (
-    "apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post1", "numpy<2.3", "ml_dtypes",
-    "typing_extensions", "cloudpickle", "psutil",
+    "apache-tvm==0.27.0.post1",
+    "apache-tvm-ffi==0.1.14.post1",
+    "numpy<2.3",
+    "ml_dtypes",
+    "typing_extensions",
+    "cloudpickle",
+    "psutil",
 )
 ROOT_VERSION = "1"  # bump when the recipe changes: roots are rebuilt
 READY_LINE = "DSE-EMULATED-READY"
@@ -79,23 +82,13 @@ def require_tools(*tools: str) -> None:
     """One-line UsageError naming the apt packages when a host tool is missing."""
     missing = [tool for tool in tools if (qemu_binary() if tool == "qemu" else shutil.which(tool)) is None]
     if missing:
-        raise UsageError(f"The emulated Arm board needs {', '.join(missing)}: "
-                         f"apt-get install {' '.join(HOST_APT_PACKAGES)}")
+        raise UsageError(
+            f"The emulated Arm board needs {', '.join(missing)}: apt-get install {' '.join(HOST_APT_PACKAGES)}"
+        )
 
 
 def _say(message: str) -> None:
-    print(f"[dse.devices.emulate] {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    print(f"[dse.emulate] {message}", file=sys.stderr, flush=True)
 
 
 def _run(cmd: Sequence[str], what: str) -> None:
@@ -113,19 +106,48 @@ def ensure_root(cache: Path | None = None) -> Path:
     if marker.exists() and marker.read_text() == ROOT_VERSION:
         return root
     require_tools("mmdebstrap")
-    with _locked(cache / ".arm64-root.lock"):
+    with file_lock(cache / ".arm64-root.lock"):
         if marker.exists() and marker.read_text() == ROOT_VERSION:
             return root
         scratch = cache / "arm64-root.partial"
         shutil.rmtree(scratch, ignore_errors=True)
         _say(f"building an arm64 Debian {SUITE} root in {root} (once; about a minute)")
-        _run(["mmdebstrap", "--quiet", "--variant=extract", "--architectures=arm64",
-              "--include=" + ",".join(DEBIAN_PACKAGES), SUITE, str(scratch)], "running mmdebstrap")
+        _run(
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--variant=extract",
+                "--architectures=arm64",
+                "--include=" + ",".join(DEBIAN_PACKAGES),
+                SUITE,
+                str(scratch),
+            ],
+            "running mmdebstrap",
+        )
         wheels = cache / "arm64-wheels"
         _say(f"downloading aarch64 wheels into {wheels}: {' '.join(WHEELS)}")
-        _run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels), "--only-binary=:all:",
-              "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux2014_aarch64", "--python-version", "3.11", "--implementation", "cp",
-              *WHEELS], "downloading wheels (pip download)")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--dest",
+                str(wheels),
+                "--only-binary=:all:",
+                "--platform",
+                "manylinux_2_28_aarch64",
+                "--platform",
+                "manylinux2014_aarch64",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                *WHEELS,
+            ],
+            "downloading wheels (pip download)",
+        )
         site = scratch / "opt" / "dse" / "site"
         site.mkdir(parents=True, exist_ok=True)
         for wheel in sorted(wheels.glob("*.whl")):
@@ -206,31 +228,3 @@ class EmulatedBoard:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dse.devices.emulate", description=__doc__.split("\n")[0])
-    parser.add_argument("arch", choices=["arm"], help="the board to emulate")
-    parser.add_argument("--port", type=int, default=9090, help="port on 127.0.0.1 (default 9090)")
-    parser.add_argument("--tracker", help="register with this RPC tracker, HOST:PORT")
-    parser.add_argument("--key", default="emulated-arm", help="key for the tracker (default emulated-arm)")
-    args = parser.parse_args(argv)
-    board = EmulatedBoard(args.port, args.tracker, args.key if args.tracker else "")
-    try:
-        board.start()
-        how = f"--rpc-tracker {args.tracker} --rpc-key {args.key}" if args.tracker else f"--rpc {board.address}"
-        print(f"Emulated Arm board on {board.address} (latencies are emulated). "
-              f"Use: python -m dse.optimize --target arm {how} ... ; Ctrl-C stops it.", flush=True)
-        assert board.process is not None
-        return board.process.wait()
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        board.stop()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc", "grid")
 
@@ -26,6 +26,9 @@ class MeasureConfig:
     max_cv: float = 0.05
     #: How many extra measurements a noisy one may get; every attempt's raw samples are kept.
     max_remeasure: int = 2
+    #: Samples per MetaSchedule candidate: candidates are only ranked against each other, so one
+    #: sample of ``min_repeat_ms`` is enough (the winner is measured as a trial afterwards).
+    candidate_repeat: int = 1
 
     def __post_init__(self) -> None:
         _require(self.repeat >= 2, f"--repeat must be >= 2, got repeat={self.repeat}")
@@ -33,6 +36,9 @@ class MeasureConfig:
         _require(self.warmup_runs >= 0, f"warmup_runs must be >= 0, got warmup_runs={self.warmup_runs}")
         _require(self.max_cv > 0, f"--max-cv must be > 0, got max_cv={self.max_cv}")
         _require(self.max_remeasure >= 0, f"--max-remeasure must be >= 0, got max_remeasure={self.max_remeasure}")
+        _require(
+            self.candidate_repeat >= 1, f"candidate_repeat must be >= 1, got candidate_repeat={self.candidate_repeat}"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,7 @@ class DeviceOptions:
             (self.rpc_tracker is None) == (self.rpc_key is None),
             "--rpc-tracker and --rpc-key go together: give both, or neither",
         )
-        _require(
-            not (self.rpc_tracker and self.rpc_server), "give either --rpc-tracker/--rpc-key or --rpc, not both"
-        )
+        _require(not (self.rpc_tracker and self.rpc_server), "give either --rpc-tracker/--rpc-key or --rpc, not both")
 
     @property
     def remote(self) -> bool:
@@ -63,8 +67,7 @@ class DeviceOptions:
 
 def parse_host_port(value: str, flag: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    _require(bool(host) and port.isdigit() and 0 < int(port) < 65536,
-             f"{flag} must be HOST:PORT, got {value!r}")
+    _require(bool(host) and port.isdigit() and 0 < int(port) < 65536, f"{flag} must be HOST:PORT, got {value!r}")
     return host, int(port)
 
 
@@ -113,13 +116,17 @@ class StudyConfig:
     def __post_init__(self) -> None:
         _require(self.n_jobs > 0, f"--n-jobs must be > 0, got n_jobs={self.n_jobs}")
         _require(self.max_retries >= 0, f"--max-retries must be >= 0, got max_retries={self.max_retries}")
-        _require(self.heartbeat_interval_s > 0,
-                 f"--heartbeat-interval must be > 0, got heartbeat_interval={self.heartbeat_interval_s}")
+        _require(
+            self.heartbeat_interval_s > 0,
+            f"--heartbeat-interval must be > 0, got heartbeat_interval={self.heartbeat_interval_s}",
+        )
         _require(self.n_trials > 0, f"--n-trials must be > 0, got n_trials={self.n_trials}")
         _require(self.timeout_s is None or self.timeout_s > 0, f"--timeout must be > 0, got timeout={self.timeout_s}")
         _require(self.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         _require(self.threads > 0, f"--threads must be > 0, got threads={self.threads}")
-        _require(self.eval_limit is None or self.eval_limit > 0,
-                 f"--eval-limit must be > 0, got eval_limit={self.eval_limit}")
+        _require(
+            self.eval_limit is None or self.eval_limit > 0,
+            f"--eval-limit must be > 0, got eval_limit={self.eval_limit}",
+        )
         _require(self.trial_timeout_s > 0, f"--trial-timeout must be > 0, got trial_timeout={self.trial_timeout_s}")
         _require(len(self.space.models) > 0, "--models must name at least one model")

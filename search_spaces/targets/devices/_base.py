@@ -1,37 +1,36 @@
-"""The device interface. Measurement never compiles: it receives a built executable."""
+"""The device interface. Measurement never compiles: it receives a built library."""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from dse.core.measure import LatencySamples, Timer, sample
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from dse.config import MeasureConfig
-
-
-@dataclass(frozen=True)
-class LatencySamples:
-    """Raw per-repeat latencies (seconds per run) and how they were taken."""
-
-    seconds: tuple[float, ...]
-    runs_per_sample: int
-    threads: int
-    emulated: bool
+    from dse.core.config import MeasureConfig
 
 
 class LoadedModule(abc.ABC):
     """A compiled module loaded on a device."""
+
+    #: Threads of the runtime that runs it (0: unknown) and whether its timings are emulated.
+    threads: int = 0
+    emulated: bool = False
 
     @abc.abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
         """Run one inference and return the first output as a NumPy array."""
 
     @abc.abstractmethod
+    def timer(self, x: np.ndarray) -> Timer:
+        """TVM's time_evaluator on input ``x``, as ``timer(number, repeat)`` (see ``dse.core.measure``)."""
+
     def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
-        """Time inference on ``x`` with TVM's time_evaluator."""
+        """One measurement of inference on ``x`` under ``measure``'s protocol."""
+        return sample(self.timer(x), measure, self.threads, self.emulated)
 
 
 class Device(abc.ABC):
@@ -47,5 +46,5 @@ class Device(abc.ABC):
     def load(self, library_path: str) -> LoadedModule:
         """Load a compiled module exported as a shared library (uploading it if the device is remote)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: most devices hold nothing to release)
         """Release the device session."""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from dse.errors import UsageError
+from dse.core.errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dse.devices._base import Device, LatencySamples, LoadedModule
+from dse.core.errors import DeviceUnavailable
+from search_spaces.targets.devices._base import Device, LoadedModule
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from dse.config import MeasureConfig
+    from dse.core.measure import Timer
 
 
 def runtime_threads() -> int:
     """Threads TVM's runtime uses (TVM_NUM_THREADS, set by dse before TVM starts)."""
     return int(os.environ.get("TVM_NUM_THREADS", "0")) or (os.cpu_count() or 1)
-
-
-def runs_per_sample(single_run_s: float, min_repeat_ms: int) -> int:
-    """How many back-to-back runs make one sample last at least ``min_repeat_ms``."""
-    return max(1, math.ceil(min_repeat_ms / 1000 / max(single_run_s, 1e-9)))
 
 
 class _LocalModule(LoadedModule):
@@ -31,6 +27,7 @@ class _LocalModule(LoadedModule):
 
         self._device = device
         self._vm = relax.VirtualMachine(tvm.runtime.load_module(library_path), device)
+        self.threads = runtime_threads()
 
     def _tensor(self, x: np.ndarray) -> Any:
         import tvm
@@ -42,14 +39,13 @@ class _LocalModule(LoadedModule):
         first = out[0] if not hasattr(out, "numpy") else out
         return first.numpy()
 
-    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
+    def timer(self, x: np.ndarray) -> Timer:
         data = self._tensor(x)
-        probe = self._vm.time_evaluator("main", self._device, number=1, repeat=1 + measure.warmup_runs)
-        single_s = min(probe(data).results)
-        number = runs_per_sample(single_s, measure.min_repeat_ms)
-        evaluator = self._vm.time_evaluator("main", self._device, number=number, repeat=measure.repeat)
-        result = evaluator(data)
-        return LatencySamples(tuple(float(s) for s in result.results), number, runtime_threads(), emulated=False)
+
+        def run(number: int, repeat: int) -> Sequence[float]:
+            return self._vm.time_evaluator("main", self._device, number=number, repeat=repeat)(data).results
+
+        return run
 
 
 class LocalDevice(Device):
@@ -60,8 +56,6 @@ class LocalDevice(Device):
 
         self._device = tvm.device(kind, 0)
         if not self._device.exist:
-            from dse.errors import DeviceUnavailable
-
             raise DeviceUnavailable(f"No {kind} device on this machine")
 
     def load(self, library_path: str) -> LoadedModule:

@@ -1,11 +1,19 @@
-"""Error types: usage errors (exit 2) and classified trial failures (recorded, never raised out)."""
+"""Error types, all under :class:`DseError`: usage errors (exit 2) and classified trial failures.
+
+A trial failure is data: it is raised inside the evaluation pipeline and recorded on the trial
+with its kind and reason (never raised out of the study).
+"""
 
 from __future__ import annotations
 
 import enum
 
 
-class UsageError(Exception):
+class DseError(Exception):
+    """Base of every error dse raises on purpose (a bare ``Exception`` elsewhere is a bug)."""
+
+
+class UsageError(DseError):
     """Bad user input. The CLI prints the message as one line on stderr and exits with 2."""
 
 
@@ -31,8 +39,12 @@ class FailureKind(str, enum.Enum):
         return self in (FailureKind.TIMEOUT, FailureKind.DEVICE, FailureKind.CRASH, FailureKind.OOM, FailureKind.LOST)
 
 
-class TrialFailure(Exception):
-    """Raised inside the evaluation pipeline; the engine turns it into a recorded failed trial."""
+class TrialFailure(DseError):
+    """A configuration that did not produce a measurement, with its classified ``kind``.
+
+    Raised inside the evaluation pipeline (and by the objective, so Optuna fails the trial); the
+    lifecycle records ``kind`` and ``message`` on the trial.
+    """
 
     def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(message)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dse.errors import FailureKind, TrialFailure, UsageError, first_line
+from dse.core.errors import FailureKind, TrialFailure, UsageError, first_line
 
 R = TypeVar("R")
 
@@ -27,7 +27,7 @@ def classify_death(message: str) -> TrialFailure:
     SIGKILL is almost always the kernel's out-of-memory killer; anything else (SIGSEGV,
     SIGABRT, an exit code) is a crash.
     """
-    codes = message[message.find("exit codes"):] if "exit codes" in message else ""
+    codes = message[message.find("exit codes") :] if "exit codes" in message else ""
     if "SIGKILL" in codes or "(-9)" in codes:
         return TrialFailure(FailureKind.OOM, "worker process was killed (SIGKILL: out of memory, most likely)")
     return TrialFailure(FailureKind.CRASH, f"worker process died ({codes or message.splitlines()[0]})")

@@ -1,0 +1,24 @@
+"""The list of layers: which DLAS layers a configuration is made of, in stack order.
+
+Layers 1 (data set) and 6 (target) are fixed per study; the others are searched. ``model`` is
+layer 2; the *choice layers* are registries of choices with parameters of their own.
+"""
+
+from __future__ import annotations
+
+#: The searched layers that are registries of choices, in stack order (layer 3 to 5).
+CHOICE_LAYERS: tuple[str, ...] = ("pruning", "precision", "algorithm", "tuning")
+
+#: Every searched layer of a configuration, in stack order (model first).
+LAYERS: tuple[str, ...] = ("model", *CHOICE_LAYERS)
+
+#: The DLAS layer number of each part of a configuration (for reports).
+DLAS_LAYER: dict[str, int] = {
+    "dataset": 1,
+    "model": 2,
+    "pruning": 3,
+    "precision": 3,
+    "algorithm": 4,
+    "tuning": 5,
+    "target": 6,
+}

@@ -1,0 +1,12 @@
+"""Measurement devices: where a compiled module runs for accuracy and latency.
+
+``local`` (this host), ``rpc`` (a board over TVM RPC) and ``emulated`` (an aarch64 board under
+qemu-user on loopback, for dry runs); ``identity`` names a device and locks it.
+"""
+
+from __future__ import annotations
+
+from search_spaces.targets.devices._base import Device, LoadedModule
+from search_spaces.targets.devices.identity import device_identity, device_lock
+
+__all__ = ["Device", "LoadedModule", "device_identity", "device_lock"]
