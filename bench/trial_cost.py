@@ -56,7 +56,7 @@ def main() -> None:
             threads=args.threads,
             eval_limit=args.eval_limit,
         )
-        runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(args.threads)})
+        runner = IsolatedRunner.with_threads(args.threads)
         evaluator = Evaluator(config, {args.model: weights}, runner)
         try:
             for algorithm in args.algorithms.split(","):

@@ -127,7 +127,7 @@ def _worker_loop(
     from dse.lifecycle import run_trial
     from dse.worker import IsolatedRunner
 
-    runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
+    runner = IsolatedRunner.with_threads(config.threads)
     objective = Objective(space, Evaluator(config, weights, runner))
     try:
         while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):

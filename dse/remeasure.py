@@ -44,7 +44,7 @@ def remeasure_front(config: StudyConfig, study: optuna.Study, weights: dict[str,
     from dse.worker import IsolatedRunner
 
     done = study.user_attrs
-    runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(config.threads), "OMP_NUM_THREADS": str(config.threads)})
+    runner = IsolatedRunner.with_threads(config.threads)
     evaluator = Evaluator(config, weights, runner)
     records: dict[int, Any] = {}
     try:

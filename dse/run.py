@@ -9,6 +9,7 @@ from dse.core.errors import UsageError
 
 if TYPE_CHECKING:
     from dse.core.config import StudyConfig
+    from search_spaces import SearchSpace
     from search_spaces.models import ResolvedWeights
 
 
@@ -38,14 +39,17 @@ def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     return resolved
 
 
-def run(config: StudyConfig) -> str:
-    """Run the study to its budget and return the printable summary."""
+def prepare(config: StudyConfig, space: SearchSpace) -> dict[str, ResolvedWeights]:
+    """What every run needs before its first trial, checked before anything is stored.
+
+    Pins the thread count, checks that the target's device answers (and, for ``--sampler
+    grid``, that the space is small enough), creates the work folder and resolves the weights.
+    ``dse.optimize`` and ``dse.compare`` both start here.
+    """
     _pin_threads(config.threads)
-    from search_spaces import SearchSpace
     from search_spaces.targets import TARGETS
 
     TARGETS.get(config.target).check_reachable(config.device)
-    space = SearchSpace(config.space, config.dataset, config.target)
     if config.sampler == "grid":
         from dse.study import check_grid_size
 
@@ -57,10 +61,18 @@ def run(config: StudyConfig) -> str:
             f"--work-dir {str(config.work_dir)!r} cannot be created ({exc}); pick a writable folder"
         ) from None
     weights = prepare_weights(config)
-
     import torch
 
     torch.set_num_threads(config.threads)
+    return weights
+
+
+def run(config: StudyConfig) -> str:
+    """Run the study to its budget and return the printable summary."""
+    from search_spaces import SearchSpace
+
+    space = SearchSpace(config.space, config.dataset, config.target)
+    weights = prepare(config, space)
     from dse.engine import run_study
     from dse.report import summary
     from dse.study import create_or_load_study, enqueue_grid, redact

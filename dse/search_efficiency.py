@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.analysis import EXHAUSTIVE, DiscreteTrial, distinct_configurations
-from dse.core.errors import UsageError
 
 if TYPE_CHECKING:
     import optuna
@@ -87,7 +86,7 @@ def run_compare(
     from dse.worker import IsolatedRunner
 
     base = config.base
-    runner = IsolatedRunner(env={"TVM_NUM_THREADS": str(base.threads), "OMP_NUM_THREADS": str(base.threads)})
+    runner = IsolatedRunner.with_threads(base.threads)
     runs = _Runs(space, Evaluator(base, weights, runner))
     configurations = distinct_configurations(space)
     random.Random(base.seed).shuffle(configurations)
@@ -123,26 +122,10 @@ def _say(enabled: bool, message: str) -> None:
 
 def run_and_report(config: CompareConfig, space: SearchSpace, html: Path | None, csv: Path | None) -> str:
     """Run (or resume) every study of the comparison; write CSV/HTML; return the printable table."""
-    import os
+    from dse.run import prepare
 
     base = config.base
-    os.environ["TVM_NUM_THREADS"] = str(base.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(base.threads))
-    from search_spaces.targets import TARGETS
-
-    TARGETS.get(base.target).check_reachable(base.device)
-    try:
-        base.work_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"--work-dir {str(base.work_dir)!r} cannot be created ({exc}); pick a writable folder"
-        ) from None
-    from dse.run import prepare_weights
-
-    weights = prepare_weights(base)
-    import torch
-
-    torch.set_num_threads(base.threads)
+    weights = prepare(base, space)  # base.sampler is "random": no grid-size check
     from dse.analysis import LEVELS, curves, reach_table, render_compare_html
     from dse.study import redact
 

@@ -41,6 +41,11 @@ class IsolatedRunner:
         self._pool: Any = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def with_threads(cls, threads: int) -> IsolatedRunner:
+        """A runner whose process runs TVM and PyTorch with ``threads`` threads (set before they start)."""
+        return cls(env={"TVM_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
+
     def _executor(self) -> Any:
         from joblib.externals.loky import ProcessPoolExecutor
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from search_spaces import TrialConfig
     from search_spaces.datasets import DataSplits
     from search_spaces.models import ResolvedWeights
+    from search_spaces.targets import Device
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,17 @@ def remeasure_library(request: EvaluationRequest, library: str) -> tuple[Latency
             latency = measure_stable(device.load(library), data, request.measure, info)
         except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
             forget_session(request.config.target, request.device)
-            raise TrialFailure(FailureKind.DEVICE if device.remote else FailureKind.RUNTIME, first_line(exc)) from exc
+            raise _device_failure(device, exc) from exc
     return latency, info
+
+
+def _device_failure(device: Device, exc: BaseException) -> TrialFailure:
+    """A failure while the device ran the module: retryable for a remote board (it may come
+    back), a runtime error on the host; the message names the board, so a user knows which."""
+    message = f"{type(exc).__name__}: {first_line(exc)}"
+    if device.remote:
+        return TrialFailure(FailureKind.DEVICE, f"{device.description}: {message}")
+    return TrialFailure(FailureKind.RUNTIME, message)
 
 
 def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[str, object]) -> EvaluationResult:
@@ -166,8 +176,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
             except TrialFailure:
                 raise
             except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
-                kind = FailureKind.DEVICE if device.remote else FailureKind.RUNTIME
-                raise TrialFailure(kind, f"{type(exc).__name__}: {first_line(exc)}") from exc
+                raise _device_failure(device, exc) from exc
 
     return EvaluationResult(
         config=config.as_dict(),

@@ -80,6 +80,18 @@ class Choice:
         """This choice's own parameters, in the order they are drawn."""
         return self.params
 
+    def value(self, params: Params, key: str) -> ParamValue:
+        """``params[key]``, or the declared default (its first value), checked against the declaration.
+
+        Raises:
+            ValueError: the value is not among the declared choices.
+        """
+        param = next(p for p in self.parameters() if p.key == key)
+        value = params.get(key, param.values()[0])
+        if param.choices and value not in param.choices:
+            raise ValueError(f"{self.param_name(key)} must be one of {param.choices}, got {value!r}")
+        return value
+
     def param_name(self, key: str) -> str:
         """The Optuna parameter name of this choice's ``key``: ``<layer>.<choice>.<key>``."""
         return f"{self.layer}.{self.name}.{key}"

@@ -12,27 +12,26 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def trial_flags(
+    *, eval_limit: int, repeat: int, min_repeat_ms: int, threads: int | None = None, **more: str
+) -> list[str]:
+    """Command-line flags of the quickest real trials: tiny_cnn, uncompressed, untuned.
+
+    The evaluation size and latency protocol are given; ``more`` adds options (``n_trials="1"``
+    becomes ``--n-trials 1``).
+    """
+    flags = ["--models", "tiny_cnn", "--pruning", "none", "--precision", "fp32", "--tuning", "untuned"]
+    flags += ["--eval-limit", str(eval_limit), "--repeat", str(repeat), "--min-repeat-ms", str(min_repeat_ms)]
+    if threads is not None:
+        flags += ["--threads", str(threads)]
+    for key, value in more.items():
+        flags += [f"--{key.replace('_', '-')}", value]
+    return flags
+
+
 #: The fastest real trial: one small model, the baseline configuration (one compile), few samples.
-FAST = [
-    "--models",
-    "tiny_cnn",
-    "--pruning",
-    "none",
-    "--precision",
-    "fp32",
-    "--tuning",
-    "untuned",
-    "--eval-limit",
-    "20",
-    "--min-repeat-ms",
-    "5",
-    "--repeat",
-    "3",
-    "--threads",
-    "1",
-    "--max-remeasure",
-    "0",
-]
+FAST = trial_flags(eval_limit=20, repeat=3, min_repeat_ms=5, threads=1, max_remeasure="0")
 
 
 def untrained_weights(path: Path) -> Path:

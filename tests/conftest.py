@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests._studyrun import trial_flags
+
 # Tests compare TVM and PyTorch at a fixed thread count and keep progress bars out of logs.
 os.environ.setdefault("TVM_NUM_THREADS", "2")
 os.environ.setdefault("DSE_NO_PROGRESS", "1")
 
 #: Flags for quick but real trials: tiny model, short evaluation, short latency protocol.
-FAST_TRIAL_FLAGS = [
-    "--models",
-    "tiny_cnn",
-    "--pruning",
-    "none",
-    "--precision",
-    "fp32",
-    "--tuning",
-    "untuned",
-    "--eval-limit",
-    "60",
-    "--repeat",
-    "3",
-    "--min-repeat-ms",
-    "10",
-    "--threads",
-    "2",
-]
+FAST_TRIAL_FLAGS = trial_flags(eval_limit=60, repeat=3, min_repeat_ms=10, threads=2)
 
 
 @pytest.fixture(scope="session")

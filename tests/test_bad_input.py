@@ -14,27 +14,9 @@ from pathlib import Path
 import pytest
 
 from dse.optimize import main
+from tests._studyrun import trial_flags
 
-BASE = [
-    "--models",
-    "tiny_cnn",
-    "--pruning",
-    "none",
-    "--precision",
-    "fp32",
-    "--algorithms",
-    "tvm_default",
-    "--tuning",
-    "untuned",
-    "--n-trials",
-    "1",
-    "--eval-limit",
-    "20",
-    "--repeat",
-    "2",
-    "--min-repeat-ms",
-    "1",
-]
+BASE = trial_flags(eval_limit=20, repeat=2, min_repeat_ms=1, algorithms="tvm_default", n_trials="1")
 
 
 @dataclass(frozen=True)

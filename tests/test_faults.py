@@ -229,6 +229,10 @@ def test_rpc_server_killed_mid_session(tmp_path: Path) -> None:
             f"127.0.0.1:{port}",
             "--weights",
             str(untrained_weights(tmp_path / "tiny_cnn.pt")),
+            # Seconds of timing while the session is open, so the kill below lands mid-trial
+            # (a tiny trial otherwise finishes before the server is killed).
+            "--min-repeat-ms",
+            "1500",
         ]
         study = subprocess.Popen(
             [sys.executable, "-m", "dse.optimize", *args],

@@ -72,14 +72,18 @@ def emit_direct(bb: Any, call: Any, spec: ConvSpec) -> Any:
     )
 
 
-@ALGORITHMS.register("direct")
-class Direct(ConvAlgorithm):
-    description = "direct convolution (NCHW or NHWC), parallel + vectorized default schedule"
+class LayoutAlgorithm(ConvAlgorithm):
+    """An algorithm that runs in NCHW or NHWC: the module is converted to ``layout`` first."""
 
     params = (Param("layout", LAYOUTS),)
 
     def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
-        return convert_layout(mod, str(params.get("layout", "nchw")))
+        return convert_layout(mod, str(self.value(params, "layout")))
+
+
+@ALGORITHMS.register("direct")
+class Direct(LayoutAlgorithm):
+    description = "direct convolution (NCHW or NHWC), parallel + vectorized default schedule"
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
         return emit_direct(bb, call, spec)

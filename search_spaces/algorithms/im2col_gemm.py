@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search_spaces._base import Param, Params
-from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
+from search_spaces._base import Params
+from search_spaces.algorithms._base import ALGORITHMS
 from search_spaces.algorithms._conv import ConvSpec
 from search_spaces.algorithms._im2col import gemm_weight, im2col
-from search_spaces.algorithms.direct import LAYOUTS, convert_layout
+from search_spaces.algorithms.direct import LayoutAlgorithm
 
 if TYPE_CHECKING:
     from search_spaces._context import BuildContext
@@ -56,13 +56,8 @@ def emit_gemm(bb: Any, call: Any, spec: ConvSpec) -> Any:
 
 
 @ALGORITHMS.register("im2col_gemm")
-class Im2colGemm(ConvAlgorithm):
+class Im2colGemm(LayoutAlgorithm):
     description = "im2col + GEMM (NCHW or NHWC), blocked and vectorized default schedule"
-
-    params = (Param("layout", LAYOUTS),)
-
-    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
-        return convert_layout(mod, str(params.get("layout", "nchw")))
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
         return emit_gemm(bb, call, spec)

@@ -35,9 +35,7 @@ class Float16(PrecisionMethod):
     def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
         from tvm import relax
 
-        accumulate = str(params.get("accumulate", "float32"))
-        if accumulate not in ACCUMULATE:
-            raise ValueError(f"precision.fp16.accumulate must be one of {ACCUMULATE}, got {accumulate!r}")
+        accumulate = str(self.value(params, "accumulate"))
         mod = relax.transform.ToMixedPrecision(out_dtype=accumulate)(mod)
         mod = relax.transform.FoldConstant()(mod)  # weights become float16 constants, cast once
         ctx.info["float32_ops"] = _ops_of_dtype(mod, "float32")

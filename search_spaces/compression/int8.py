@@ -39,9 +39,7 @@ class Int8(PrecisionMethod):
     def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.compression import _quantize
 
-        method = str(params.get("calibration", "max"))
-        if method not in CALIBRATION_METHODS:
-            raise ValueError(f"precision.int8.calibration must be one of {CALIBRATION_METHODS}, got {method!r}")
+        method = str(self.value(params, "calibration"))
         mod = _quantize.prepare(mod)
         images = ctx.data.calibration(CALIBRATION_IMAGES)
         start = time.perf_counter()
