@@ -20,7 +20,7 @@ import pytest
 from dse import doctor
 from tests._capabilities import in_ci
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = ("aarch64-linux-gnu-gcc", "chromium", "chromium-browser", "google-chrome")
 
 

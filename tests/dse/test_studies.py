@@ -8,7 +8,7 @@ import pytest
 
 from dse.optimize import config_from_args, parse_args
 
-STUDIES = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.toml"))
+STUDIES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
 
 
 def test_studies_folder_ships_presets() -> None:
