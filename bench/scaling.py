@@ -86,29 +86,14 @@ def run_once(workers: int, n_trials: int, threads: int, mode: str, folder: Path,
     ]
     env = {**os.environ, "DSE_NO_PROGRESS": "1", "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
-    if mode == "threads":
-        procs = [
-            subprocess.Popen(
-                [*args, "--n-jobs", str(workers)],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        ]
-    else:
-        procs = [
-            subprocess.Popen(
-                [*args, "--seed", str(i)],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(workers)
-        ]
+    # One process with N worker threads, or N processes (distinct seeds) on one storage.
+    extra = [["--n-jobs", str(workers)]] if mode == "threads" else [["--seed", str(i)] for i in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [*args, *more], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for more in extra
+    ]
     errors = [p.communicate()[1] for p in procs]
     wall_s = time.perf_counter() - start
     if any(p.returncode for p in procs):

@@ -41,14 +41,16 @@ def config_from_record(record: dict[str, Any]) -> TrialConfig:
 def remeasure_front(config: StudyConfig, study: optuna.Study, weights: dict[str, ResolvedWeights]) -> dict[int, Any]:
     """Time every Pareto trial's kept library again; returns ``{trial number: record}`` of new ones."""
     from dse.evaluator import Evaluator
+    from dse.report import pareto_frame
     from dse.worker import IsolatedRunner
 
     done = study.user_attrs
+    on_front = set(pareto_frame(study)["trial"]) if study.trials else set()
     runner = IsolatedRunner.with_threads(config.threads)
     evaluator = Evaluator(config, weights, runner)
     records: dict[int, Any] = {}
     try:
-        for trial in study.best_trials:
+        for trial in (t for t in study.get_trials(deepcopy=False) if t.number in on_front):
             recorded = TrialRecord.of(trial)
             if f"{PREFIX}{trial.number}" in done or recorded.config is None:
                 continue
