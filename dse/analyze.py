@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dse.cli import Parser, report_usage_error
+from dse.cli import Parser, check_output_file, finite_float, report_usage_error, write_output
 from dse.core.errors import UsageError
 
 DEFAULT_STORAGE_HINT = "sqlite file studies/dse.db"
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--min-effect",
-        type=float,
+        type=finite_float,
         default=0.10,
         help="smallest latency difference that counts, as a log ratio (default 0.10, about 10%%)",
     )
@@ -64,8 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.min_effect < 0:
             raise UsageError(f"--min-effect must be >= 0, got min_effect={args.min_effect}")
         for flag, path in (("--html", args.html), ("--csv", args.csv)):
-            if path is not None and not path.resolve().parent.is_dir():
-                raise UsageError(f"{flag} folder {str(path.parent)!r} does not exist; create it first")
+            if path is not None:
+                check_output_file(flag, path)
         from dse.analysis import Thresholds, analyze, load_studies, render, render_html
         from dse.optimize import DEFAULT_WORK_DIR
         from dse.study import default_storage
@@ -77,10 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(render(analysis))
         if args.csv is not None:
-            analysis.frame.to_csv(args.csv, index=False)
+            write_output("--csv", args.csv, analysis.frame.to_csv(index=False))
             print(f"CSV of {len(analysis.frame)} trials: {args.csv}")
         if args.html is not None:
-            args.html.write_text(render_html(analysis), encoding="utf-8")
+            write_output("--html", args.html, render_html(analysis))
             print(f"HTML report: {args.html}")
         return 0
     except UsageError as exc:

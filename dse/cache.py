@@ -1,8 +1,10 @@
 """The evaluation cache: a configuration measured once is never compiled or measured again.
 
 Keyed by everything that decides the result: every layer's choice, the model's weights hash,
-the target and device, the measurement protocol, thread count, evaluation split and tool
-versions. Backed by joblib.Memory, which writes atomically and recomputes an entry it cannot
+the target and the physical device (for the host: its CPU model and vector features), the
+measurement protocol, thread count, evaluation split, tool versions and a digest of dse's own
+source. A hit of a tuned configuration is also checked against the tuning database: when the
+records it would apply now differ from those it was built with, it is evaluated again. Backed by joblib.Memory, which writes atomically and recomputes an entry it cannot
 read back (a corrupt entry costs one re-evaluation, never a wrong result). Only successful and
 invalid-combination results are kept: a timeout or a lost device may go better next time.
 
@@ -19,8 +21,9 @@ from typing import Any
 
 from dse.core.errors import FailureKind
 from dse.core.files import file_lock, lock_path, stable_hash
+from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
-from objectives.evaluate import EvaluationRequest, tool_versions
+from objectives.evaluate import EvaluationRequest
 
 _CACHEABLE_FAILURES = (FailureKind.INVALID,)
 
@@ -42,6 +45,13 @@ def _run_and_keep(
     return result
 
 
+def _still_valid(result: EvaluationResult) -> bool:
+    """A cached tuned result is stale when the tuning records it would apply have changed."""
+    from search_spaces.tuning import records_unchanged
+
+    return records_unchanged(result.info)
+
+
 class EvaluationCache:
     def __init__(self, location: Path, lock_dir: Path | None = None) -> None:
         from joblib import Memory
@@ -52,10 +62,13 @@ class EvaluationCache:
         self._versions = tool_versions()
 
     def key(self, request: EvaluationRequest) -> dict[str, Any]:
+        from search_spaces.targets import TARGETS, device_identity
+
+        target = request.config.target
         return {
             "config": request.config.as_dict(),
             "weights_sha256": request.weights.sha256,
-            "device": {k: v for k, v in asdict(request.device).items() if k != "session_timeout_s"},
+            "device": device_identity(target, request.device, TARGETS.get(target).measured_on_host_cpu),
             "measure": asdict(request.measure),
             "threads": request.threads,
             "data_dir": str(request.data_dir) if request.data_dir else None,
@@ -85,7 +98,7 @@ class EvaluationCache:
         with file_lock(lock_path(self._lock_dir, "config", key)):
             try:
                 result = self._cached(key, request, run_once)
-                if not isinstance(result, EvaluationResult):  # foreign or damaged entry
+                if not isinstance(result, EvaluationResult) or not _still_valid(result):  # damaged or stale
                     result = self._cached.call(key, request, run_once)[0]
             except _NotCached as not_cached:
                 return not_cached.result, False

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from dse.cache import EvaluationCache
 from dse.core.errors import TrialFailure
 from dse.core.measure import LatencyStats
+from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
-from objectives.evaluate import EvaluationRequest, evaluate, remeasure_library, tool_versions
+from objectives.evaluate import EvaluationRequest, evaluate, remeasure_library
 
 if TYPE_CHECKING:
     from dse.core.config import StudyConfig

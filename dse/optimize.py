@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dse.cli import Parser, csv_list, report_usage_error
+from dse.cli import Parser, csv_list, finite_float, report_usage_error
 from dse.core.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
 from dse.core.errors import UsageError
 
@@ -53,7 +53,9 @@ def shared_options() -> argparse.ArgumentParser:
     p.add_argument("--eval-limit", type=int, help="evaluate accuracy on at most this many images")
     p.add_argument("--repeat", type=int, default=10, help="latency samples per measurement (default 10)")
     p.add_argument("--min-repeat-ms", type=int, default=100, help="minimum length of one sample (default 100)")
-    p.add_argument("--trial-timeout", type=float, default=1800.0, help="seconds before a trial is failed as timeout")
+    p.add_argument(
+        "--trial-timeout", type=finite_float, default=1800.0, help="seconds before a trial is failed as timeout"
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -65,13 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[shared_options()],
     )
     p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
-    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--timeout", type=finite_float, help="stop starting new trials after this many seconds")
     p.add_argument("--sampler", default="tpe", choices=SAMPLERS, help="search strategy (default tpe)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     p.add_argument("--study-name", help="default: dse-<target>-<dataset>")
     p.add_argument(
         "--max-cv",
-        type=float,
+        type=finite_float,
         default=0.05,
         help="latency dispersion (std/mean) above which a measurement is taken again (default 0.05)",
     )
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--heartbeat-interval",
-        type=float,
+        type=finite_float,
         default=20.0,
         help="seconds between a running trial's heartbeats; 3 missed ones mark its worker dead (default 20)",
     )

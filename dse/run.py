@@ -77,7 +77,7 @@ def run(config: StudyConfig) -> str:
     from dse.report import summary
     from dse.study import create_or_load_study, enqueue_grid, redact
 
-    study = create_or_load_study(config, space)
+    study = create_or_load_study(config, space, weights)
     if config.sampler == "grid":
         enqueue_grid(study, space, config.seed, config.n_trials)
     run_study(config, space, weights, study)

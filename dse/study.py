@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
+    from search_spaces.models import ResolvedWeights
 
 JOURNAL_PREFIX = "journal:"
 STORAGE_HELP = "use sqlite:///path/to/file.db, postgresql://user@host/db or journal:path/to/file.log"
@@ -70,6 +71,22 @@ def validate_storage_url(url: str) -> None:
         folder = Path(parsed.database).parent
         if not folder.resolve().is_dir():
             raise UsageError(f"--storage folder {str(folder)!r} does not exist; create it or pick another path")
+
+
+def require_existing_storage(url: str) -> None:
+    """For tools that only read: a SQLite file or journal that does not exist is a usage error
+    (opening it would create an empty storage where the user expected their study)."""
+    if url.startswith(JOURNAL_PREFIX):
+        path = Path(url[len(JOURNAL_PREFIX) :])
+    else:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return  # a server: opening it creates nothing the user did not have
+        path = Path(parsed.database)
+    if not path.is_file():
+        raise UsageError(f"--storage {redact(url)!r}: no such file; run python -m dse.optimize first or fix the path")
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
@@ -204,13 +221,73 @@ def _params_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def space_signature(config: StudyConfig, space: SearchSpace) -> dict[str, Any]:
-    """What a study was created with; resuming with a different space would corrupt it."""
-    return {"dataset": config.dataset, "target": config.target, "space": space.grid()}
+def study_identity(
+    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights] | None = None
+) -> dict[str, Any]:
+    """Everything that decides what a study's accuracies and latencies mean.
+
+    A study resumed (or joined by another worker) with any of it different would mix
+    incomparable measurements, so :func:`create_or_load_study` refuses that. Measurement keys
+    are the options' flags, so a refusal can name the option.
+    """
+    from search_spaces.targets import TARGETS, device_identity
+
+    preset = TARGETS.get(config.target)
+    measurement: dict[str, Any] = {
+        "--threads": config.threads,
+        "--repeat": config.measure.repeat,
+        "--min-repeat-ms": config.measure.min_repeat_ms,
+        "--eval-limit": config.eval_limit,
+        "--data-dir": str(config.data_dir.resolve()) if config.data_dir else None,
+        "the measurement device": device_identity(config.target, config.device, preset.measured_on_host_cpu),
+    }
+    if weights is not None:
+        measurement["--weights"] = {model: resolved.sha256 for model, resolved in sorted(weights.items())}
+    return {"dataset": config.dataset, "target": config.target, "space": space.grid(), "measurement": measurement}
 
 
-def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Study:
-    """Create the study, or resume it when it exists and was made with the same space."""
+def identity_conflict(stored: dict[str, Any], current: dict[str, Any], study_name: str) -> str | None:
+    """One line naming the first option that differs between a stored identity and this run's."""
+    fix = "re-run with the study's value or choose a new --study-name"
+    for key, flag in (("dataset", "--dataset"), ("target", "--target")):
+        if key in stored and stored[key] != current[key]:
+            return f"Study {study_name!r} was created with {flag} {stored[key]}, this run has {current[key]}; {fix}"
+    if "space" in stored and stored["space"] != current["space"]:
+        return (
+            f"Study {study_name!r} was created with another search space (--models, --pruning, --precision, "
+            f"--algorithms, --tuning or the registered choices differ); {fix}"
+        )
+    for flag, value in current["measurement"].items():
+        old = stored.get("measurement", {}).get(flag, value)  # studies made before a key existed: not checked
+        if old != value:
+            if flag == "--weights":
+                changed = sorted(m for m in value if old.get(m) != value[m])
+                detail = f"other --weights (the checkpoint of {', '.join(changed) or 'a model'} differs)"
+                return f"Study {study_name!r} was measured with other weights; this run has {detail}; {fix}"
+            if flag == "the measurement device":
+                return (
+                    f"Study {study_name!r} was measured on another device ({_describe(old)}), this run's is "
+                    f"{_describe(value)}; run on the study's device or choose a new --study-name"
+                )
+            return f"Study {study_name!r} was measured with {flag} {old}, this run has {flag} {value}; {fix}"
+    return None
+
+
+def _describe(device: dict[str, Any]) -> str:
+    cpu = device.get("cpu")
+    if cpu:
+        return f"{cpu.get('name')} with {cpu.get('cores')} cores"
+    return ", ".join(f"{k} {v}" for k, v in device.items() if v)
+
+
+def create_or_load_study(
+    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights] | None = None
+) -> optuna.Study:
+    """Create the study, or resume it when it exists with the same identity (:func:`study_identity`).
+
+    A conflict is found before anything is written: the existing study is read, not opened
+    for writing, so a refused run leaves the storage byte-identical.
+    """
     import warnings
 
     import optuna
@@ -218,7 +295,15 @@ def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Stud
     from dse.core.record import DIRECTIONS, OBJECTIVES
 
     storage = open_storage(config.storage)
-    signature = space_signature(config, space)
+    identity = _jsonable(study_identity(config, space, weights))
+    try:
+        existing = optuna.load_study(study_name=config.study_name, storage=storage).user_attrs.get("dse")
+    except KeyError:  # no such study yet
+        existing = None
+    if existing is not None:
+        conflict = identity_conflict(existing, identity, config.study_name)
+        if conflict:
+            raise UsageError(conflict)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
@@ -228,17 +313,11 @@ def create_or_load_study(config: StudyConfig, space: SearchSpace) -> optuna.Stud
             directions=list(DIRECTIONS),  # type: ignore[arg-type]  # Optuna's Literal of the same strings
             load_if_exists=True,
         )
-    existing = study.user_attrs.get("dse")
-    if existing is None:
+    if study.user_attrs.get("dse") is None:
         with warnings.catch_warnings():  # stable in practice since Optuna 3.2; still flagged experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(OBJECTIVES))
-        study.set_user_attr("dse", signature)
-    elif existing != _jsonable(signature):
-        raise UsageError(
-            f"Study {config.study_name!r} was created with another dataset, target or search space; "
-            "re-run with the same options or choose a new --study-name"
-        )
+        study.set_user_attr("dse", identity)
     return study
 
 

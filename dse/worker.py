@@ -21,15 +21,40 @@ R = TypeVar("R")
 _IDLE_EXIT_S = 600
 
 
-def classify_death(message: str) -> TrialFailure:
+#: Kernel counters of out-of-memory kills: the host's (Linux >= 4.13) and this cgroup's (v2).
+_OOM_COUNTERS = (("/proc/vmstat", "oom_kill"), ("/sys/fs/cgroup/memory.events", "oom_kill"))
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed so far (None: no counter readable)."""
+    counts = []
+    for path, name in _OOM_COUNTERS:
+        try:
+            with open(path, encoding="ascii") as file:
+                for line in file:
+                    key, _, value = line.partition(" ")
+                    if key == name:
+                        counts.append(int(value))
+        except (OSError, ValueError):
+            continue
+    return max(counts) if counts else None
+
+
+def classify_death(
+    message: str, oom_kills_before: int | None = None, oom_kills_after: int | None = None
+) -> TrialFailure:
     """A dead worker's failure from loky's message (which lists the exit codes).
 
-    SIGKILL is almost always the kernel's out-of-memory killer; anything else (SIGSEGV,
-    SIGABRT, an exit code) is a crash.
+    A SIGKILL is an out-of-memory kill only when the kernel's OOM counter moved while the
+    worker ran; otherwise something else killed it (``kill -9``, a job scheduler), a crash.
+    Anything else (SIGSEGV, SIGABRT, an exit code) is a crash too.
     """
     codes = message[message.find("exit codes") :] if "exit codes" in message else ""
     if "SIGKILL" in codes or "(-9)" in codes:
-        return TrialFailure(FailureKind.OOM, "worker process was killed (SIGKILL: out of memory, most likely)")
+        if oom_kills_before is not None and oom_kills_after is not None and oom_kills_after > oom_kills_before:
+            return TrialFailure(FailureKind.OOM, "worker process was killed by the kernel's out-of-memory killer")
+        evidence = "no OOM kill counted" if oom_kills_after is not None else "no OOM counter readable"
+        return TrialFailure(FailureKind.CRASH, f"worker process was killed (SIGKILL, {evidence}: killed from outside)")
     return TrialFailure(FailureKind.CRASH, f"worker process died ({codes or message.splitlines()[0]})")
 
 
@@ -70,6 +95,7 @@ class IsolatedRunner:
         """
         from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
+        kills_before = oom_kills()
         future = self._executor().submit(fn, *args)
         try:
             return future.result(timeout=timeout_s)
@@ -78,7 +104,7 @@ class IsolatedRunner:
             raise TrialFailure(FailureKind.TIMEOUT, f"evaluation exceeded --trial-timeout {timeout_s:g} s") from None
         except (TerminatedWorkerError, BrokenProcessPool) as exc:
             self._discard()
-            raise classify_death(str(exc)) from None
+            raise classify_death(str(exc), kills_before, oom_kills()) from None
         except MemoryError:
             self._discard()
             raise TrialFailure(FailureKind.OOM, "evaluation ran out of memory (MemoryError)") from None

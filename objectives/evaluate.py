@@ -2,9 +2,12 @@
 
 This is the composition root of a trial: the one place where build (``compile``), the device
 (layer 6), accuracy and latency meet. It runs inside a worker process (``dse.worker``) so that
-a crash or a hang in TVM costs one trial, not the study. Compilation runs freely in parallel
-with other workers; loading, scoring and timing hold the device's lock, so one device measures
-one module at a time.
+a crash or a hang in TVM costs one trial, not the study.
+
+Locks (``search_spaces.targets.devices.identity``, host-wide): the whole evaluation holds the
+host CPU shared, so compiles of other workers run beside it; timing holds the device exclusive,
+so nothing of dse (of any study or work folder on this host) runs on the CPU while a latency
+is taken, and a remote board or the GPU measures one module at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 from dse.core.config import DeviceOptions, MeasureConfig
 from dse.core.errors import FailureKind, TrialFailure, first_line
 from dse.core.files import atomic_copy
+from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
 
 if TYPE_CHECKING:
@@ -47,20 +51,6 @@ class EvaluationRequest:
     keep_library: Path | None = None
 
 
-def tool_versions() -> dict[str, str]:
-    """Versions that change compiled code or measurements; part of every cache key."""
-    import importlib.metadata as md
-
-    packages = ("apache-tvm", "apache-tvm-ffi", "torch", "torchvision", "numpy", "dse")
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = md.version(package)
-        except md.PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions
-
-
 @functools.lru_cache(maxsize=4)
 def _data(dataset: str, data_dir: Path | None, eval_limit: int | None) -> DataSplits:
     from search_spaces.datasets import load_dataset
@@ -70,11 +60,14 @@ def _data(dataset: str, data_dir: Path | None, eval_limit: int | None) -> DataSp
 
 def evaluate(request: EvaluationRequest) -> EvaluationResult:
     """Build and measure ``request.config``; failures come back inside the result."""
+    from search_spaces.targets import cpu_work
+
     config = request.config
     timings: dict[str, float] = {}
     info: dict[str, object] = {}
     try:
-        return _evaluate(request, timings, info)
+        with cpu_work():
+            return _evaluate(request, timings, info)
     except MemoryError:
         failure = TrialFailure(FailureKind.OOM, "evaluation ran out of memory (MemoryError)")
     except TrialFailure as caught:
@@ -94,9 +87,19 @@ def evaluate(request: EvaluationRequest) -> EvaluationResult:
 
 
 def _device_lock(request: EvaluationRequest) -> AbstractContextManager[None]:
-    from search_spaces.targets import device_lock
+    """Held while the device runs the module (accuracy): see the module docstring."""
+    from search_spaces.targets import TARGETS, device_lock
 
-    return device_lock(request.work_dir, request.config.target, request.device)
+    target = request.config.target
+    return device_lock(target, request.device, TARGETS.get(target).measured_on_host_cpu)
+
+
+def _measurement_lock(request: EvaluationRequest) -> AbstractContextManager[None]:
+    """Held while a latency is taken: nothing else of dse runs on that device meanwhile."""
+    from search_spaces.targets import TARGETS, measurement_lock
+
+    target = request.config.target
+    return measurement_lock(target, request.device, TARGETS.get(target).measured_on_host_cpu)
 
 
 def remeasure_library(request: EvaluationRequest, library: str) -> tuple[LatencyStats, dict[str, object]]:
@@ -106,7 +109,7 @@ def remeasure_library(request: EvaluationRequest, library: str) -> tuple[Latency
 
     info: dict[str, object] = {}
     data = _data(request.config.dataset, request.data_dir, request.eval_limit)
-    with _device_lock(request):
+    with _measurement_lock(request):
         device = open_session(request.config.target, request.device)
         try:
             latency = measure_stable(device.load(library), data, request.measure, info)
@@ -171,7 +174,10 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
                 accuracy = top1_accuracy(loaded, data)
                 timings["accuracy"] = time.perf_counter() - start
                 start = time.perf_counter()
-                latency = measure_stable(loaded, data, request.measure, info)
+                with _measurement_lock(request):
+                    timings["measure_wait"] = time.perf_counter() - start
+                    start = time.perf_counter()
+                    latency = measure_stable(loaded, data, request.measure, info)
                 timings["measure"] = time.perf_counter() - start
             except TrialFailure:
                 raise

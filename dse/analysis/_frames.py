@@ -127,9 +127,10 @@ def load_studies(storage_url: str, names: Sequence[str] = ()) -> list[optuna.Stu
     """
     import optuna
 
-    from dse.study import open_storage, redact, validate_storage_url
+    from dse.study import open_storage, redact, require_existing_storage, validate_storage_url
 
     validate_storage_url(storage_url)
+    require_existing_storage(storage_url)
     storage = open_storage(storage_url)
     available = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     if not available:

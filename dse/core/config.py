@@ -9,6 +9,9 @@ from dse.core.errors import UsageError
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc", "grid")
 
+#: A running trial's heartbeat must come at least this often (a day; longer overflows timers).
+MAX_HEARTBEAT_INTERVAL_S = 86_400.0
+
 
 def _require(ok: bool, message: str) -> None:
     if not ok:
@@ -117,8 +120,14 @@ class StudyConfig:
         _require(self.n_jobs > 0, f"--n-jobs must be > 0, got n_jobs={self.n_jobs}")
         _require(self.max_retries >= 0, f"--max-retries must be >= 0, got max_retries={self.max_retries}")
         _require(
-            self.heartbeat_interval_s > 0,
-            f"--heartbeat-interval must be > 0, got heartbeat_interval={self.heartbeat_interval_s}",
+            0 < self.heartbeat_interval_s <= MAX_HEARTBEAT_INTERVAL_S,
+            f"--heartbeat-interval must be in (0, {MAX_HEARTBEAT_INTERVAL_S:g}] seconds, "
+            f"got heartbeat_interval={self.heartbeat_interval_s}",
+        )
+        _require(
+            self.tuning_db is None or not self.tuning_db.exists() or self.tuning_db.is_dir(),
+            f"--tuning-db {str(self.tuning_db)!r} is a file; it names a folder of MetaSchedule records "
+            "(give a folder, or leave it out for <work-dir>/tuning/<target>)",
         )
         _require(self.n_trials > 0, f"--n-trials must be > 0, got n_trials={self.n_trials}")
         _require(self.timeout_s is None or self.timeout_s > 0, f"--timeout must be > 0, got timeout={self.timeout_s}")

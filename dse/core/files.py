@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +38,10 @@ def lock_path(folder: Path, kind: str, identity: Any) -> Path:
 
 
 @contextmanager
-def file_lock(path: Path, shared: bool = False) -> Iterator[None]:
-    """Hold an exclusive (or shared) ``flock`` on ``path`` (created if needed) for the block."""
+def file_lock(path: Path, shared: bool = False, mode: int = 0o644) -> Iterator[None]:
+    """Hold an exclusive (or shared) ``flock`` on ``path`` (created with ``mode`` if needed) for the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_shared_file(path, mode) if mode != 0o644 else os.open(path, os.O_RDWR | os.O_CREAT, mode)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
@@ -69,3 +70,73 @@ def atomic_copy(source: str | Path, destination: Path) -> None:
     """Copy ``source`` to ``destination`` atomically (see :func:`atomic_write`)."""
     with atomic_write(destination) as partial:
         shutil.copyfile(source, partial)
+
+
+class SharedExclusiveLock:
+    """A cross-process reader/writer lock on one file, shared by the threads of one process.
+
+    ``hold(exclusive=False)`` for work that may run beside other such work (compiling),
+    ``hold(exclusive=True)`` for work nothing may run beside (timing). Holds nest: asking for
+    exclusive inside shared gives up the shared hold, waits for exclusive, and returns to shared
+    afterwards (so a worker that compiles under shared can measure under exclusive).
+
+    Waiting writers go first: a second file (the turnstile) is held by a writer while it waits
+    and taken briefly by every reader before it enters, so a stream of compiles cannot starve a
+    measurement. Nobody waits for the turnstile while holding the lock itself, which rules out
+    deadlock between the two files.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._turnstile = path.with_name(path.name + ".turnstile")
+        self._fd: int | None = None
+        self._mode: str | None = None  # None, "shared" or "exclusive"
+        self._state = threading.RLock()
+
+    @property
+    def mode(self) -> str | None:
+        return self._mode
+
+    @contextmanager
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        with self._state:
+            previous = self._mode
+            if previous == "exclusive" or (previous == "shared" and not exclusive):
+                yield  # already covered by the outer hold
+                return
+            self._enter(exclusive)
+            try:
+                yield
+            finally:
+                if previous is None:
+                    self._release()
+                else:  # back to shared: a downgrade never waits for the turnstile
+                    assert self._fd is not None
+                    fcntl.flock(self._fd, fcntl.LOCK_SH)
+                    self._mode = "shared"
+
+    def _enter(self, exclusive: bool) -> None:
+        if self._fd is not None:  # shared -> exclusive: let go before waiting (no deadlock)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        else:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = _open_shared_file(self._path)
+        with file_lock(self._turnstile, mode=0o666):
+            fcntl.flock(self._fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        self._mode = "exclusive" if exclusive else "shared"
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd, self._mode = None, None
+
+
+def _open_shared_file(path: Path, mode: int = 0o666) -> int:
+    """Open (creating) a lock file every user of the host may lock: host-wide locks are shared."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, mode)  # the umask must not lock other users out
+    except OSError:
+        pass
+    return fd

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from search_spaces.targets import arm, arm_boards, cuda, x86  # noqa: F401  (registration)
 from search_spaces.targets._base import TARGETS, TargetPreset
-from search_spaces.targets.devices import Device, LoadedModule, device_identity, device_lock
+from search_spaces.targets.devices import (
+    Device,
+    LoadedModule,
+    cpu_work,
+    device_identity,
+    device_lock,
+    host_cpu,
+    host_lock_dir,
+    measurement_lock,
+)
 from search_spaces.targets.sessions import forget_session, open_session
 
 __all__ = [
@@ -18,8 +27,12 @@ __all__ = [
     "Device",
     "LoadedModule",
     "TargetPreset",
+    "cpu_work",
     "device_identity",
     "device_lock",
     "forget_session",
+    "host_cpu",
+    "host_lock_dir",
+    "measurement_lock",
     "open_session",
 ]

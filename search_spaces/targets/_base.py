@@ -16,6 +16,8 @@ class TargetPreset:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Whether its local device is this host's CPU (so compiling here disturbs its timings).
+    measured_on_host_cpu: ClassVar[bool] = True
 
     def tvm_target(self, threads: int) -> dict[str, Any]:
         """The TVM target as a dict (target strings are gone in TVM 0.27)."""

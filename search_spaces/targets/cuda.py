@@ -40,6 +40,7 @@ def is_gpu_target(tvm_target: Any) -> bool:
 
 @TARGETS.register("cuda")
 class CudaGpu(TargetPreset):
+    measured_on_host_cpu = False
     description = "this machine's NVIDIA GPU (CUDA; DLight or MetaSchedule GPU schedules), measured locally"
 
     def tvm_target(self, threads: int) -> dict[str, Any]:

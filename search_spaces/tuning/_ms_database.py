@@ -2,14 +2,17 @@
 
 Layout of ``<root>/<target key>/``::
 
-    database_workload.json          MetaSchedule JSON database (best record per workload)
-    database_tuning_record.json
-    budgets.json                    {workload hash: {"trials": budget it was tuned to, "task": name}}
-    .lock                           fcntl lock: exclusive while tuning and committing, shared while reading
+    budget-<N>/database_workload.json          records of tuning runs of N trials per kernel
+    budget-<N>/database_tuning_record.json     (best record per workload)
+    budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials"}}
+    .lock                                      exclusive while tuning and committing, shared while reading
 
-Only the best record of each tuning run is committed (the full run lives in a scratch
-database), so a tuning process that is killed half-way leaves the shared files intact, and the
-database stays small. Records of one target do not transfer to another (an x86 database is not
+Records are kept per budget, so what ``tuning.metaschedule.trials=N`` measures does not depend
+on what ran before: a trial at budget N applies, per workload, the best record of runs whose
+budget was at most N (a kernel tuned at 128 is not "reused" for a 16-trial request). Each
+task is committed as soon as it is tuned (its best record only; the full run lives in a
+scratch database), so a tuning process killed half-way keeps the finished tasks and leaves
+the files intact. Records of one target do not transfer to another (an x86 database is not
 valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder per exact target.
 """
 
@@ -23,7 +26,7 @@ from typing import Any
 
 from dse.core.files import atomic_write, file_lock, stable_hash
 
-BUDGETS_FILE = "budgets.json"
+ATTEMPTS_FILE = "attempts.json"
 #: Run times MetaSchedule stores for candidates that failed to build or run.
 FAILED_RUN_S = 1e9
 
@@ -46,7 +49,7 @@ def workload_hash(mod: Any) -> str:
 
 
 class TuningDatabase:
-    """One target's database folder, with the lock and the budget sidecar around it."""
+    """One target's database folder: a record database per budget, attempts, and the lock."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -57,9 +60,21 @@ class TuningDatabase:
         """Hold the folder's lock: writers exclude everyone, readers only writers."""
         return file_lock(self._lock_path, shared=not exclusive)
 
-    def budgets(self) -> dict[str, dict[str, Any]]:
-        """Budget each workload was tuned to (read under the lock)."""
-        path = self.folder / BUDGETS_FILE
+    def budget_folder(self, budget: int) -> Path:
+        return self.folder / f"budget-{budget}"
+
+    def budgets(self) -> list[int]:
+        """The budgets that have records, smallest first."""
+        found = []
+        for path in self.folder.glob("budget-*"):
+            suffix = path.name.removeprefix("budget-")
+            if suffix.isdigit() and path.is_dir():
+                found.append(int(suffix))
+        return sorted(found)
+
+    def attempts(self, budget: int) -> dict[str, dict[str, Any]]:
+        """The workloads tuning at ``budget`` was run for (read under the lock)."""
+        path = self.budget_folder(budget) / ATTEMPTS_FILE
         if not path.exists():
             return {}
         try:
@@ -67,24 +82,55 @@ class TuningDatabase:
         except (OSError, ValueError):
             return {}
 
-    def record_budgets(self, tuned: dict[str, dict[str, Any]]) -> None:
-        """Merge newly tuned workloads into the sidecar (atomic replace; call under the exclusive lock)."""
-        budgets = self.budgets()
-        for key, entry in tuned.items():
-            if int(entry["trials"]) >= int(budgets.get(key, {}).get("trials", 0)):
-                budgets[key] = entry
-        with atomic_write(self.folder / BUDGETS_FILE) as scratch:
-            scratch.write_text(json.dumps(budgets, indent=1, sort_keys=True))
+    def record_attempt(self, budget: int, workload: str, entry: dict[str, Any]) -> None:
+        """Note that ``workload`` was tuned at ``budget`` (atomic replace; under the exclusive lock)."""
+        attempts = self.attempts(budget)
+        attempts[workload] = entry
+        with atomic_write(self.budget_folder(budget) / ATTEMPTS_FILE) as scratch:
+            scratch.write_text(json.dumps(attempts, indent=1, sort_keys=True))
 
-    def open(self) -> Any:
-        """The MetaSchedule JSON database (reads both files; call under a lock)."""
+    def open(self, budget: int) -> Any:
+        """The MetaSchedule JSON database of one budget (reads both files; call under a lock)."""
         from tvm.s_tir import meta_schedule as ms
 
+        folder = self.budget_folder(budget)
+        folder.mkdir(parents=True, exist_ok=True)
         return ms.database.JSONDatabase(
-            path_workload=str(self.folder / "database_workload.json"),
-            path_tuning_record=str(self.folder / "database_tuning_record.json"),
+            path_workload=str(folder / "database_workload.json"),
+            path_tuning_record=str(folder / "database_tuning_record.json"),
             allow_missing=True,
         )
+
+    def record_state(self, budget: int, workloads: list[str]) -> dict[str, list[int]]:
+        """Per workload, the budgets <= ``budget`` whose tuning left a record (from the attempts files)."""
+        state: dict[str, list[int]] = {w: [] for w in workloads}
+        for each in (b for b in self.budgets() if b <= budget):
+            for workload, entry in self.attempts(each).items():
+                if workload in state and entry.get("ok"):
+                    state[workload].append(each)
+        return state
+
+    def applicable(self, budget: int, mods: list[Any]) -> tuple[Any, dict[str, Any]]:
+        """The records a trial at ``budget`` may apply: per workload, the best of budgets <= ``budget``.
+
+        Returns them as an in-memory database, and per workload hash of ``mods`` what it gets
+        (``{"budget", "run_s", "digest"}``, None for no record): the trial's provenance.
+        """
+        from tvm.s_tir import meta_schedule as ms
+
+        merged = ms.database.MemoryDatabase()
+        chosen: dict[str, Any] = {workload_hash(mod): None for mod in mods}
+        for each in (b for b in self.budgets() if b <= budget):
+            source = self.open(each)
+            for mod in mods:
+                if merge_best(source, merged, [mod]):
+                    record = source.get_top_k(source.commit_workload(mod), 1)[0]
+                    chosen[workload_hash(mod)] = {
+                        "budget": each,
+                        "run_s": best_run_s(source, mod),
+                        "digest": stable_hash(str(record.trace), 16),
+                    }
+        return merged, chosen
 
 
 def best_run_s(database: Any, mod: Any) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import InvalidCombination
@@ -187,40 +188,38 @@ def tunable_tasks(mod: Any, tvm_target: Any) -> list[Any]:
 
 
 def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext) -> TuneReport:
-    """Tune every task not yet tuned to ``budget`` trials; commit the best records and budgets.
+    """Tune every task not yet tuned at ``budget``; commit each task's best record as it finishes.
 
-    Holds the database's exclusive lock throughout: concurrent workers wait instead of
-    corrupting the files or disturbing each other's measurements, and a worker that waited
-    finds the kernels tuned and skips them.
+    Holds the database's exclusive lock throughout (concurrent workers wait instead of
+    corrupting the files, and one that waited finds the kernels tuned and skips them) and the
+    device's measurement lock (nothing else of dse runs there while candidates are timed).
+    A task is committed the moment it is tuned, so a timeout keeps the finished ones.
     """
+    from search_spaces.targets import measurement_lock
+
     report = TuneReport()
     with db.locked(exclusive=True):
-        budgets = db.budgets()
+        attempted = db.attempts(budget)
         pending = []
         for task in tasks:
-            key = workload_hash(task.dispatched[0])
-            if int(budgets.get(key, {}).get("trials", 0)) >= budget:
+            if workload_hash(task.dispatched[0]) in attempted:
                 report.reused.append(task.task_name)
             else:
                 pending.append(task)
         if not pending:
             return report
         builder, runner = builder_and_runner(ctx)
-        shared = db.open()
-        mods = [t.dispatched[0] for t in pending]
         start = time.perf_counter()
-        scratch, trials = _run_tuner(pending, mods, budget, shared, builder, runner, ctx, db)
+        with measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu):
+            for task in pending:
+                mod = task.dispatched[0]
+                scratch, trials = _run_tuner([task], [mod], budget, builder, runner, ctx, db)
+                report.trials += trials
+                merge_best(scratch, db.open(budget), [mod])
+                ok = best_run_s(scratch, mod) is not None
+                (report.tuned_now if ok else report.failed).append(task.task_name)
+                db.record_attempt(budget, workload_hash(mod), {"task": task.task_name, "ok": ok, "trials": trials})
         report.wall_s = time.perf_counter() - start
-        report.trials = trials
-        merge_best(scratch, shared, mods)
-        tuned = {}
-        for task, mod in zip(pending, mods, strict=True):
-            if best_run_s(scratch, mod) is None:
-                report.failed.append(task.task_name)
-            else:
-                report.tuned_now.append(task.task_name)
-                tuned[workload_hash(mod)] = {"trials": budget, "task": task.task_name}
-        db.record_budgets(tuned)
     return report
 
 
@@ -228,20 +227,19 @@ def _run_tuner(
     pending: list[Any],
     mods: list[Any],
     budget: int,
-    shared: Any,
     builder: Any,
     runner: Any,
     ctx: BuildContext,
     db: TuningDatabase,
 ) -> tuple[Any, int]:
-    """Run MetaSchedule on ``pending`` into a scratch database warm-started from ``shared``."""
+    """Run MetaSchedule on ``pending`` into a fresh scratch database (a budget-N run starts from
+    nothing, so its records cost N trials per kernel and no more)."""
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
     from tvm.s_tir.meta_schedule.utils import fork_seed
 
     preload_tensor_intrinsics()
     scratch = ms.database.MemoryDatabase()
-    seeded = merge_best(shared, scratch, mods)
     names = [t.task_name for t in pending]
     loggers = get_loggers_from_work_dir(str(db.folder), names)
     _quiet_console()
@@ -270,7 +268,7 @@ def _run_tuner(
         database=scratch,
         cost_model="xgb",
     )
-    return scratch, len(scratch) - seeded
+    return scratch, len(scratch)
 
 
 def _fast_stack(context: int = 1) -> list[Any]:
@@ -334,16 +332,23 @@ def _search_strategy(budget: int) -> Any:
     )
 
 
-def apply_records(mod: Any, db: TuningDatabase, ctx: BuildContext) -> tuple[Any, list[str]]:
-    """Replace each PrimFunc that has a record with its best tuned schedule.
+def apply_records(
+    mod: Any, tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext
+) -> tuple[Any, list[str]]:
+    """Replace each PrimFunc that has a record at a budget <= ``budget`` with its best schedule.
 
-    Returns the module and the names of the functions that got a tuned schedule.
+    Returns the module and the names of the functions that got a tuned schedule; which record
+    each task got goes to ``ctx.info["tuning_records"]`` (workload hash -> budget, run time, digest).
     """
     import tvm
     from tvm import relax, tirx
 
     with db.locked(exclusive=False):
-        database = db.open()
+        mods = [t.dispatched[0] for t in tasks]
+        database, chosen = db.applicable(budget, mods)
+        state = db.record_state(budget, [workload_hash(m) for m in mods])
+    ctx.info["tuning_records"] = chosen
+    ctx.info["tuning_state"] = state
     before = {gv.name_hint: f for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
     with ctx.tvm_target, database, tvm.transform.PassContext(opt_level=3):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
@@ -353,3 +358,15 @@ def apply_records(mod: Any, db: TuningDatabase, ctx: BuildContext) -> tuple[Any,
         if isinstance(f, tirx.PrimFunc) and gv.name_hint in before and not f.same_as(before[gv.name_hint])
     ]
     return mod, sorted(applied)
+
+
+def current_records(folder: Path, budget: int, workloads: list[str]) -> dict[str, list[int]]:
+    """Per workload, the budgets <= ``budget`` that hold a record for it now.
+
+    A record of (workload, budget) never changes once written (each is tuned once), so this
+    decides which record :func:`apply_records` applies: a cached result whose state differs
+    was built from other records and is stale.
+    """
+    db = TuningDatabase(folder)
+    with db.locked(exclusive=False):
+        return db.record_state(budget, workloads)

@@ -4,9 +4,10 @@ The module it receives is the one it tunes and the one it applies to (the algori
 all-TIR output): tuning and applying see identical PrimFuncs, so workload hashes match and
 records apply (tvm-notes: re-running passes in between silently applies nothing). Every
 kernel is tuned at most once per target and budget: the database under
-``<tuning db>/<target>-<exact target key>/`` is shared by trials, studies and workers, and a
-sidecar remembers the budget each workload got (see ``_ms_database``). Kernels without a record fall back to the
-algorithm layer's default schedules.
+``<tuning db>/<target>-<exact target key>/budget-<N>/`` is shared by trials, studies and
+workers, and a trial at budget N applies only records of budgets <= N (see ``_ms_database``).
+Kernels without a record fall back to the algorithm layer's default schedules; the trial
+records how many kernels got a tuned schedule (``tuned_kernels`` of ``total_kernels``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def default_schedules(mod: Any, ctx: BuildContext) -> Any:
     return apply_default_schedules(mod, ctx.tvm_target)
 
 
+def records_unchanged(info: dict[str, Any]) -> bool:
+    """Whether the tuning records a trial applied (its ``info``) are those a new build would apply.
+
+    A trial that tuned nothing is always current; one whose kernels have since got records at
+    budgets it may use (another worker tuned them) would build differently now.
+    """
+    from search_spaces.tuning._ms_tune import current_records
+
+    state = info.get("tuning_state")
+    if not state:
+        return True
+    return current_records(Path(info["tuning_db"]), int(info["tuning_budget"]), list(state)) == state
+
+
 @TUNING.register("metaschedule")
 class MetaSchedule(TuningMode):
     description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
@@ -71,7 +86,7 @@ class MetaSchedule(TuningMode):
         try:
             tasks = tunable_tasks(mod, ctx.tvm_target)
             report = tune_pending(tasks, budget, db, ctx) if tasks else None
-            mod, applied = apply_records(mod, db, ctx)
+            mod, applied = apply_records(mod, tasks, budget, db, ctx)
         except TrialFailure:
             raise
         except Exception as exc:  # TVMError, builder/runner pool errors: this trial did not build
@@ -92,5 +107,6 @@ class MetaSchedule(TuningMode):
             tuning_reused_kernels=len(report.reused) if report else 0,
             tuning_failed_kernels=list(report.failed) if report else [],
             tuning_db=str(db.folder),
+            partly_tuned=len(applied) < len(tasks),
         )
         return default_schedules(mod, ctx)

@@ -183,6 +183,47 @@ def test_cli_usage_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["--storage", url, "--min-pairs", "0"]) == 2
 
 
+def test_cli_bad_outputs_and_inputs_are_one_line_and_change_nothing(tmp_path, capsys) -> None:
+    import optuna
+
+    from dse.analyze import main
+
+    db = tmp_path / "a.db"
+    url = f"sqlite:///{db}"
+    study = optuna.create_study(study_name="syn", storage=url, directions=["maximize", "minimize"])
+    add_trials(study, SPACE, reversal_latency, accuracy, cv=0.02)
+    before = db.read_bytes()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [
+        (["--html", str(tmp_path)], "is a folder; give a file name"),
+        (["--csv", str(tmp_path)], "is a folder; give a file name"),
+        (["--csv", "/nonexistent/dir/t.csv"], "does not exist; create it first"),
+        (["--min-effect", "nan"], "expected a finite number, got 'nan'"),
+    ]
+    import os
+
+    if os.geteuid() != 0:  # root writes anywhere: the permission check cannot fail for it
+        cases.append((["--csv", str(locked / "t.csv")], "is not writable"))
+    for args, message in cases:
+        assert main(["--storage", url, *args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err, (args, err)
+    assert db.read_bytes() == before
+    missing = tmp_path / "missing.db"
+    assert main(["--storage", f"sqlite:///{missing}"]) == 2
+    assert "no such file" in capsys.readouterr().err and not missing.exists()
+
+
+def test_write_failure_after_analysis_is_one_line(tmp_path) -> None:
+    from dse.cli import write_output
+    from dse.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="could not be written"):
+        write_output("--csv", tmp_path / "no" / "such" / "folder.csv", "x")
+
+
 def test_render_of_an_empty_study() -> None:
     result = analyze([new_study()])
     assert "no trial" in render(result)

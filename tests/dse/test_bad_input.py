@@ -84,6 +84,10 @@ def _cases(root: Path) -> list[Case]:
         Case("max_cv_zero", ["--max-cv", "0"], "--max-cv must be > 0"),
         Case("n_jobs_zero", ["--n-jobs", "0"], "--n-jobs must be > 0"),
         Case("max_retries_negative", ["--max-retries", "-1"], "--max-retries must be >= 0"),
+        Case("heartbeat_overflows", ["--heartbeat-interval", "1e308"], "--heartbeat-interval must be in (0, 86400]"),
+        Case("timeout_nan", ["--timeout", "nan"], "argument --timeout: expected a finite number, got 'nan'"),
+        Case("max_cv_inf", ["--max-cv", "inf"], "argument --max-cv: expected a finite number, got 'inf'"),
+        Case("tuning_db_is_a_file", ["--tuning-db", str(root / "not_a_dir.txt")], "is a file; it names a folder"),
         Case("storage_not_a_url", ["--storage", "not a url"], "is not a storage URL; use sqlite:///"),
         Case("storage_folder_missing", ["--storage", "sqlite:////nonexistent/dse.db"], "does not exist"),
         Case("journal_folder_missing", ["--storage", "journal:/nonexistent/dse.log"], "does not exist; create it"),
@@ -234,9 +238,65 @@ def test_mismatched_study_is_refused_and_kept(
     )
 
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "was created with another dataset, target or search space" in err, err
+    assert code == 2 and "was created with --dataset other, this run has digits" in err, err
     after = optuna.load_study(study_name="kept", storage=url).trials
     assert [(t.number, t.state, t.values) for t in after] == [(t.number, t.state, t.values) for t in before]
+
+
+@pytest.mark.parametrize(
+    ("flag", "first", "second"),
+    [
+        ("--threads", "1", "2"),
+        ("--repeat", "2", "3"),
+        ("--min-repeat-ms", "1", "5"),
+        ("--eval-limit", "20", "30"),
+        ("--weights", "tiny_cnn.pt", "tiny_cnn_other.pt"),
+    ],
+)
+def test_resuming_with_other_measurement_options_is_refused_byte_identical(
+    flag: str,
+    first: str,
+    second: str,
+    inputs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A study's latencies and accuracies stay comparable: another --threads (etc.) stops with one line."""
+    import torch
+
+    from dse.optimize import config_from_args, parse_args
+    from dse.run import prepare
+    from dse.study import create_or_load_study
+    from search_spaces import SearchSpace
+    from search_spaces.models import build_model
+
+    monkeypatch.setenv("TVM_NUM_THREADS", "1")
+    monkeypatch.setenv("DSE_NO_PROGRESS", "1")
+    torch.manual_seed(1)
+    torch.save(build_model("tiny_cnn", 10, (1, 8, 8)).state_dict(), inputs / "tiny_cnn_other.pt")
+    db = tmp_path / "s.db"
+    common = ["--models", "tiny_cnn", "--work-dir", str(tmp_path / "w"), "--storage", f"sqlite:///{db}"]
+    common += ["--study-name", "s", "--n-trials", "1"]
+    defaults = {"--threads": "1", "--repeat": "2", "--min-repeat-ms": "1", "--eval-limit": "20"}
+    defaults["--weights"] = "tiny_cnn.pt"
+
+    def argv(value: str) -> list[str]:
+        options = {**defaults, flag: value}
+        options["--weights"] = str(inputs / options["--weights"])
+        return [*common, *(x for pair in options.items() for x in pair)]
+
+    config = config_from_args(parse_args(argv(first)))
+    space = SearchSpace(config.space, config.dataset, config.target)
+    create_or_load_study(config, space, prepare(config, space))  # the study, as its first run made it
+    before = db.read_bytes()
+
+    code = main(argv(second))
+
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0, err
+    assert ("other --weights" if flag == "--weights" else f"{flag} {first}, this run has {flag} {second}") in err, err
+    assert db.read_bytes() == before, "the refused run changed the storage"
 
 
 def test_study_file_options_and_command_line_precedence(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def _sleep(seconds: float) -> str:
 
 @pytest.mark.parametrize(
     ("fn", "kind"),
-    [(_sigkill_self, FailureKind.OOM), (_exhaust_memory, FailureKind.OOM), (_segfault, FailureKind.CRASH)],
+    [(_sigkill_self, FailureKind.CRASH), (_exhaust_memory, FailureKind.OOM), (_segfault, FailureKind.CRASH)],
 )
 def test_dead_worker_is_a_classified_failure_and_the_runner_recovers(fn: object, kind: FailureKind) -> None:
     runner = IsolatedRunner(env={})
@@ -52,6 +52,31 @@ def test_dead_worker_is_a_classified_failure_and_the_runner_recovers(fn: object,
             runner.call(fn, timeout_s=60)  # type: ignore[arg-type]
         assert caught.value.kind is kind and caught.value.kind.retryable
         assert runner.call(_sleep, 0.0, timeout_s=60) == "done"  # a fresh worker took over
+    finally:
+        runner.close()
+
+
+def _count_an_oom_kill_then_die(counter: str) -> None:
+    Path(counter).write_text("oom_kill 1\n")  # what the kernel's counter shows after an OOM kill
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_sigkill_is_out_of_memory_only_when_the_kernel_counted_an_oom_kill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dse.worker
+
+    counter = tmp_path / "vmstat"
+    counter.write_text("oom_kill 0\n")
+    monkeypatch.setattr(dse.worker, "_OOM_COUNTERS", ((str(counter), "oom_kill"),))
+    runner = IsolatedRunner(env={})
+    try:
+        with pytest.raises(TrialFailure) as caught:
+            runner.call(_sigkill_self, timeout_s=60)
+        assert caught.value.kind is FailureKind.CRASH and "killed from outside" in caught.value.message
+        with pytest.raises(TrialFailure) as caught:
+            runner.call(_count_an_oom_kill_then_die, str(counter), timeout_s=60)
+        assert caught.value.kind is FailureKind.OOM and "out-of-memory killer" in caught.value.message
     finally:
         runner.close()
 

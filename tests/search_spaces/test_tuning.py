@@ -108,15 +108,59 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     assert first["total_kernels"] >= 2
     assert first["tuning_trials"] > 0
     assert first["tuned_kernels"] == first["total_kernels"], first
+    assert first["partly_tuned"] is False
     folder = Path(first["tuning_db"])
     assert folder.parent == tmp_path / "tuning" / "x86"
-    records = (folder / "database_tuning_record.json").read_text().splitlines()
+    records = (folder / f"budget-{TRIALS}" / "database_tuning_record.json").read_text().splitlines()
     assert len(records) == first["total_kernels"]  # only the best record of each kernel is kept
-    budgets = json.loads((folder / "budgets.json").read_text())
-    assert sorted(v["trials"] for v in budgets.values()) == [TRIALS] * first["total_kernels"]
+    attempts = json.loads((folder / f"budget-{TRIALS}" / "attempts.json").read_text())
+    assert len(attempts) == first["total_kernels"] and all(a["ok"] for a in attempts.values())
+    assert all(r["budget"] == TRIALS for r in first["tuning_records"].values())
 
     again = _run_in_fresh_process(tmp_path, TRIALS)
     assert again["tuning_trials"] == 0
     assert again["tuning_reused_kernels"] == first["total_kernels"]
     assert again["tuned_kernels"] == first["total_kernels"]
-    assert (folder / "database_tuning_record.json").read_text().splitlines() == records
+    assert (folder / f"budget-{TRIALS}" / "database_tuning_record.json").read_text().splitlines() == records
+
+
+@pytest.mark.slow
+def test_a_budget_applies_only_records_of_budgets_up_to_it(tmp_path: Path) -> None:
+    """16, then 64, then 16 again: the third trial gets the first one's records, not the 64's."""
+    pytest.importorskip("tvm")
+    small = run_case(str(tmp_path), 16)
+    large = run_case(str(tmp_path), 64)
+    assert large["tuning_trials"] > 0 and large["tuning_reused_kernels"] == 0  # 16's records are not "reused"
+    again = run_case(str(tmp_path), 16)
+    assert again["tuning_trials"] == 0
+    assert again["tuning_records"] == small["tuning_records"]
+    assert {r["budget"] for r in again["tuning_records"].values()} == {16}
+    assert {r["budget"] for r in large["tuning_records"].values()} <= {16, 64}  # the best of both
+
+
+def test_killed_tuning_keeps_the_tasks_it_finished(tmp_path: Path) -> None:
+    """A timeout mid-tuning keeps every task already tuned; the next trial tunes only the rest."""
+    import time
+
+    from search_spaces.tuning._ms_database import TuningDatabase
+
+    pytest.importorskip("tvm")
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from test_tuning import run_case; run_case(sys.argv[2], 24)"
+    worker = subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 300
+        attempts: dict[str, Any] = {}
+        while time.monotonic() < deadline and worker.poll() is None:
+            folders = list((tmp_path / "tuning" / "x86").glob("*"))
+            attempts = TuningDatabase(folders[0]).attempts(24) if folders else {}
+            if attempts:
+                break
+            time.sleep(0.2)
+        assert worker.poll() is None and len(attempts) == 1, "the first task was not committed before the last"
+        worker.kill()
+    finally:
+        worker.kill()
+        worker.wait()
+    resumed = run_case(str(tmp_path), 24)
+    assert resumed["tuning_reused_kernels"] == 1  # the task finished before the kill
+    assert resumed["tuned_kernels"] == resumed["total_kernels"]

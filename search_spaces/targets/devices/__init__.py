@@ -7,6 +7,22 @@ qemu-user on loopback, for dry runs); ``identity`` names a device and locks it.
 from __future__ import annotations
 
 from search_spaces.targets.devices._base import Device, LoadedModule
-from search_spaces.targets.devices.identity import device_identity, device_lock
+from search_spaces.targets.devices.identity import (
+    cpu_work,
+    device_identity,
+    device_lock,
+    host_cpu,
+    host_lock_dir,
+    measurement_lock,
+)
 
-__all__ = ["Device", "LoadedModule", "device_identity", "device_lock"]
+__all__ = [
+    "Device",
+    "LoadedModule",
+    "cpu_work",
+    "device_identity",
+    "device_lock",
+    "host_cpu",
+    "host_lock_dir",
+    "measurement_lock",
+]
