@@ -20,9 +20,11 @@ _SHOWN = (
     "model",
     *(f"{layer}_label" for layer in CHOICE_LAYERS),
     "accuracy",
+    "accuracy_95ci",
     "latency_ms",
     "speedup",
     "emulated",
+    "tie",
 )
 
 
@@ -31,12 +33,18 @@ def pareto_frame(study: optuna.Study) -> pd.DataFrame:
 
     A configuration measured again (a cache hit) is one point, not several.
     """
-    from dse.analysis import feasible, front, study_frame
+    from dse.analysis import accuracy_ties, feasible, front, study_frame
 
     points = feasible(study_frame([study]), emulated=None)
     if points.empty:
         return points
-    shown = front(points)[list(_SHOWN)]
+    pareto = front(points)
+    pareto["accuracy_95ci"] = [
+        f"{low:.3f}-{high:.3f}" if low == low and high == high else "-"
+        for low, high in zip(pareto["accuracy_low"], pareto["accuracy_high"], strict=True)
+    ]
+    pareto["tie"] = [f"= #{t} (faster)" if t is not None else "" for t in accuracy_ties(pareto)]
+    shown = pareto[list(_SHOWN)]
     return shown.rename(columns={f"{layer}_label": layer for layer in CHOICE_LAYERS})
 
 
@@ -50,8 +58,13 @@ def summary(study: optuna.Study, storage_shown: str) -> str:
     if front.empty:
         lines.append("No COMPLETE trial yet: no Pareto front.")
     else:
-        lines.append("Pareto front (accuracy up, latency down):")
+        lines.append("Pareto front (accuracy up, latency down; accuracy with its 95% interval):")
         lines.append(front.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-"))
+        if front["tie"].astype(bool).any():
+            lines.append(
+                "tie: more accurate than the faster point named, but inside its 95% interval: the data do "
+                "not tell them apart, so the faster one is the decision (evaluate on more images to separate them)."
+            )
     lines.append(f"Stored in {storage_shown} (study name {study.study_name!r}).")
     lines.append(f"Inspect: optuna-dashboard {storage_shown}")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     from search_spaces.models import MODELS, WeightsSpec, build_model, is_user_model, load_weights, resolve_weights
 
     data = load_dataset(config.dataset, config.data_dir)
+    print(f"Data: {data.limited(config.eval_limit).provenance}", flush=True)
     for model in config.space.models:
         if not is_user_model(model):
             MODELS.get(model)

@@ -10,7 +10,7 @@ from dse.analysis._compare_html import render_compare_html
 from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
 from dse.analysis._effects import Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
 from dse.analysis._frames import feasible, load_studies, study_frame, trials_frame
-from dse.analysis._front import front, hypervolume, pareto_mask, reference_point
+from dse.analysis._front import accuracy_ties, front, hypervolume, pareto_mask, reference_point
 from dse.analysis._html import render_html
 from dse.analysis._text import render
 from dse.core.layers import LAYERS
@@ -26,6 +26,7 @@ __all__ = [
     "Pair",
     "TargetAnalysis",
     "Thresholds",
+    "accuracy_ties",
     "analyze",
     "count_configurations",
     "curves",

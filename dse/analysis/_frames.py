@@ -14,6 +14,7 @@ from dse.core.errors import UsageError
 from dse.core.files import stable_hash
 from dse.core.layers import CHOICE_LAYERS, LAYERS
 from dse.core.record import TrialRecord
+from dse.core.stats import accuracy_interval
 from search_spaces import LayerChoice
 
 if TYPE_CHECKING:
@@ -38,6 +39,15 @@ def config_label(row: Any) -> str:
     return " | ".join(str(row[f"{layer}_label"]) for layer in LAYERS)
 
 
+def _interval(record: TrialRecord) -> list[float] | list[None]:
+    """The record's accuracy interval (computed for trials recorded before intervals were)."""
+    if record.accuracy_ci:
+        return list(record.accuracy_ci)
+    if record.accuracy is not None and record.eval_size:
+        return list(accuracy_interval(record.accuracy, record.eval_size))
+    return [None, None]
+
+
 def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     record = TrialRecord.of(trial)
     config: dict[str, Any] = record.config or {}
@@ -56,6 +66,9 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         row[f"{layer}_label"] = _layer_label(choice)
     row.update(
         accuracy=record.accuracy,
+        accuracy_low=_interval(record)[0],
+        accuracy_high=_interval(record)[1],
+        eval_size=record.eval_size,
         latency_ms=record.latency_ms,
         latency_cv=record.latency_cv,
         emulated=record.is_emulated,
@@ -79,7 +92,8 @@ def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]
 
     Columns: study, trial, state, target, dataset, the layer columns (choice name: ``model``,
     ``pruning``, ``precision``, ``algorithm``, ``tuning``; with parameters: ``<layer>_label``),
-    ``config`` (all labels), ``config_key`` (hash without target), accuracy, latency_ms,
+    ``config`` (all labels), ``config_key`` (hash without target), accuracy with its 95% interval
+    (``accuracy_low``, ``accuracy_high``) and ``eval_size``, latency_ms,
     latency_cv, emulated, speedup, accuracy_drop, timings, errors, and ``param:<name>`` for every
     Optuna parameter.
     """
@@ -91,6 +105,9 @@ def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]
         return frame
     numeric = [
         "accuracy",
+        "accuracy_low",
+        "accuracy_high",
+        "eval_size",
         "latency_ms",
         "latency_cv",
         "speedup",

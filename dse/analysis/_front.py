@@ -46,6 +46,31 @@ def front(points: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates(subset=["accuracy", "latency_ms"]).reset_index(drop=True)
 
 
+def accuracy_ties(pareto: pd.DataFrame) -> list[int | None]:
+    """Per front row (fastest first): the trial of a faster front point it ties with, else None.
+
+    A front point earns its place by being more accurate than every faster one; when its
+    accuracy lies inside the 95% interval of a faster point's (or theirs inside its own), the
+    data do not say it is more accurate, and the faster point is the decision. Needs the
+    ``eval_size`` column; rows without it are never tied.
+    """
+    from dse.core.stats import accuracies_tie
+
+    ties: list[int | None] = []
+    rows = list(pareto.itertuples(index=False))
+    for i, row in enumerate(rows):
+        tied = None
+        for faster in rows[:i]:
+            sizes = (getattr(row, "eval_size", None), getattr(faster, "eval_size", None))
+            if all(isinstance(n, (int, float)) and n == n and n > 0 for n in sizes) and accuracies_tie(
+                float(row.accuracy), int(sizes[0]), float(faster.accuracy), int(sizes[1])
+            ):
+                tied = int(faster.trial)
+                break
+        ties.append(tied)
+    return ties
+
+
 def loss_points(points: pd.DataFrame) -> np.ndarray:
     """Rows as minimization vectors ``(-accuracy, log10 latency_ms)``."""
     import numpy as np

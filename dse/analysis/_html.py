@@ -46,7 +46,14 @@ def front_figure(t: TargetAnalysis, color_by: str = "algorithm") -> go.Figure:
             mode="lines+markers",
             line={"shape": "hv", "color": "black"},
             marker={"symbol": "star", "size": 11},
-            name="Pareto front",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (t.front["accuracy_high"] - t.front["accuracy"]).tolist(),
+                "arrayminus": (t.front["accuracy"] - t.front["accuracy_low"]).tolist(),
+                "thickness": 1,
+            },
+            name="Pareto front (95% accuracy intervals)",
             hoverinfo="skip",
         )
     )
@@ -125,7 +132,9 @@ def target_html(t: TargetAnalysis) -> list[str]:
     parts += [
         _fig_html(front_figure(t, color_by)),
         "<h3>Pareto front</h3>",
-        _table(t.front[["study", "trial", "accuracy", "latency_ms", "speedup", "config"]]),
+        _table(
+            t.front[["study", "trial", "accuracy", "accuracy_low", "accuracy_high", "latency_ms", "speedup", "config"]]
+        ),
         _fig_html(shares_figure(t)),
         _items(highlights(t.shares, t.dominant)),
     ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from dse.core.layers import CHOICE_LAYERS
 from dse.core.record import DIRECTIONS, OBJECTIVES, TrialRecord
+from dse.core.stats import accuracy_interval
 
 if TYPE_CHECKING:
     import optuna
@@ -32,11 +33,13 @@ def add_trials(
     emulated: bool = False,
     keep: Callable[[Choices], bool] = lambda c: True,
     choice_params: Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]] | None = None,
+    eval_size: int | None = None,
 ) -> None:
     """Add one COMPLETE trial per combination of ``space`` (layer -> choice names) that ``keep`` accepts.
 
     ``choice_params`` (layer -> choice -> key -> values) gives choices parameters of their own,
     named ``<layer>.<choice>.<key>`` as real ones; the functions see them as ``choices[that name]``.
+    ``eval_size`` records the accuracies as measured on that many images (with their interval).
     """
     import numpy as np
     import optuna
@@ -75,6 +78,8 @@ def add_trials(
             config=config,
             target=target,
             accuracy=acc,
+            eval_size=eval_size,
+            accuracy_ci=list(accuracy_interval(acc, eval_size)) if eval_size else None,
             latency_ms=lat,
             emulated=emulated,
             latency={

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from dse.analysis._analysis import Analysis, TargetAnalysis
 
-FRONT_COLUMNS = ["study", "trial", "accuracy", "latency_ms", "speedup", "config"]
+FRONT_COLUMNS = ["study", "trial", "accuracy", "accuracy_low", "accuracy_high", "latency_ms", "speedup", "config"]
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import FailureKind
 from dse.core.measure import LatencyStats
+from dse.core.stats import accuracy_interval
 
 if TYPE_CHECKING:
     import optuna
@@ -56,7 +57,8 @@ class EvaluationResult:
 class TrialRecord:
     """A trial's user attributes as one typed record (``None``: not recorded).
 
-    Measurement: ``config`` (layer by layer), ``target``, ``accuracy``, ``latency_ms`` (median),
+    Measurement: ``config`` (layer by layer), ``target``, ``accuracy`` with ``accuracy_ci`` (its
+    95% interval), ``latency_ms`` (median),
     ``latency`` (:class:`LatencyStats` as a dict, raw samples included), ``emulated``, the
     uncompressed untuned baseline and what it gives (``speedup``, ``accuracy_drop``),
     ``eval_size``, ``artifact_bytes``, ``timings_s``, ``versions``, ``info``, ``cache_hit``.
@@ -67,6 +69,8 @@ class TrialRecord:
     config: dict[str, Any] | None = None
     target: str | None = None
     accuracy: float | None = None
+    #: 95% Wilson interval of ``accuracy`` over ``eval_size`` images, as ``[low, high]``.
+    accuracy_ci: list[float] | None = None
     latency_ms: float | None = None
     latency: dict[str, Any] | None = None
     emulated: bool | None = None
@@ -118,6 +122,7 @@ class TrialRecord:
             assert result.latency is not None and result.accuracy is not None  # ok says so
             values.update(
                 accuracy=result.accuracy,
+                accuracy_ci=list(accuracy_interval(result.accuracy, result.eval_size)),
                 latency_ms=result.latency.median_ms,
                 latency=asdict(result.latency),
                 emulated=result.latency.emulated,

@@ -13,15 +13,45 @@ if TYPE_CHECKING:
     import torch
 
 
+#: Seed of every subset dse draws from a data set (``--eval-limit``, held-out calibration).
+SUBSET_SEED = 0
+
+
+def stratified_indices(labels: torch.Tensor, n: int, seed: int = SUBSET_SEED) -> torch.Tensor:
+    """``n`` indices of ``labels`` drawn per class in proportion to its share (seeded, sorted).
+
+    Each class gets ``floor(n * share)`` and the remaining slots go to the largest remainders,
+    so every class is represented as in the whole split (a folder sorted by class cut at N
+    would keep only the first classes).
+    """
+    import numpy as np
+    import torch
+
+    y = labels.numpy()
+    classes, counts = np.unique(y, return_counts=True)
+    exact = n * counts / counts.sum()
+    quota = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - quota), kind="stable")[: n - quota.sum()]:
+        quota[i] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)]
+    return torch.from_numpy(np.sort(np.concatenate(chosen)))
+
+
 @dataclass(frozen=True)
 class DataSplits:
-    """Labelled images as float tensors (N, C, H, W), normalized as the models expect."""
+    """Labelled images as float tensors (N, C, H, W), normalized as the models expect.
+
+    ``train_*`` feed calibration and fine-tuning, ``eval_*`` accuracy only; the two never share
+    an image. ``provenance`` says where each came from (shown with the study's summary).
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     eval_x: torch.Tensor
     eval_y: torch.Tensor
     num_classes: int
+    provenance: str = ""
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -29,15 +59,21 @@ class DataSplits:
         return int(c), int(h), int(w)
 
     def calibration(self, n: int = 64) -> torch.Tensor:
-        """The first ``n`` training images: calibration never looks at the evaluation split."""
-        return self.train_x[:n]
+        """``n`` training images, stratified by class: calibration never looks at the evaluation
+        split, and sees every class even when the training images are sorted by class."""
+        if n >= len(self.train_y):
+            return self.train_x
+        return self.train_x[stratified_indices(self.train_y, n)]
 
     def limited(self, eval_limit: int | None) -> DataSplits:
-        """The same splits with at most ``eval_limit`` evaluation images (None keeps all)."""
+        """The same splits with at most ``eval_limit`` evaluation images, a seeded class-stratified
+        subset (None keeps all)."""
         if eval_limit is None or eval_limit >= len(self.eval_y):
             return self
+        keep = stratified_indices(self.eval_y, eval_limit)
+        note = f"; evaluation: {eval_limit} of {len(self.eval_y)} images, stratified by class (seed {SUBSET_SEED})"
         return DataSplits(
-            self.train_x, self.train_y, self.eval_x[:eval_limit], self.eval_y[:eval_limit], self.num_classes
+            self.train_x, self.train_y, self.eval_x[keep], self.eval_y[keep], self.num_classes, self.provenance + note
         )
 
 

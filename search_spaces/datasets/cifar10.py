@@ -41,4 +41,5 @@ class Cifar10(Dataset):
             to_tensor(test.data),
             torch.as_tensor(test.targets),
             num_classes=10,
+            provenance=f"CIFAR-10 in {data_dir}: train batches calibrate and fine-tune, the test batch is evaluated",
         )

@@ -26,4 +26,5 @@ class Digits(Dataset):
         n_train = int(0.8 * len(labels))
         x = torch.from_numpy(images[order]).unsqueeze(1)
         y = torch.from_numpy(labels[order])
-        return DataSplits(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes=10)
+        note = f"scikit-learn digits, fixed seeded split: {n_train} train / {len(y) - n_train} evaluation images"
+        return DataSplits(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes=10, provenance=note)

@@ -1,7 +1,10 @@
 """An ImageNet-style ``ImageFolder`` directory: one sub-folder of images per class.
 
 ``--data-dir`` may hold ``val/`` (evaluation) and optionally ``train/`` (calibration and
-fine-tuning); a directory of class folders alone is used as the evaluation split.
+fine-tuning); a directory of class folders alone is used as the evaluation split. Without
+``train/``, a seeded class-stratified fifth of the evaluation images is held out for
+calibration and fine-tuning and never evaluated on, so int8 calibration and fine-tuning
+never see an image they are scored on.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.core.errors import UsageError
-from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits, stratified_indices
 
 if TYPE_CHECKING:
     import torch
@@ -32,8 +35,29 @@ class ImageFolderDataset(Dataset):
         eval_dir = data_dir / "val" if (data_dir / "val").is_dir() else data_dir
         train_dir = data_dir / "train" if (data_dir / "train").is_dir() else eval_dir
         eval_x, eval_y, classes = _read_folder(eval_dir)
-        train_x, train_y, _ = _read_folder(train_dir) if train_dir != eval_dir else (eval_x, eval_y, classes)
-        return DataSplits(train_x, train_y, eval_x, eval_y, num_classes=len(classes))
+        if train_dir != eval_dir:
+            train_x, train_y, _ = _read_folder(train_dir)
+            return DataSplits(
+                train_x, train_y, eval_x, eval_y, len(classes), f"train: {train_dir}; evaluation: {eval_dir}"
+            )
+        return _hold_out(eval_x, eval_y, len(classes), eval_dir)
+
+
+#: Share of the images held out for calibration and fine-tuning when there is no ``train/``.
+HELD_OUT_SHARE = 0.2
+
+
+def _hold_out(x: torch.Tensor, y: torch.Tensor, num_classes: int, folder: Path) -> DataSplits:
+    import torch
+
+    held = stratified_indices(y, max(1, round(HELD_OUT_SHARE * len(y))))
+    evaluated = torch.ones(len(y), dtype=torch.bool)
+    evaluated[held] = False
+    note = (
+        f"no train/ in {folder}: {len(held)} of its {len(y)} images (a seeded, class-stratified "
+        f"{HELD_OUT_SHARE:.0%}) calibrate and fine-tune, the other {int(evaluated.sum())} are evaluated"
+    )
+    return DataSplits(x[held], y[held], x[evaluated], y[evaluated], num_classes, note)
 
 
 def _read_folder(folder: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
