@@ -60,15 +60,21 @@ def accuracy_ties(pareto: pd.DataFrame) -> list[int | None]:
     rows = list(pareto.itertuples(index=False))
     for i, row in enumerate(rows):
         tied = None
+        n_row = _size(getattr(row, "eval_size", None))
         for faster in rows[:i]:
-            sizes = (getattr(row, "eval_size", None), getattr(faster, "eval_size", None))
-            if all(isinstance(n, (int, float)) and n == n and n > 0 for n in sizes) and accuracies_tie(
-                float(row.accuracy), int(sizes[0]), float(faster.accuracy), int(sizes[1])
-            ):
+            n_faster = _size(getattr(faster, "eval_size", None))
+            if n_row and n_faster and accuracies_tie(float(row.accuracy), n_row, float(faster.accuracy), n_faster):
                 tied = int(faster.trial)
                 break
         ties.append(tied)
     return ties
+
+
+def _size(value: object) -> int | None:
+    """An evaluation size from a frame cell (NaN or missing: None)."""
+    if isinstance(value, (int, float)) and value == value and value > 0:
+        return int(value)
+    return None
 
 
 def loss_points(points: pd.DataFrame) -> np.ndarray:
