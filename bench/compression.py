@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before tvm loads: TVM and torch at the same threads
 
     from dse.core.config import DeviceOptions, MeasureConfig
-    from objectives.evaluate import EvaluationRequest, evaluate
+    from objectives.evaluate import evaluate
+    from objectives.request import EvaluationRequest
     from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.datasets import load_dataset
     from search_spaces.models import WeightsSpec, resolve_weights

@@ -23,7 +23,7 @@ from dse.core.errors import FailureKind
 from dse.core.files import file_lock, lock_path, stable_hash
 from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
-from objectives.evaluate import EvaluationRequest
+from objectives.request import EvaluationRequest
 
 _CACHEABLE_FAILURES = (FailureKind.INVALID,)
 
@@ -73,6 +73,7 @@ class EvaluationCache:
             "threads": request.threads,
             "data_dir": str(request.data_dir) if request.data_dir else None,
             "eval_limit": request.eval_limit,
+            "time_torch_eager": request.time_torch_eager,
             "versions": self._versions,
         }
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     import optuna
 
     from dse.core.config import StudyConfig
-    from search_spaces import SearchSpace
+    from dse.core.record import EvaluationResult
+    from search_spaces import SearchSpace, TrialConfig
     from search_spaces.models import ResolvedWeights
 
 
@@ -50,6 +51,16 @@ class Objective:
         self._space = space
         self._evaluator = evaluator
 
+    def _references(self, config: TrialConfig) -> list[EvaluationResult]:
+        """The model's reference builds (``search_spaces.reference_builds``), evaluated once
+        (cached); the first also times PyTorch eager."""
+        from search_spaces import reference_builds
+
+        return [
+            self._evaluator.evaluate(reference, time_torch_eager=i == 0)[0]
+            for i, reference in enumerate(reference_builds(config))
+        ]
+
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         import optuna
 
@@ -61,8 +72,7 @@ class Objective:
             raise optuna.TrialPruned(reason)
 
         result, cache_hit = self._evaluator.evaluate(config)
-        baseline, _ = self._evaluator.evaluate(config.baseline())
-        TrialRecord.of_evaluation(result, baseline, cache_hit).write(trial)
+        TrialRecord.of_evaluation(result, self._references(config), cache_hit).write(trial)
         if result.error_kind is FailureKind.INVALID:
             raise optuna.TrialPruned(result.error_message)
         if not result.ok:

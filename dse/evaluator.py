@@ -11,7 +11,8 @@ from dse.core.errors import TrialFailure
 from dse.core.measure import LatencyStats
 from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
-from objectives.evaluate import EvaluationRequest, evaluate, remeasure_library
+from objectives.evaluate import evaluate, remeasure_library
+from objectives.request import EvaluationRequest
 
 if TYPE_CHECKING:
     from dse.core.config import StudyConfig
@@ -47,9 +48,10 @@ class Evaluator:
         """Where the compiled library of ``request`` is kept (with ``--remeasure-front``)."""
         return self._config.work_dir / "artifacts" / f"{self._cache.key_hash(request)}.so"
 
-    def evaluate(self, trial_config: TrialConfig) -> tuple[EvaluationResult, bool]:
-        """The result of ``trial_config`` and whether it came from the cache."""
-        request = self.request(trial_config)
+    def evaluate(self, trial_config: TrialConfig, time_torch_eager: bool = False) -> tuple[EvaluationResult, bool]:
+        """The result of ``trial_config`` and whether it came from the cache (``time_torch_eager``:
+        also time the model in PyTorch eager, for a reference build)."""
+        request = replace(self.request(trial_config), time_torch_eager=time_torch_eager)
         if self._config.remeasure_front:
             request = replace(request, keep_library=self.library_path(request))
         return self._cache.get_or_run(request, self._run_isolated)

@@ -22,7 +22,8 @@ _SHOWN = (
     "accuracy",
     "accuracy_95ci",
     "latency_ms",
-    "speedup",
+    "speedup_vs_untuned_fp32",
+    "speedup_vs_torch_eager",
     "emulated",
     "tie",
 )

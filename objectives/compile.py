@@ -33,8 +33,11 @@ def import_to_relax(model: nn.Module, ctx: BuildContext) -> Any:
 
 def build_library(config: TrialConfig, model: nn.Module, ctx: BuildContext, library_path: str) -> int:
     """Apply layers 3 to 5 of ``config``, compile for the target, export; returns the library size."""
-    import tvm
+    return compile_module(prepare_module(config, model, ctx), ctx, library_path)
 
+
+def prepare_module(config: TrialConfig, model: nn.Module, ctx: BuildContext) -> Any:
+    """Layers 3 to 5 of ``config``: the scheduled all-TIR module that LLVM will compile."""
     from search_spaces import layer_registries
 
     registries = layer_registries()
@@ -45,7 +48,21 @@ def build_library(config: TrialConfig, model: nn.Module, ctx: BuildContext, libr
     mod = import_to_relax(model, ctx)
     mod = choice["precision"].apply(mod, model, params["precision"], ctx)
     mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
-    mod = choice["tuning"].schedule(mod, params["tuning"], ctx)
+    return choice["tuning"].schedule(mod, params["tuning"], ctx)
+
+
+def module_digest(mod: Any) -> str:
+    """Structural hash of a prepared module, weights included: two configurations whose modules
+    hash alike compile to the same code (a sparse algorithm on dense weights, a fallback)."""
+    import tvm_ffi
+
+    return f"{tvm_ffi.structural_hash(mod, map_free_vars=True) & (2**64 - 1):016x}"
+
+
+def compile_module(mod: Any, ctx: BuildContext, library_path: str) -> int:
+    """Compile a prepared module for the target and export it; returns the library size."""
+    import tvm
+
     try:
         executable = tvm.compile(mod, ctx.tvm_target)
         ctx.target.export_library(executable, library_path)

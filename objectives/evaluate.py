@@ -16,39 +16,19 @@ import functools
 import tempfile
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dse.core.config import DeviceOptions, MeasureConfig
 from dse.core.errors import FailureKind, TrialFailure, first_line
 from dse.core.files import atomic_copy
 from dse.core.provenance import tool_versions
 from dse.core.record import EvaluationResult
+from objectives.request import EvaluationRequest
 
 if TYPE_CHECKING:
     from dse.core.measure import LatencyStats
-    from search_spaces import TrialConfig
     from search_spaces.datasets import DataSplits
-    from search_spaces.models import ResolvedWeights
     from search_spaces.targets import Device
-
-
-@dataclass(frozen=True)
-class EvaluationRequest:
-    """Everything a worker needs to evaluate ``config`` (picklable)."""
-
-    config: TrialConfig
-    weights: ResolvedWeights
-    data_dir: Path | None
-    eval_limit: int | None
-    work_dir: Path
-    threads: int
-    measure: MeasureConfig
-    device: DeviceOptions
-    tuning_db: Path | None = None
-    #: Where to keep a copy of the compiled library (re-measurement of the Pareto front).
-    keep_library: Path | None = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -131,9 +111,10 @@ def _device_failure(device: Device, exc: BaseException) -> TrialFailure:
 def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[str, object]) -> EvaluationResult:
     import tvm
 
+    from objectives import build_store
     from objectives.accuracy import top1_accuracy
-    from objectives.compile import build_library
-    from objectives.latency import measure_stable
+    from objectives.compile import compile_module, module_digest, prepare_module
+    from objectives.latency import measure_stable, torch_eager_latency
     from search_spaces import BuildContext
     from search_spaces.models import build_model, load_weights
     from search_spaces.targets import TARGETS, open_session
@@ -156,11 +137,32 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
     )
     model = load_weights(build_model(config.model, data.num_classes, data.input_shape), request.weights)
 
+    start = time.perf_counter()
+    mod = prepare_module(config, model, ctx)
+    timings["prepare"] = time.perf_counter() - start
+    # Reuse needs no library; a reference build also times PyTorch, which a stored entry lacks.
+    reusable = request.keep_library is None and not request.time_torch_eager
+    build = build_store.build_key(request, module_digest(mod), dict(ctx.tvm_target.export()))
+    info["build_digest"] = build
+    stored = build_store.load(request.work_dir, build) if reusable else None
+    if stored is not None:
+        info["reused_build_of"] = stored["config"]
+        return EvaluationResult(
+            config=config.as_dict(),
+            accuracy=stored["accuracy"],
+            eval_size=stored["eval_size"],
+            latency=stored["latency"],
+            artifact_bytes=stored["artifact_bytes"],
+            info=info,
+            timings_s=timings,
+            versions=tool_versions(),
+        )
+
     with tempfile.TemporaryDirectory(prefix="dse-build-") as build_dir:
         library = str(Path(build_dir) / "model.so")
         start = time.perf_counter()
-        artifact_bytes = build_library(config, model, ctx, library)
-        timings["compile"] = time.perf_counter() - start
+        artifact_bytes = compile_module(mod, ctx, library)
+        timings["compile"] = time.perf_counter() - start + timings["prepare"]
         if request.keep_library is not None:
             atomic_copy(library, request.keep_library)
 
@@ -178,12 +180,19 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
                     timings["measure_wait"] = time.perf_counter() - start
                     start = time.perf_counter()
                     latency = measure_stable(loaded, data, request.measure, info)
-                timings["measure"] = time.perf_counter() - start
+                    timings["measure"] = time.perf_counter() - start
+                    if request.time_torch_eager and target.measured_on_host_cpu and not request.device.remote:
+                        fresh = load_weights(
+                            build_model(config.model, data.num_classes, data.input_shape), request.weights
+                        )
+                        eager = torch_eager_latency(fresh, data, request.measure, request.threads)
+                        info["torch_eager"] = {"median_ms": eager.median_ms, "cv": eager.cv, "threads": eager.threads}
             except TrialFailure:
                 raise
             except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
                 raise _device_failure(device, exc) from exc
 
+    build_store.save(request.work_dir, build, config.as_dict(), accuracy, len(data.eval_y), latency, artifact_bytes)
     return EvaluationResult(
         config=config.as_dict(),
         accuracy=accuracy,

@@ -17,6 +17,7 @@ from search_spaces._space import (
     count_configurations,
     distinct_configurations,
     layer_registries,
+    reference_builds,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "count_configurations",
     "distinct_configurations",
     "layer_registries",
+    "reference_builds",
 ]

@@ -81,6 +81,20 @@ class TrialConfig:
         )
 
 
+def reference_builds(config: TrialConfig) -> list[TrialConfig]:
+    """What a trial's speedup is quoted against: ``config``'s model uncompressed, fp32 and
+    untuned under every dense algorithm that has a default schedule (default parameters).
+
+    ``tvm_default`` (TVM's unscheduled code) is not one: a speedup over it says how slow
+    naive code is, not what a user gains. Sparse algorithms need a pruned model.
+    """
+    from search_spaces.algorithms import ALGORITHMS
+
+    dense = [name for name, algorithm in ALGORITHMS.items() if not algorithm.sparse]
+    scheduled = [name for name in dense if name != BASELINE["algorithm"].name] or dense
+    return [replace(config.baseline(), algorithm=LayerChoice(name)) for name in scheduled]
+
+
 BASELINE: dict[str, LayerChoice] = {
     "pruning": LayerChoice("none"),
     "precision": LayerChoice("fp32"),

@@ -3,9 +3,10 @@
 A *pair* is two feasible, real (not emulated) measurements whose configurations are identical
 except for one layer A (same model, same other layers with the same parameters, same target):
 its latency ratio is the effect of swapping A's choice, free of confounding by the other layers.
-Two different choices of A are compared by name (``direct`` vs ``im2col_gemm``, whatever their
-parameters); the same choice with different parameters by label
-(``direct(layout=nchw)`` vs ``direct(layout=nhwc)``).
+Choices are compared by their full label, parameters included (``direct(layout=nchw)`` vs
+``im2col_gemm``): pooling a choice's parameters would let an unevenly sampled parameter pass
+for an effect of the choice. The same choice with different parameters pairs only when exactly
+one parameter differs. Levels of the second layer B are full labels too.
 
 A pair's log latency ratio counts as a real difference only beyond a noise margin:
 ``max(min_effect, z * sqrt(cv1^2 + cv2^2))``, the two measurements' coefficients of variation
@@ -18,6 +19,14 @@ levels of B disagree: a *reversal* (a1 faster at one level, a2 at another) or an
 effect (a clear effect at one level, at least twice the margin of every pair behind the other
 level's ``none``, so noisy pairs cannot pass for "no effect"). Parameter-level pairs differ in
 exactly one parameter of the choice, which keeps the number of questions asked small.
+
+Every (swap, B) with at least two levels of ``min_pairs`` pairs is a *test*: a one-way F-test
+of whether the pairs' log ratios differ between B's levels, its within-level variance floored
+at the variance pooled over all tests (which sees the per-trial drift that no trial's own CV
+shows). Over all tests of an analysis, Holm's correction
+keeps the chance of any false claim at ``alpha``; an interaction is claimed only when the
+verdicts contrast as above *and* its adjusted p-value is below ``alpha``. Every reported effect
+and cell carries a percentile bootstrap interval of its median ratio.
 Accuracy is deterministic per configuration, so accuracy effects are reported, not tested.
 """
 
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from statistics import median
 from typing import TYPE_CHECKING
@@ -44,6 +53,9 @@ class Thresholds:
     min_effect: float = 0.10  # log latency ratio floor, about 10%
     z: float = 3.0
     agree: float = 0.8
+    alpha: float = 0.01  # family-wise error rate over every test of an analysis (Holm)
+    bootstrap: int = 1000
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class Effect:
     n_a2_faster: int
     accuracy_diff: float  # median accuracy(a1) - accuracy(a2)
     examples: tuple[tuple[str, str], ...]
+    ratio_ci: tuple[float, float] = (math.nan, math.nan)  # 95% bootstrap interval of latency_ratio
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,7 @@ class Cell:
     n_pairs: int
     latency_ratio: float
     examples: tuple[tuple[str, str], ...]
+    ratio_ci: tuple[float, float] = (math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -94,11 +108,20 @@ class Interaction:
     by: str
     cells: tuple[Cell, ...]
     confounded_with: tuple[str, ...] = ()  # other layers that separate the contrasting cells just as well
+    p_value: float = math.nan  # permutation test of "the ratio does not depend on `by`"
+    p_adjusted: float = math.nan  # Holm-adjusted over every test of the analysis
+    n_tests: int = 0
 
     def describe(self) -> str:
         def cell_text(c: Cell) -> str:
             shown = ", ".join(f"{t1} vs {t2}" for t1, t2 in c.examples)
-            return f"{self.by}={c.level}: x{c.latency_ratio:.2f} over {c.n_pairs} pairs (trials {shown})"
+            low, high = c.ratio_ci
+            return (
+                f"{self.by}={c.level}: x{c.latency_ratio:.2f} [95% CI {low:.2f}-{high:.2f}] over {c.n_pairs} pairs "
+                f"(trials {shown})"
+            )
+
+        evidence = f"; p={self.p_adjusted:.3g} after Holm over {self.n_tests} tests"
 
         a1_cells = [c for c in self.cells if c.verdict == "a1"]
         a2_cells = [c for c in self.cells if c.verdict == "a2"]
@@ -115,7 +138,7 @@ class Interaction:
                 + "; ".join(cell_text(c) for c in a1_cells)
                 + f" -- but {self.a2} beats {self.a1} at "
                 + "; ".join(cell_text(c) for c in a2_cells)
-                + f" (ratio = latency {self.a1} / latency {self.a2})"
+                + f" (ratio = latency {self.a1} / latency {self.a2}{evidence})"
             ) + caveat
         effect_cells = a1_cells or a2_cells
         winner = self.a1 if a1_cells else self.a2
@@ -125,7 +148,7 @@ class Interaction:
             + "; ".join(cell_text(c) for c in effect_cells)
             + " -- but makes no difference beyond noise at "
             + "; ".join(cell_text(c) for c in none_cells)
-            + f" (ratio = latency {self.a1} / latency {self.a2})"
+            + f" (ratio = latency {self.a1} / latency {self.a2}{evidence})"
             + caveat
         )
 
@@ -152,9 +175,9 @@ def matched_pairs(
                 continue
             rows = [row for _, row in group.iterrows()]
             for r1, r2 in combinations(rows, 2):
-                # different choices compare by name; the same choice with other parameters, by label
-                column = layer if r1[layer] != r2[layer] else f"{layer}_label"
-                if r1[column] == r2[column] or (column != layer and not _one_param_apart(r1, r2, layer)):
+                # full labels always; the same choice with other parameters only one parameter apart
+                column = f"{layer}_label"
+                if r1[column] == r2[column] or (r1[layer] == r2[layer] and not _one_param_apart(r1, r2, layer)):
                     continue
                 if str(r1[column]) > str(r2[column]):
                     r1, r2 = r2, r1
@@ -170,7 +193,10 @@ def matched_pairs(
                         log_ratio=math.log(float(r1["latency_ms"]) / float(r2["latency_ms"])),
                         accuracy_diff=float(r1["accuracy"]) - float(r2["accuracy"]),
                         margin=max(thresholds.min_effect, thresholds.z * math.hypot(cv1, cv2)),
-                        context={**{o: str(r1[o]) for o in LAYERS if o != layer}, "target": str(r1["target"])},
+                        context={
+                            **{o: str(r1[f"{o}_label"]) for o in LAYERS if o != layer},
+                            "target": str(r1["target"]),
+                        },
                     )
                 )
     return pairs
@@ -186,6 +212,25 @@ def _one_param_apart(r1: pd.Series, r2: pd.Series, layer: str) -> bool:
 
 def _examples(pairs: list[Pair], n: int = 3) -> tuple[tuple[str, str], ...]:
     return tuple((p.trial1, p.trial2) for p in pairs[:n])
+
+
+def _bootstrap_ratio(ratios: list[float], thresholds: Thresholds, salt: str) -> tuple[float, float]:
+    """95% percentile bootstrap interval of exp(median log ratio) (seeded per question)."""
+    import numpy as np
+
+    values = np.asarray(ratios, dtype=float)
+    if len(values) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng([thresholds.seed, _stable_int(salt)])
+    samples = rng.choice(values, size=(thresholds.bootstrap, len(values)), replace=True)
+    medians = np.median(samples, axis=1)
+    return float(math.exp(np.percentile(medians, 2.5))), float(math.exp(np.percentile(medians, 97.5)))
+
+
+def _stable_int(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
 def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Effect]:
@@ -204,6 +249,7 @@ def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Ef
             n_a2_faster=sum(p.log_ratio > p.margin for p in ps),
             accuracy_diff=median(p.accuracy_diff for p in ps),
             examples=_examples(ps),
+            ratio_ci=_bootstrap_ratio([p.log_ratio for p in ps], thresholds, f"{layer}|{a1}|{a2}"),
         )
         for (layer, a1, a2), ps in sorted(grouped.items())
     ]
@@ -211,46 +257,112 @@ def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Ef
 
 def _cell(level: str, ps: list[Pair], thresholds: Thresholds) -> Cell:
     ratio = math.exp(median(p.log_ratio for p in ps))
+    ci = _bootstrap_ratio([p.log_ratio for p in ps], thresholds, f"cell|{level}|{ps[0].layer}|{ps[0].a1}|{ps[0].a2}")
     if len(ps) < thresholds.min_pairs:
-        return Cell(level, None, len(ps), ratio, _examples(ps))
+        return Cell(level, None, len(ps), ratio, _examples(ps), ci)
     a1 = [p for p in ps if p.log_ratio < -p.margin]
     a2 = [p for p in ps if p.log_ratio > p.margin]
     if len(a1) >= thresholds.agree * len(ps):
-        return Cell(level, "a1", len(ps), ratio, _examples(a1))
+        return Cell(level, "a1", len(ps), ratio, _examples(a1), ci)
     if len(a2) >= thresholds.agree * len(ps):
-        return Cell(level, "a2", len(ps), ratio, _examples(a2))
+        return Cell(level, "a2", len(ps), ratio, _examples(a2), ci)
     if not a1 and not a2:
-        return Cell(level, "none", len(ps), ratio, _examples(ps))
-    return Cell(level, "mixed", len(ps), ratio, _examples(ps))
+        return Cell(level, "none", len(ps), ratio, _examples(ps), ci)
+    return Cell(level, "mixed", len(ps), ratio, _examples(ps), ci)
+
+
+def within_variance(levels: list[list[float]]) -> tuple[float, int]:
+    """Pooled within-level variance of log ratios and its degrees of freedom."""
+    import numpy as np
+
+    groups = [np.asarray(v, dtype=float) for v in levels]
+    dof = sum(len(g) for g in groups) - len(groups)
+    squares = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
+    return (squares / dof if dof > 0 else 0.0), dof
+
+
+def heterogeneity_p(levels: list[list[float]], noise_floor: float = 0.0) -> float:
+    """p-value of "the mean log ratio is the same at every level" (one-way ANOVA F-test).
+
+    The within-level variance is never taken below ``noise_floor`` (the variance pooled over
+    every test of the analysis): two or three pairs that agree by chance must not make a
+    per-trial drift look like precision. A permutation test cannot go below 1/C(n, k) (about
+    0.002 for two levels of 6 pairs), which a correction over dozens of tests turns into
+    "never significant"; the F-test's tail keeps clear effects clear. Checked by the null
+    studies of the tests (drift, unbalanced parameters, unequal sizes: no false claim).
+    """
+    import numpy as np
+    from scipy.stats import f as f_distribution
+
+    groups = [np.asarray(v, dtype=float) for v in levels]
+    values = np.concatenate(groups)
+    between = sum(len(g) * (g.mean() - values.mean()) ** 2 for g in groups) / (len(groups) - 1)
+    within, dof = within_variance(levels)
+    within = max(within, noise_floor)
+    if within <= 1e-24:
+        return 0.0 if between > 1e-24 else 1.0
+    return float(f_distribution.sf(between / within, len(groups) - 1, max(dof, 1)))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Interaction]:
-    """Effects of one layer whose direction or presence depends on another layer or the target."""
+    """Effects of one layer whose direction or presence depends on another layer or the target.
+
+    Every (swap, ``by``) with two or more levels of ``min_pairs`` pairs is tested; claims are
+    the contrasting ones whose Holm-adjusted p-value over all those tests is below ``alpha``.
+    """
     grouped: dict[tuple[str, str, str], list[Pair]] = defaultdict(list)
     for p in pairs:
         grouped[(p.layer, p.a1, p.a2)].append(p)
-    found: list[Interaction] = []
+    tests: list[tuple[Interaction, list[list[float]]]] = []
     for (layer, a1, a2), ps in sorted(grouped.items()):
         for by in [*(o for o in LAYERS if o != layer), "target"]:
             levels: dict[str, list[Pair]] = defaultdict(list)
             for p in ps:
                 levels[p.context[by]].append(p)
-            if len(levels) < 2:
-                continue
-            cells = tuple(_cell(level, lp, thresholds) for level, lp in sorted(levels.items()))
-            verdicts = {c.verdict for c in cells}
-            if {"a1", "a2"} <= verdicts:
-                sides = ({c.level for c in cells if c.verdict == "a1"}, {c.level for c in cells if c.verdict == "a2"})
-                found.append(Interaction("reversal", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer)))
-                continue
-            # "no difference" is a claim too: only where those pairs could have shown half the effect
-            null_margin = max((p.margin for c in cells if c.verdict == "none" for p in levels[c.level]), default=0.0)
-            margin = max(median(p.margin for p in ps), null_margin)
-            strong = [c for c in cells if c.verdict in ("a1", "a2") and abs(math.log(c.latency_ratio)) >= 2 * margin]
-            if strong and "none" in verdicts:
-                sides = ({c.level for c in strong}, {c.level for c in cells if c.verdict == "none"})
-                found.append(Interaction("on_off", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer)))
-    return found
+            tested = [[p.log_ratio for p in lp] for lp in levels.values() if len(lp) >= thresholds.min_pairs]
+            if len(tested) >= 2:
+                tests.append((_contrast(layer, a1, a2, by, levels, ps, thresholds), tested))
+    spread = [within_variance(groups) for _, groups in tests]
+    dof = sum(d for _, d in spread)
+    floor = sum(v * d for v, d in spread) / dof if dof else 0.0
+    candidates = [found for found, _ in tests]
+    p_values = [heterogeneity_p(groups, floor) for _, groups in tests]
+    adjusted = holm(p_values)
+    return [
+        replace(found, p_value=p, p_adjusted=q, n_tests=len(p_values))
+        for found, p, q in zip(candidates, p_values, adjusted, strict=True)
+        if found.kind and q < thresholds.alpha
+    ]
+
+
+def _contrast(
+    layer: str, a1: str, a2: str, by: str, levels: dict[str, list[Pair]], ps: list[Pair], thresholds: Thresholds
+) -> Interaction:
+    """The interaction the verdicts of ``levels`` describe (``kind`` empty when they do not contrast)."""
+    cells = tuple(_cell(level, lp, thresholds) for level, lp in sorted(levels.items()))
+    verdicts = {c.verdict for c in cells}
+    if {"a1", "a2"} <= verdicts:
+        sides = ({c.level for c in cells if c.verdict == "a1"}, {c.level for c in cells if c.verdict == "a2"})
+        return Interaction("reversal", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer))
+    # "no difference" is a claim too: only where those pairs could have shown half the effect
+    null_margin = max((p.margin for c in cells if c.verdict == "none" for p in levels[c.level]), default=0.0)
+    margin = max(median(p.margin for p in ps), null_margin)
+    strong = [c for c in cells if c.verdict in ("a1", "a2") and abs(math.log(c.latency_ratio)) >= 2 * margin]
+    if strong and "none" in verdicts:
+        sides = ({c.level for c in strong}, {c.level for c in cells if c.verdict == "none"})
+        return Interaction("on_off", layer, a1, a2, by, cells, _confounders(levels, by, *sides, layer))
+    return Interaction("", layer, a1, a2, by, cells)
 
 
 def _confounders(

@@ -64,6 +64,15 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         choice = config.get(layer)
         row[layer] = choice.get("name") if choice else None
         row[f"{layer}_label"] = _layer_label(choice)
+    # The analysis credits the algorithm that ran, not the one asked for (a fallback-heavy
+    # Winograd trial is a direct-convolution trial); the request is kept beside it.
+    info = record.info or {}
+    row["algorithm_requested"] = row["algorithm"]
+    row["algorithm_flop_share"] = info.get("algorithm_flop_share")
+    effective = info.get("effective_algorithm")
+    if effective and effective != row["algorithm"]:
+        row["algorithm"] = effective
+        row["algorithm_label"] = f"{effective} (asked {row['algorithm_label']})"
     row.update(
         accuracy=record.accuracy,
         accuracy_low=_interval(record)[0],
@@ -72,7 +81,12 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         latency_ms=record.latency_ms,
         latency_cv=record.latency_cv,
         emulated=record.is_emulated,
-        speedup=record.speedup,
+        speedup_vs_untuned_fp32=record.speedup_vs_untuned_fp32,
+        speedup_vs_torch_eager=record.speedup_vs_torch_eager,
+        torch_eager_ms=record.torch_eager_ms,
+        baseline_algorithm=record.baseline_algorithm,
+        tuned_kernels=(record.info or {}).get("tuned_kernels"),
+        total_kernels=(record.info or {}).get("total_kernels"),
         accuracy_drop=record.accuracy_drop,
         baseline_latency_ms=record.baseline_latency_ms,
         artifact_bytes=record.artifact_bytes,
@@ -94,7 +108,9 @@ def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]
     ``pruning``, ``precision``, ``algorithm``, ``tuning``; with parameters: ``<layer>_label``),
     ``config`` (all labels), ``config_key`` (hash without target), accuracy with its 95% interval
     (``accuracy_low``, ``accuracy_high``) and ``eval_size``, latency_ms,
-    latency_cv, emulated, speedup, accuracy_drop, timings, errors, and ``param:<name>`` for every
+    latency_cv, emulated, ``speedup_vs_untuned_fp32`` (over the uncompressed fp32 model under its
+    fastest default-scheduled algorithm, ``baseline_algorithm``), ``speedup_vs_torch_eager``,
+    accuracy_drop, ``tuned_kernels`` of ``total_kernels``, timings, errors, and ``param:<name>`` for every
     Optuna parameter.
     """
     import pandas as pd
@@ -110,7 +126,11 @@ def trials_frame(studies: Iterable[tuple[str, Sequence[optuna.trial.FrozenTrial]
         "eval_size",
         "latency_ms",
         "latency_cv",
-        "speedup",
+        "speedup_vs_untuned_fp32",
+        "speedup_vs_torch_eager",
+        "torch_eager_ms",
+        "tuned_kernels",
+        "total_kernels",
         "accuracy_drop",
         "baseline_latency_ms",
         "artifact_bytes",

@@ -133,7 +133,19 @@ def target_html(t: TargetAnalysis) -> list[str]:
         _fig_html(front_figure(t, color_by)),
         "<h3>Pareto front</h3>",
         _table(
-            t.front[["study", "trial", "accuracy", "accuracy_low", "accuracy_high", "latency_ms", "speedup", "config"]]
+            t.front[
+                [
+                    "study",
+                    "trial",
+                    "accuracy",
+                    "accuracy_low",
+                    "accuracy_high",
+                    "latency_ms",
+                    "speedup_vs_untuned_fp32",
+                    "speedup_vs_torch_eager",
+                    "config",
+                ]
+            ]
         ),
         _fig_html(shares_figure(t)),
         _items(highlights(t.shares, t.dominant)),

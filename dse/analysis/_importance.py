@@ -1,4 +1,10 @@
-"""Parameter importance per objective (Optuna's evaluators) on COMPLETE, real trials."""
+"""Parameter importance per objective (Optuna's evaluators) on COMPLETE, real trials.
+
+Importance from a handful of trials is noise fitted by a random forest, so it is computed only
+from ``MIN_CONFIGURATIONS`` distinct configurations (a cache hit repeats a configuration and is
+counted once), and an objective whose values cannot be told apart (accuracies that all lie in
+one another's 95% interval) has nothing to attribute.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ if TYPE_CHECKING:
     import optuna
 
 EVALUATORS = ("fanova", "ped-anova", "mdi")
-MIN_TRIALS = 4
+MIN_CONFIGURATIONS = 20
 
 
 def _evaluator(name: str, seed: int):
@@ -29,6 +35,18 @@ def _evaluator(name: str, seed: int):
     return PedAnovaImportanceEvaluator()
 
 
+def _all_tie(trials: Sequence[optuna.trial.FrozenTrial]) -> bool:
+    """Whether every accuracy lies inside the best one's 95% interval (no difference to explain)."""
+    from dse.core.stats import accuracy_interval
+
+    best = max(trials, key=lambda t: t.values[0])
+    size = best.user_attrs.get("eval_size")
+    if not size:
+        return False
+    low, _ = accuracy_interval(best.values[0], int(size))
+    return all(t.values[0] >= low for t in trials)
+
+
 def importances(
     trials: Sequence[optuna.trial.FrozenTrial], evaluator: str = "fanova", seed: int = 0
 ) -> dict[str, dict[str, float]] | str:
@@ -36,15 +54,23 @@ def importances(
     empty dict where the objective is constant), or a sentence saying why there is none (too few trials, a single value everywhere)."""
     import optuna
 
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None]
-    if len(complete) < MIN_TRIALS:
-        return f"needs at least {MIN_TRIALS} COMPLETE real trials, got {len(complete)}"
+    complete, seen = [], set()
+    for t in trials:
+        key = tuple(sorted((k, str(v)) for k, v in t.params.items()))
+        if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and key not in seen:
+            seen.add(key)
+            complete.append(t)
+    if len(complete) < MIN_CONFIGURATIONS:
+        return (
+            f"needs at least {MIN_CONFIGURATIONS} distinct measured configurations, got {len(complete)}: "
+            "importance from fewer is noise"
+        )
     study = optuna.create_study(directions=list(DIRECTIONS))  # type: ignore[arg-type]
     study.add_trials(complete)
     out: dict[str, dict[str, float]] = {}
     for index, objective in enumerate(OBJECTIVES):
-        if len({t.values[index] for t in complete}) == 1:
-            out[objective] = {}  # constant: nothing to attribute (fANOVA would divide by zero variance)
+        if len({t.values[index] for t in complete}) == 1 or (objective == "accuracy" and _all_tie(complete)):
+            out[objective] = {}  # nothing to attribute (fANOVA would divide by zero variance)
             continue
 
         def value(trial: optuna.trial.FrozenTrial, i: int = index) -> float:

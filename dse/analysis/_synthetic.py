@@ -34,12 +34,15 @@ def add_trials(
     keep: Callable[[Choices], bool] = lambda c: True,
     choice_params: Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]] | None = None,
     eval_size: int | None = None,
+    drift: float = 0.0,
 ) -> None:
     """Add one COMPLETE trial per combination of ``space`` (layer -> choice names) that ``keep`` accepts.
 
     ``choice_params`` (layer -> choice -> key -> values) gives choices parameters of their own,
     named ``<layer>.<choice>.<key>`` as real ones; the functions see them as ``choices[that name]``.
     ``eval_size`` records the accuracies as measured on that many images (with their interval).
+    ``drift``: a per-trial multiplicative latency error (std, e.g. 0.10), invisible in the
+    trial's own CV, as a machine whose speed wanders between trials.
     """
     import numpy as np
     import optuna
@@ -65,7 +68,8 @@ def add_trials(
         choices = {k: v for part in parts for k, v in part.items()}
         if not keep(choices):
             continue
-        samples = latency_ms(choices) * (1 + cv * rng.standard_normal(10))
+        level = latency_ms(choices) * max(0.05, 1 + drift * rng.standard_normal()) if drift else latency_ms(choices)
+        samples = level * (1 + cv * rng.standard_normal(10))
         lat = float(np.median(samples))
         acc = float(accuracy(choices))
         config = {

@@ -12,7 +12,17 @@ if TYPE_CHECKING:
 
     from dse.analysis._analysis import Analysis, TargetAnalysis
 
-FRONT_COLUMNS = ["study", "trial", "accuracy", "accuracy_low", "accuracy_high", "latency_ms", "speedup", "config"]
+FRONT_COLUMNS = [
+    "study",
+    "trial",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "latency_ms",
+    "speedup_vs_untuned_fp32",
+    "speedup_vs_torch_eager",
+    "config",
+]
 
 
 def _fmt(value: float) -> str:
@@ -82,9 +92,13 @@ def _clear(e: Effect) -> bool:
     return e.n_pairs >= 2 and max(e.n_a1_faster, e.n_a2_faster) >= 0.8 * e.n_pairs
 
 
+def _same_choice(e: Effect) -> bool:
+    return e.a1.split("(")[0] == e.a2.split("(")[0]
+
+
 def shown_effects(effects: list[Effect]) -> list[Effect]:
-    """Every choice-level swap; parameter-level ones (labels) only where their direction is clear."""
-    return [e for e in effects if "(" not in e.a1 or _clear(e)]
+    """Every swap of one choice for another; parameter changes of one choice only where clear."""
+    return [e for e in effects if not _same_choice(e) or _clear(e)]
 
 
 def _states(frame: pd.DataFrame) -> str:
@@ -117,7 +131,8 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
         )
         for e in shown:
             lines.append(
-                f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
+                f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} "
+                f"[95% CI {e.ratio_ci[0]:.2f}-{e.ratio_ci[1]:.2f}] over {e.n_pairs} pairs "
                 f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
                 f"accuracy {e.accuracy_diff:+.3f}; e.g. trials " + ", ".join(f"{a} vs {b}" for a, b in e.examples)
             )
@@ -126,7 +141,7 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
     else:
         for objective, values in t.importance.items():
             if not values:
-                lines.append(f"Importance for {objective}: none (the same value in every trial)")
+                lines.append(f"Importance for {objective}: none (no difference beyond measurement error to attribute)")
                 continue
             ranked = ", ".join(f"{name} {v:.2f}" for name, v in values.items())
             lines.append(f"Importance for {objective}: {ranked}")

@@ -29,6 +29,9 @@ class MeasureConfig:
     max_cv: float = 0.05
     #: How many extra measurements a noisy one may get; every attempt's raw samples are kept.
     max_remeasure: int = 2
+    #: A measurement during which other processes kept more than this many cores busy (on
+    #: average) is disturbed and taken again: a steady load slows a kernel without raising its CV.
+    max_foreign_load: float = 0.25
     #: Samples per MetaSchedule candidate: candidates are only ranked against each other, so one
     #: sample of ``min_repeat_ms`` is enough (the winner is measured as a trial afterwards).
     candidate_repeat: int = 1
@@ -38,6 +41,7 @@ class MeasureConfig:
         _require(self.min_repeat_ms >= 0, f"--min-repeat-ms must be >= 0, got min_repeat_ms={self.min_repeat_ms}")
         _require(self.warmup_runs >= 0, f"warmup_runs must be >= 0, got warmup_runs={self.warmup_runs}")
         _require(self.max_cv > 0, f"--max-cv must be > 0, got max_cv={self.max_cv}")
+        _require(self.max_foreign_load > 0, f"max_foreign_load must be > 0, got {self.max_foreign_load}")
         _require(self.max_remeasure >= 0, f"--max-remeasure must be >= 0, got max_remeasure={self.max_remeasure}")
         _require(
             self.candidate_repeat >= 1, f"candidate_repeat must be >= 1, got candidate_repeat={self.candidate_repeat}"

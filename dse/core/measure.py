@@ -47,6 +47,8 @@ class LatencySamples:
     runs_per_sample: int
     threads: int
     emulated: bool
+    #: CPU cores other processes kept busy, on average, while the samples were taken (None: unknown).
+    foreign_load: float | None = None
 
 
 def sample(timer: Timer, measure: MeasureConfig, threads: int, emulated: bool) -> LatencySamples:
@@ -70,6 +72,7 @@ class LatencyStats:
     threads: int
     emulated: bool
     samples_ms: tuple[float, ...]
+    foreign_load: float | None = None
 
     @classmethod
     def from_samples(cls, samples: LatencySamples) -> LatencyStats:
@@ -88,4 +91,5 @@ class LatencyStats:
             threads=samples.threads,
             emulated=samples.emulated,
             samples_ms=tuple(ms),
+            foreign_load=samples.foreign_load,
         )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,9 @@ class TrialRecord:
     Measurement: ``config`` (layer by layer), ``target``, ``accuracy`` with ``accuracy_ci`` (its
     95% interval), ``latency_ms`` (median),
     ``latency`` (:class:`LatencyStats` as a dict, raw samples included), ``emulated``, the
-    uncompressed untuned baseline and what it gives (``speedup``, ``accuracy_drop``),
+    references a speedup is quoted against (``speedup_vs_untuned_fp32``: the uncompressed fp32
+    model under its fastest default-scheduled algorithm, ``baseline_*``; ``speedup_vs_torch_eager``:
+    PyTorch eager on the same device and threads, local targets only) and ``accuracy_drop``,
     ``eval_size``, ``artifact_bytes``, ``timings_s``, ``versions``, ``info``, ``cache_hit``.
     Failure: ``error_kind``, ``error_message``, ``retryable``.
     Lifecycle: ``worker`` (host, pid, start time), ``heartbeat_at``, ``retry_of``, ``retry_count``.
@@ -74,9 +77,14 @@ class TrialRecord:
     latency_ms: float | None = None
     latency: dict[str, Any] | None = None
     emulated: bool | None = None
+    #: The reference: the uncompressed fp32 model under the fastest default-scheduled algorithm.
     baseline_latency_ms: float | None = None
     baseline_accuracy: float | None = None
-    speedup: float | None = None
+    baseline_algorithm: str | None = None
+    speedup_vs_untuned_fp32: float | None = None
+    #: PyTorch eager on the same device and threads (local targets only).
+    torch_eager_ms: float | None = None
+    speedup_vs_torch_eager: float | None = None
     accuracy_drop: float | None = None
     eval_size: int | None = None
     artifact_bytes: int | None = None
@@ -108,8 +116,15 @@ class TrialRecord:
         return cls(error_kind=kind.value, error_message=message, retryable=kind.retryable)
 
     @classmethod
-    def of_evaluation(cls, result: EvaluationResult, baseline: EvaluationResult, cache_hit: bool) -> TrialRecord:
-        """The full layer-by-layer record of an evaluation, with what its baseline gives."""
+    def of_evaluation(
+        cls, result: EvaluationResult, references: Sequence[EvaluationResult], cache_hit: bool
+    ) -> TrialRecord:
+        """The full layer-by-layer record of an evaluation, with its speedups over the references.
+
+        ``references``: the model's uncompressed fp32 untuned builds (one per default-scheduled
+        algorithm); the fastest that worked is the baseline, and PyTorch eager's latency comes
+        with whichever timed it (``info["torch_eager"]``).
+        """
         values: dict[str, Any] = {
             "cache_hit": cache_hit,
             "eval_size": result.eval_size,
@@ -127,13 +142,22 @@ class TrialRecord:
                 latency=asdict(result.latency),
                 emulated=result.latency.emulated,
             )
-            if baseline.ok:
+            measured = [r for r in references if r.ok and r.latency is not None and r.accuracy is not None]
+            if measured:
+                baseline = min(measured, key=lambda r: r.latency.median_ms)  # type: ignore[union-attr]
                 assert baseline.latency is not None and baseline.accuracy is not None
                 values.update(
                     baseline_latency_ms=baseline.latency.median_ms,
                     baseline_accuracy=baseline.accuracy,
-                    speedup=baseline.latency.median_ms / result.latency.median_ms,
+                    baseline_algorithm=(baseline.config.get("algorithm") or {}).get("name"),
+                    speedup_vs_untuned_fp32=baseline.latency.median_ms / result.latency.median_ms,
                     accuracy_drop=baseline.accuracy - result.accuracy,
+                )
+            eager = next((r.info["torch_eager"] for r in references if "torch_eager" in r.info), None)
+            if eager:
+                values.update(
+                    torch_eager_ms=eager["median_ms"],
+                    speedup_vs_torch_eager=eager["median_ms"] / result.latency.median_ms,
                 )
         if result.error_kind is not None:
             values.update(

@@ -27,6 +27,8 @@ class ConvAlgorithm(Choice):
     """
 
     layer: ClassVar[str] = "algorithm"
+    #: Whether it computes on sparse weights (useful only for a pruned model).
+    sparse: ClassVar[bool] = False
 
     def lower(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.algorithms._lowering import lower_module

@@ -69,6 +69,11 @@ class ConvSpec:
         return self.in_per_group * self.kernel_h * self.kernel_w
 
     @property
+    def flops(self) -> int:
+        """Multiply-adds x 2 of the dense computation (what the layer costs whatever the algorithm)."""
+        return 2 * self.batch * self.out_channels * self.out_h * self.out_w * self.reduce_size
+
+    @property
     def is_depthwise(self) -> bool:
         return self.groups > 1 and self.groups == self.in_channels
 

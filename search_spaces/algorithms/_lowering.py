@@ -57,7 +57,7 @@ def _emit_with_fallback(
     except NotApplicable as exc:
         record.update(algorithm=TVM_DEFAULT, reason=str(exc))
         return default_legalize(bb, call), record
-    record.update(shape=spec.describe(), sparsity=round(spec.sparsity(), 4))
+    record.update(shape=spec.describe(), sparsity=round(spec.sparsity(), 4), flops=spec.flops)
     reasons: list[str] = []
     current: Lowerable | None = algorithm
     current_params: Params = params
@@ -80,6 +80,32 @@ def _emit_with_fallback(
         return expr, record
     record.update(algorithm=TVM_DEFAULT, reason="; ".join(reasons))
     return default_legalize(bb, call), record
+
+
+def flop_shares(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Share of the convolution FLOPs each algorithm computed (layers of unknown shape count as 0)."""
+    total = sum(int(r.get("flops", 0)) for r in records)
+    if total == 0:
+        return {}
+    flops: Counter[str] = Counter()
+    for record in records:
+        flops[record["algorithm"]] += int(record.get("flops", 0))
+    return {name: round(n / total, 4) for name, n in flops.most_common()}
+
+
+#: A trial counts as its requested algorithm when that one computed at least this share of the FLOPs.
+EFFECTIVE_SHARE = 0.5
+
+
+def effective_algorithm(shares: dict[str, float], requested: str) -> str:
+    """The algorithm a trial really ran: the requested one if it did most of the work, else the
+    one that did the most (Winograd on MobileNetV2 is almost all fallback; a sparse algorithm
+    on an unpruned model is its dense counterpart)."""
+    if not shares:
+        return requested
+    if shares.get(requested, 0.0) >= EFFECTIVE_SHARE:
+        return requested
+    return max(shares, key=lambda name: shares[name])
 
 
 def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Params, ctx: BuildContext) -> Any:
@@ -119,6 +145,9 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
         ) from exc
     ctx.info["algorithm_layers"] = records
     ctx.info["algorithm_summary"] = dict(Counter(r["algorithm"] for r in records))
+    shares = flop_shares(records)
+    ctx.info["algorithm_flop_share"] = shares
+    ctx.info["effective_algorithm"] = effective_algorithm(shares, algorithm.name)
     used = sum(1 for r in records if r["algorithm"] == algorithm.name)
     if records and used == 0 and all(r.get("dtype_unsupported") for r in records):
         raise InvalidCombination(

@@ -27,6 +27,7 @@ class SparseAlgorithm(ConvAlgorithm):
     """A sparse kernel for layers whose weight sparsity reaches ``threshold``; the rest use
     ``dense`` (the dense counterpart), recorded per layer."""
 
+    sparse = True
     dense = "direct"
     formats: tuple[str, ...] = FORMATS
 

@@ -239,3 +239,68 @@ def test_help_does_not_import_torch_or_tvm() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("[]")
+
+
+def _null_study(seed: int):  # type: ignore[no-untyped-def]
+    """An additive world (no interaction), measured the way real studies are: a choice parameter
+    sampled unevenly across another layer, 10% per-trial drift, unequal numbers of trials."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    layout_speed = {"nchw": 1.0, "nhwc": 0.6}
+    keep_rate = {"fp32": rng.uniform(0.3, 1.0), "int8": rng.uniform(0.3, 1.0)}
+
+    def latency(c: dict) -> float:
+        layout = layout_speed[c.get("algorithm.direct.layout", "nchw")] if c["algorithm"] == "direct" else 1.0
+        return additive_latency(c) * layout
+
+    def keep(c: dict) -> bool:
+        if c["algorithm"] == "direct":  # nhwc mostly at fp32, nchw mostly at int8: unbalanced
+            nhwc = c["algorithm.direct.layout"] == "nhwc"
+            if rng.random() > ((0.9 if nhwc else 0.1) if c["precision"] == "fp32" else (0.1 if nhwc else 0.9)):
+                return False
+        return bool(rng.random() < keep_rate[c["precision"]])
+
+    study = new_study(f"null-{seed}")
+    add_trials(
+        study,
+        SPACE,
+        latency,
+        accuracy,
+        cv=0.02,
+        drift=0.10,
+        seed=seed,
+        keep=keep,
+        choice_params={"algorithm": {"direct": {"layout": ["nchw", "nhwc"]}}},
+    )
+    return study
+
+
+@pytest.mark.slow
+def test_no_false_interaction_in_200_null_studies() -> None:
+    """Unbalanced parameters, drift and unequal sizes must not produce interaction claims."""
+    false_claims = []
+    for seed in range(200):
+        result = analyze([_null_study(seed)], evaluator=None)
+        claims = [i.describe() for t in result.targets.values() for i in t.interactions]
+        false_claims += [f"seed {seed}: {c}" for c in claims]
+    assert not false_claims, f"{len(false_claims)} false claims, e.g. {false_claims[:2]}"
+
+
+def test_the_pooled_comparison_of_the_old_analyzer_is_gone() -> None:
+    """direct(nhwc) at fp32 vs direct(nchw) at int8 used to read as 'the faster algorithm changes
+    with precision'; compared by full label, direct's two layouts are two contrasts."""
+    result = analyze([_null_study(3)], evaluator=None)
+    (target,) = result.targets.values()
+    assert all("(" in e.a1 or e.a1 != "direct" for e in target.effects)
+    assert not any(i.layer == "algorithm" and i.by == "precision" for i in target.interactions)
+
+
+def test_planted_reversal_survives_drift_and_carries_intervals() -> None:
+    study = new_study()
+    add_trials(study, SPACE, reversal_latency, accuracy, cv=0.02, drift=0.10, seed=1)
+    (target,) = analyze([study], evaluator=None).targets.values()
+    found = [i for i in target.interactions if i.kind == "reversal" and i.by == "precision"]
+    assert found and all(i.p_adjusted < 0.05 and i.n_tests > 1 for i in found)
+    assert "after Holm over" in found[0].describe() and "95% CI" in found[0].describe()
+    assert all(e.ratio_ci[0] <= e.latency_ratio <= e.ratio_ci[1] for e in target.effects if e.n_pairs > 1)

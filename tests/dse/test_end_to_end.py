@@ -51,7 +51,11 @@ def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Pat
         assert attrs["config"]["model"] == "tiny_cnn" and attrs["config"]["target"] == "x86"
         assert attrs["eval_size"] == 60
         assert attrs["latency"]["n_samples"] == 3 and len(attrs["latency"]["samples_ms"]) == 3
-        assert attrs["speedup"] > 0 and "apache-tvm" in attrs["versions"]
+        assert (
+            attrs["speedup_vs_untuned_fp32"] > 0
+            and attrs["speedup_vs_torch_eager"] > 0
+            and "apache-tvm" in attrs["versions"]
+        )
     assert any(trial.user_attrs["timings_s"].get("compile", 0) > 0 for trial in complete)
     assert study.best_trials
 

@@ -136,7 +136,7 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
     from dse.cache import EvaluationCache
     from dse.core.config import DeviceOptions, MeasureConfig
     from dse.core.record import EvaluationResult
-    from objectives.evaluate import EvaluationRequest
+    from objectives.request import EvaluationRequest
     from search_spaces import LayerChoice, TrialConfig
     from search_spaces.models import ResolvedWeights
 

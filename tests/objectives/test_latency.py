@@ -51,3 +51,54 @@ def test_remeasuring_stops_at_max_remeasure() -> None:
     info: dict[str, object] = {}
     measure_stable(NoisyModule([noisy] * 5), _Data(), MeasureConfig(max_cv=0.05, max_remeasure=1), info)  # type: ignore[arg-type]
     assert info["latency_attempts"] == 2 and info["latency_noisy"] is True
+
+
+class LoadedHost(NoisyModule):
+    """Steady samples, but the first measurement ran beside another process's steady load."""
+
+    def __init__(self, attempts: list[tuple[tuple[float, ...], float]]) -> None:
+        self._loaded = list(attempts)
+
+    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
+        seconds, load = self._loaded.pop(0)
+        return LatencySamples(seconds, 1, 2, False, foreign_load=load)
+
+
+def test_a_steady_but_disturbed_measurement_is_retaken() -> None:
+    """A background load slows every sample alike (low cv): the foreign load catches it."""
+    slowed, clean = (1.5e-3, 1.5e-3, 1.5e-3), (1e-3, 1e-3, 1e-3)
+    info: dict[str, object] = {}
+    module = LoadedHost([(slowed, 0.9), (clean, 0.01)])
+    stats = measure_stable(module, _Data(), MeasureConfig(max_cv=0.05), info)  # type: ignore[arg-type]
+    assert stats.median_ms == 1.0 and info["latency_attempts"] == 2 and info["latency_disturbed"] is False
+    (rejected,) = info["latency_rejected"]  # type: ignore[misc]
+    assert rejected["foreign_load"] == 0.9
+
+
+def test_the_host_probe_sees_another_process_and_not_its_own_work() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from search_spaces.targets.devices.local import cpu_usage, foreign_load
+
+    before = cpu_usage()
+    if before is None:
+        import pytest
+
+        pytest.skip("no /proc/stat on this system: the probe reports nothing and the check is off")
+    start = time.monotonic()
+    while time.monotonic() - start < 0.5:  # own work: not foreign
+        pass
+    after = cpu_usage()
+    assert after is not None and foreign_load(before, after) < 0.3
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        before = cpu_usage()
+        time.sleep(1.0)
+        after = cpu_usage()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert before is not None and after is not None and foreign_load(before, after) > 0.6

@@ -213,7 +213,8 @@ def test_every_algorithm_gives_the_same_accuracy_end_to_end(tmp_path):
     from pathlib import Path
 
     from dse.core.config import DeviceOptions, MeasureConfig
-    from objectives.evaluate import EvaluationRequest, evaluate
+    from objectives.evaluate import evaluate
+    from objectives.request import EvaluationRequest
     from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.datasets import load_dataset
     from search_spaces.models import WeightsSpec, resolve_weights

@@ -290,7 +290,8 @@ def test_techniques_end_to_end_on_trained_tiny_cnn(work_dir: Path) -> None:
     from dataclasses import replace
 
     from dse.core.config import MeasureConfig
-    from objectives.evaluate import EvaluationRequest, evaluate
+    from objectives.evaluate import evaluate
+    from objectives.request import EvaluationRequest
     from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.models import WeightsSpec, resolve_weights
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,41 @@ from search_spaces.targets.devices._base import Device, LoadedModule
 if TYPE_CHECKING:
     import numpy as np
 
-    from dse.core.measure import Timer
+    from dse.core.config import MeasureConfig
+    from dse.core.measure import LatencySamples, Timer
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuUsage:
+    """A snapshot: wall clock, CPU seconds busy on the whole host, and of this process (all threads)."""
+
+    wall_s: float
+    host_busy_s: float
+    own_s: float
+
+
+def cpu_usage() -> CpuUsage | None:
+    """Read /proc/stat and this process's rusage (None where /proc/stat is not there)."""
+    import resource
+    import time
+
+    try:
+        with open("/proc/stat", encoding="ascii") as file:
+            fields = [int(v) for v in file.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal (guest is in user)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuUsage(time.monotonic(), busy / ticks, own.ru_utime + own.ru_stime)
+
+
+def foreign_load(before: CpuUsage, after: CpuUsage) -> float:
+    """Cores other processes kept busy on average between two snapshots."""
+    wall = max(after.wall_s - before.wall_s, 1e-6)
+    others = (after.host_busy_s - before.host_busy_s) - (after.own_s - before.own_s)
+    return max(0.0, others / wall)
 
 
 def runtime_threads() -> int:
@@ -38,6 +73,15 @@ class _LocalModule(LoadedModule):
         out = self._vm["main"](self._tensor(x))
         first = out[0] if not hasattr(out, "numpy") else out
         return first.numpy()
+
+    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
+        """One measurement, with the load other processes put on the CPU meanwhile."""
+        before = cpu_usage()
+        samples = super().time(x, measure)
+        after = cpu_usage()
+        if before is None or after is None:
+            return samples
+        return dataclasses.replace(samples, foreign_load=foreign_load(before, after))
 
     def timer(self, x: np.ndarray) -> Timer:
         data = self._tensor(x)

@@ -1,0 +1,223 @@
+"""Is a latency still the module's own when other dse work runs on the same CPU?
+
+Compiles one fixed module, then, side by side in one run, times it (as a trial does: under
+the device's measurement lock, ``objectives.latency.measure_stable``) alone and while a second
+process works beside it: another worker evaluating trials (compiling, scoring, timing) with
+the same or another ``--work-dir``, and MetaSchedule tuning another model, same or other
+``--work-dir``. Each row has its own "alone" latency: the median of measurements taken just
+before the disturbance starts and just after it stops (so a drift of the machine between rows
+does not count as disturbance). A last control row times without the lock, to show what the
+lock prevents. ``retaken`` counts measurements dse took again because another process kept
+the CPU busy (``max_foreign_load``) or the samples were noisy.
+
+    python -m bench.isolation [--threads 2] [--model resnet18] [--measurements 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+#: Background work: (name, what the second process does, whether it shares the --work-dir).
+CASES = (
+    ("worker compiling, same --work-dir", "compile", True),
+    ("worker compiling, other --work-dir", "compile", False),
+    ("MetaSchedule tuning, same --work-dir", "tune", True),
+    ("MetaSchedule tuning, other --work-dir", "tune", False),
+)
+CONTROL = ("control: worker compiling, timed WITHOUT the lock", "compile", False)
+#: Algorithms the background worker cycles through (each a fresh compile).
+BACKGROUND_ALGORITHMS = ("im2col_gemm", "spatial_pack", "direct", "winograd", "tvm_default")
+
+
+def _weights(model: str, folder: Path, data: Any) -> Any:
+    """A random-initialised checkpoint of ``model`` (latency does not depend on the values)."""
+    import torch
+
+    from search_spaces.models import ResolvedWeights, build_model, file_sha256
+
+    torch.manual_seed(0)
+    path = folder / f"{model}.pt"
+    torch.save(build_model(model, data.num_classes, data.input_shape).state_dict(), path)
+    return ResolvedWeights(path, file_sha256(path))
+
+
+def _request(model: str, work_dir: Path, threads: int, weights: Any, **layers: Any) -> Any:
+    from dse.core.config import DeviceOptions, MeasureConfig
+    from objectives.request import EvaluationRequest
+    from search_spaces import BASELINE, TrialConfig
+
+    config = TrialConfig("digits", model, target="x86", **{**BASELINE, **layers})
+    return EvaluationRequest(
+        config=config,
+        weights=weights,
+        data_dir=None,
+        eval_limit=None,
+        work_dir=work_dir,
+        threads=threads,
+        measure=MeasureConfig(),
+        device=DeviceOptions(),
+    )
+
+
+def background(kind: str, work_dir: Path, threads: int, ready: Path) -> None:
+    """The disturbing process: evaluate trials (or tune) until killed, as a real worker would."""
+    from objectives.evaluate import evaluate
+    from search_spaces import LayerChoice
+    from search_spaces.datasets import load_dataset
+
+    data = load_dataset("digits", None)
+    scratch = Path(tempfile.mkdtemp(prefix="dse-isolation-bg-"))
+    model = "mobilenet_v2" if kind == "compile" else "tiny_cnn"
+    weights = _weights(model, scratch, data)
+    ready.write_text("ready")
+    for round_ in range(10_000):
+        if kind == "compile":
+            algorithm = LayerChoice(BACKGROUND_ALGORITHMS[round_ % len(BACKGROUND_ALGORITHMS)])
+            request = _request(model, work_dir, threads, weights, algorithm=algorithm)
+        else:  # a fresh tuning database each round: it really tunes every time
+            request = _request(
+                model,
+                work_dir,
+                threads,
+                weights,
+                algorithm=LayerChoice("im2col_gemm"),
+                tuning=LayerChoice("metaschedule", (("trials", 16),)),
+            )
+            request = _replace_tuning_db(request, scratch / f"tuning-{round_}")
+        result = evaluate(request)
+        if not result.ok:
+            print(f"background {kind}: {result.error_kind}: {result.error_message}", file=sys.stderr)
+
+
+def _replace_tuning_db(request: Any, folder: Path) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(request, tuning_db=folder)
+
+
+def machine_line(threads: int) -> str:
+    from search_spaces.targets import host_cpu
+
+    cpu = host_cpu()
+    return (
+        f"CPU: {cpu['name']} ({cpu['arch']}, {cpu['cores']} cores); vector features: "
+        f"{' '.join(cpu['features']) or 'none reported'}; threads: {threads}"
+    )
+
+
+class Foreground:
+    """The fixed module, timed the way every trial is timed."""
+
+    def __init__(self, model: str, work_dir: Path, threads: int, measurements: int) -> None:
+        from dse.core.config import DeviceOptions
+        from objectives.evaluate import evaluate
+        from search_spaces import LayerChoice
+        from search_spaces.datasets import load_dataset
+        from search_spaces.targets import open_session
+
+        self.data = load_dataset("digits", None)
+        self.work_dir = work_dir
+        self.measurements = measurements
+        library = work_dir / "fixed.so"
+        request = _request(
+            model, work_dir, threads, _weights(model, work_dir, self.data), algorithm=LayerChoice("spatial_pack")
+        )
+        import dataclasses
+
+        result = evaluate(dataclasses.replace(request, keep_library=library))
+        if not result.ok:
+            raise SystemExit(f"could not build the fixed module: {result.error_message}")
+        self.module = open_session("x86", DeviceOptions()).load(str(library))
+
+    def time_ms(self, locked: bool = True) -> tuple[list[float], float, int]:
+        """Latencies of ``measurements`` trial-style measurements, seconds spent waiting, and
+        how many measurements were taken again (noisy or disturbed)."""
+        from dse.core.config import DeviceOptions, MeasureConfig
+        from objectives.latency import measure_stable
+        from search_spaces.targets import measurement_lock
+
+        medians, waited, retaken = [], 0.0, 0
+        for _ in range(self.measurements):
+            lock: AbstractContextManager[None] = measurement_lock("x86", DeviceOptions()) if locked else nullcontext()
+            start = time.perf_counter()
+            info: dict[str, Any] = {}
+            with lock:
+                waited += time.perf_counter() - start
+                medians.append(measure_stable(self.module, self.data, MeasureConfig(), info).median_ms)
+            retaken += int(info["latency_attempts"]) - 1
+        return medians, waited, retaken
+
+
+def _disturbed(fg: Foreground, kind: str, work_dir: Path, threads: int, locked: bool) -> tuple[list[float], float, int]:
+    ready = Path(tempfile.mkdtemp(prefix="dse-isolation-")) / "ready"
+    env = {**os.environ, "TVM_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "bench.isolation", "--background", kind, "--work-dir", str(work_dir)]
+    worker = subprocess.Popen([*command, "--threads", str(threads), "--ready", str(ready)], env=env)
+    try:
+        while not ready.exists():
+            if worker.poll() is not None:
+                raise SystemExit(f"the background {kind} worker exited with {worker.returncode}")
+            time.sleep(0.2)
+        time.sleep(5.0)  # into its first compile or tuning
+        return fg.time_ms(locked=locked)
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of TVM (default: all)")
+    parser.add_argument("--model", default="resnet18", help="the fixed module's model (default resnet18)")
+    parser.add_argument("--measurements", type=int, default=4, help="trial-style measurements per row (default 4)")
+    parser.add_argument("--json", type=Path, help="write the rows here (case, alone_ms, disturbed_ms, ratio)")
+    parser.add_argument("--no-control", action="store_true", help="skip the unlocked control row")
+    parser.add_argument("--background", choices=("compile", "tune"), help=argparse.SUPPRESS)
+    parser.add_argument("--work-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.measurements < 1:
+        parser.error("--threads and --measurements must be >= 1")
+    os.environ["TVM_NUM_THREADS"] = str(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    if args.background:
+        background(args.background, args.work_dir, args.threads, args.ready)
+        return 0
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(machine_line(args.threads))
+    shared = Path(tempfile.mkdtemp(prefix="dse-isolation-work-"))
+    fg = Foreground(args.model, shared, args.threads, args.measurements)
+    print(f"fixed module: {args.model} on digits, spatial_pack, untuned; {args.measurements} measurements per row")
+    print(f"{'case':52s} {'alone_ms':>9s} {'disturbed_ms':>12s} {'ratio':>6s} {'waited_s':>8s} {'retaken':>7s}")
+    rows = []
+    cases = [*CASES, *(() if args.no_control else (CONTROL,))]
+    for name, kind, same_dir in cases:
+        before, _, _ = fg.time_ms()
+        work_dir = shared if same_dir else Path(tempfile.mkdtemp(prefix="dse-isolation-other-"))
+        latencies, waited, retaken = _disturbed(fg, kind, work_dir, args.threads, locked=name != CONTROL[0])
+        after, _, _ = fg.time_ms()
+        alone, disturbed = statistics.median(before + after), statistics.median(latencies)
+        row = {"case": name, "alone_ms": alone, "disturbed_ms": disturbed, "ratio": disturbed / alone}
+        rows.append({**row, "waited_s": waited, "retaken": retaken})
+        print(f"{name:52s} {alone:9.3f} {disturbed:12.3f} {row['ratio']:6.3f} {waited:8.1f} {retaken:7d}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+        print(f"rows written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
