@@ -4,11 +4,12 @@ Compiles one fixed module, then, side by side in one run, times it (as a trial d
 the device's measurement lock, ``objectives.latency.measure_stable``) alone and while a second
 process works beside it: another worker evaluating trials (compiling, scoring, timing) with
 the same or another ``--work-dir``, and MetaSchedule tuning another model, same or other
-``--work-dir``. Each row has its own "alone" latency: the median of measurements taken just
-before the disturbance starts and just after it stops (so a drift of the machine between rows
-does not count as disturbance). A last control row times without the lock, to show what the
-lock prevents. ``retaken`` counts measurements dse took again because another process kept
-the CPU busy (``max_foreign_load``) or the samples were noisy.
+``--work-dir``. Alone and disturbed measurements alternate within each row: the second process
+is paused between its evaluations (it finishes the one it is in, then waits) for an "alone"
+measurement and resumed for a "disturbed" one, so a drift of the machine over minutes (this
+VM's speed wanders by several percent) falls on both alike. A last control row times without
+the lock, to show what the lock prevents. ``retaken`` counts measurements dse took again
+because another process kept the CPU busy (``max_foreign_load``) or the samples were noisy.
 
     python -m bench.isolation [--threads 2] [--model resnet18] [--measurements 3] [--json FILE]
 """
@@ -70,7 +71,11 @@ def _request(model: str, work_dir: Path, threads: int, weights: Any, **layers: A
 
 
 def background(kind: str, work_dir: Path, threads: int, ready: Path) -> None:
-    """The disturbing process: evaluate trials (or tune) until killed, as a real worker would."""
+    """The disturbing process: evaluate trials (or tune) until killed, as a real worker would.
+
+    Between evaluations it obeys ``<ready>.pause``: while that file exists it writes
+    ``<ready>.paused`` and sleeps (holding no lock), so the foreground can measure alone.
+    """
     from objectives.evaluate import evaluate
     from search_spaces import LayerChoice
     from search_spaces.datasets import load_dataset
@@ -80,7 +85,12 @@ def background(kind: str, work_dir: Path, threads: int, ready: Path) -> None:
     model = "mobilenet_v2" if kind == "compile" else "tiny_cnn"
     weights = _weights(model, scratch, data)
     ready.write_text("ready")
+    pause, paused = ready.with_suffix(".pause"), ready.with_suffix(".paused")
     for round_ in range(10_000):
+        while pause.exists():
+            paused.touch()
+            time.sleep(0.1)
+        paused.unlink(missing_ok=True)
         if kind == "compile":
             algorithm = LayerChoice(BACKGROUND_ALGORITHMS[round_ % len(BACKGROUND_ALGORITHMS)])
             request = _request(model, work_dir, threads, weights, algorithm=algorithm)
@@ -139,15 +149,15 @@ class Foreground:
             raise SystemExit(f"could not build the fixed module: {result.error_message}")
         self.module = open_session("x86", DeviceOptions()).load(str(library))
 
-    def time_ms(self, locked: bool = True) -> tuple[list[float], float, int]:
-        """Latencies of ``measurements`` trial-style measurements, seconds spent waiting, and
-        how many measurements were taken again (noisy or disturbed)."""
+    def time_ms(self, locked: bool = True, count: int | None = None) -> tuple[list[float], float, int]:
+        """Latencies of ``count`` (default ``measurements``) trial-style measurements, seconds
+        spent waiting for the lock, and how many were taken again (noisy or disturbed)."""
         from dse.core.config import DeviceOptions, MeasureConfig
         from objectives.latency import measure_stable
         from search_spaces.targets import measurement_lock
 
         medians, waited, retaken = [], 0.0, 0
-        for _ in range(self.measurements):
+        for _ in range(self.measurements if count is None else count):
             lock: AbstractContextManager[None] = measurement_lock("x86", DeviceOptions()) if locked else nullcontext()
             start = time.perf_counter()
             info: dict[str, Any] = {}
@@ -158,28 +168,57 @@ class Foreground:
         return medians, waited, retaken
 
 
-def _disturbed(fg: Foreground, kind: str, work_dir: Path, threads: int, locked: bool) -> tuple[list[float], float, int]:
+def _wait_for(condition: Any, worker: subprocess.Popen[bytes], what: str) -> None:
+    while not condition():
+        if worker.poll() is not None:
+            raise SystemExit(f"the background worker exited with {worker.returncode} while waiting for {what}")
+        time.sleep(0.1)
+
+
+def _row(fg: Foreground, kind: str, work_dir: Path, threads: int, locked: bool) -> dict[str, Any]:
+    """Alternate alone and disturbed measurements beside one background worker."""
     ready = Path(tempfile.mkdtemp(prefix="dse-isolation-")) / "ready"
+    pause, paused = ready.with_suffix(".pause"), ready.with_suffix(".paused")
+    pause.touch()  # it starts paused: the first alone measurement comes after its imports
     env = {**os.environ, "TVM_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "bench.isolation", "--background", kind, "--work-dir", str(work_dir)]
     worker = subprocess.Popen([*command, "--threads", str(threads), "--ready", str(ready)], env=env)
+    alone: list[float] = []
+    disturbed: list[float] = []
+    waited, retaken = 0.0, 0
     try:
-        while not ready.exists():
-            if worker.poll() is not None:
-                raise SystemExit(f"the background {kind} worker exited with {worker.returncode}")
-            time.sleep(0.2)
-        time.sleep(5.0)  # into its first compile or tuning
-        return fg.time_ms(locked=locked)
+        _wait_for(paused.exists, worker, "its start")
+        for _ in range(fg.measurements):
+            time.sleep(1.0)
+            alone += fg.time_ms(locked=locked, count=1)[0]
+            pause.unlink()
+            _wait_for(lambda: not paused.exists(), worker, "it to resume")
+            time.sleep(4.0)  # into its compile or tuning
+            latencies, wait_s, again = fg.time_ms(locked=locked, count=1)
+            disturbed += latencies
+            waited, retaken = waited + wait_s, retaken + again
+            pause.touch()
+            _wait_for(paused.exists, worker, "it to pause")  # it finishes its evaluation first
     finally:
         worker.kill()
         worker.wait()
+    median_alone, median_disturbed = statistics.median(alone), statistics.median(disturbed)
+    return {
+        "alone_ms": median_alone,
+        "disturbed_ms": median_disturbed,
+        "ratio": median_disturbed / median_alone,
+        "waited_s": waited,
+        "retaken": retaken,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads of TVM (default: all)")
     parser.add_argument("--model", default="resnet18", help="the fixed module's model (default resnet18)")
-    parser.add_argument("--measurements", type=int, default=4, help="trial-style measurements per row (default 4)")
+    parser.add_argument(
+        "--measurements", type=int, default=3, help="alone and disturbed measurements per row (default 3 each)"
+    )
     parser.add_argument("--json", type=Path, help="write the rows here (case, alone_ms, disturbed_ms, ratio)")
     parser.add_argument("--no-control", action="store_true", help="skip the unlocked control row")
     parser.add_argument("--background", choices=("compile", "tune"), help=argparse.SUPPRESS)
@@ -200,19 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line(args.threads))
     shared = Path(tempfile.mkdtemp(prefix="dse-isolation-work-"))
     fg = Foreground(args.model, shared, args.threads, args.measurements)
-    print(f"fixed module: {args.model} on digits, spatial_pack, untuned; {args.measurements} measurements per row")
+    print(
+        f"fixed module: {args.model} on digits, spatial_pack, untuned; {args.measurements} alone and {args.measurements} disturbed measurements per row, alternating"
+    )
     print(f"{'case':52s} {'alone_ms':>9s} {'disturbed_ms':>12s} {'ratio':>6s} {'waited_s':>8s} {'retaken':>7s}")
     rows = []
     cases = [*CASES, *(() if args.no_control else (CONTROL,))]
     for name, kind, same_dir in cases:
-        before, _, _ = fg.time_ms()
         work_dir = shared if same_dir else Path(tempfile.mkdtemp(prefix="dse-isolation-other-"))
-        latencies, waited, retaken = _disturbed(fg, kind, work_dir, args.threads, locked=name != CONTROL[0])
-        after, _, _ = fg.time_ms()
-        alone, disturbed = statistics.median(before + after), statistics.median(latencies)
-        row = {"case": name, "alone_ms": alone, "disturbed_ms": disturbed, "ratio": disturbed / alone}
-        rows.append({**row, "waited_s": waited, "retaken": retaken})
-        print(f"{name:52s} {alone:9.3f} {disturbed:12.3f} {row['ratio']:6.3f} {waited:8.1f} {retaken:7d}")
+        row = {"case": name, **_row(fg, kind, work_dir, args.threads, locked=name != CONTROL[0])}
+        rows.append(row)
+        print(
+            f"{name:52s} {row['alone_ms']:9.3f} {row['disturbed_ms']:12.3f} {row['ratio']:6.3f} "
+            f"{row['waited_s']:8.1f} {row['retaken']:7d}",
+            flush=True,
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
         print(f"rows written to {args.json}")

@@ -73,6 +73,9 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     if effective and effective != row["algorithm"]:
         row["algorithm"] = effective
         row["algorithm_label"] = f"{effective} (asked {row['algorithm_label']})"
+    tuned, total = info.get("tuned_kernels"), info.get("total_kernels")
+    if tuned is not None and total and tuned < total:  # the rest kept default schedules
+        row["tuning_label"] = f"{row['tuning_label']} [{tuned}/{total} kernels tuned]"
     row.update(
         accuracy=record.accuracy,
         accuracy_low=_interval(record)[0],

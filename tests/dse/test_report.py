@@ -27,3 +27,17 @@ def test_front_shows_intervals_and_marks_a_tie_with_the_faster_point() -> None:
 def test_summary_explains_the_tie() -> None:
     text = summary(_study(), "sqlite:///x.db")
     assert "95% interval" in text and "the faster one is the decision" in text
+
+
+def test_a_partly_tuned_trial_says_so_in_its_label() -> None:
+    import optuna
+
+    from dse.analysis import study_frame
+    from dse.core.record import TrialRecord
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    config = {"model": "m", "tuning": {"name": "metaschedule", "trials": 16}, "target": "x86"}
+    info = {"tuned_kernels": 2, "total_kernels": 5}
+    record = TrialRecord(config=config, target="x86", accuracy=0.9, latency_ms=1.0, info=info)
+    study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0], user_attrs=record.attrs()))
+    assert "[2/5 kernels tuned]" in study_frame([study]).iloc[0]["tuning_label"]

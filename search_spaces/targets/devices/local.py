@@ -50,6 +50,27 @@ def foreign_load(before: CpuUsage, after: CpuUsage) -> float:
     return max(0.0, others / wall)
 
 
+#: Before timing, wait (at most this long) for a window in which other processes kept fewer
+#: than QUIET_LOAD cores busy.
+QUIET_WAIT_S = 3.0
+QUIET_WINDOW_S = 0.05
+QUIET_LOAD = 0.05
+
+
+def wait_until_quiet() -> float:
+    """Sleep until the other processes of the host idle (or ``QUIET_WAIT_S``); returns the wait."""
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < QUIET_WAIT_S:
+        before = cpu_usage()
+        time.sleep(QUIET_WINDOW_S)
+        after = cpu_usage()
+        if before is None or after is None or foreign_load(before, after) < QUIET_LOAD:
+            break
+    return time.monotonic() - start
+
+
 def runtime_threads() -> int:
     """Threads TVM's runtime uses (TVM_NUM_THREADS, set by dse before TVM starts)."""
     return int(os.environ.get("TVM_NUM_THREADS", "0")) or (os.cpu_count() or 1)
@@ -75,7 +96,12 @@ class _LocalModule(LoadedModule):
         return first.numpy()
 
     def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
-        """One measurement, with the load other processes put on the CPU meanwhile."""
+        """One measurement, with the load other processes put on the CPU meanwhile.
+
+        Starts once the host is quiet: a process that just gave up the CPU (another worker
+        waiting for the lock) may still spin its thread pools for a fraction of a second.
+        """
+        wait_until_quiet()
         before = cpu_usage()
         samples = super().time(x, measure)
         after = cpu_usage()
