@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: PyTorch eager reference timing at a fixed thread count."""
+"""Helpers shared by the benchmarks: the machine line every benchmark prints, PyTorch eager timing."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ def torch_eager_latency_ms(
                 model(x)
             samples.append((time.perf_counter() - start) / number)
     return statistics.median(samples) * 1000
+
+
+def machine_line(threads: int) -> str:
+    """CPU name, its vector features and the thread count: which machine a number is from."""
+    from search_spaces.targets import host_cpu
+
+    cpu = host_cpu()
+    return (
+        f"CPU: {cpu['name']} ({cpu['arch']}, {cpu['cores']} cores); vector features: "
+        f"{' '.join(cpu['features']) or 'none reported'}; threads: {threads}"
+    )

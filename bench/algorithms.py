@@ -9,7 +9,7 @@ kernel is always used); dense algorithms ignore zeros, so they run once.
 
 Example (smoke run, tiny settings)::
 
-    TVM_NUM_THREADS=2 python bench/algorithms.py --max-shapes 3 --repeat 2 --min-repeat-ms 5
+    python bench/algorithms.py --threads 2 --max-shapes 3 --repeat 2 --min-repeat-ms 5
 
 Run it on a quiet machine for real numbers; every row says the thread count.
 """
@@ -148,17 +148,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=float, default=100)
     parser.add_argument("--out", type=Path, default=Path("bench/algorithms.csv"))
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="TVM and PyTorch threads (default: all)"
+    )
     args = parser.parse_args(argv)
+    if args.threads <= 0:
+        parser.error(f"--threads must be > 0, got {args.threads}")
+    os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's runtime starts: TVM and torch alike
 
     import numpy as np
     import torch
 
+    from bench._common import machine_line
     from search_spaces.algorithms import testing as T
 
-    threads = int(os.environ.get("TVM_NUM_THREADS", "0") or 0)
-    if threads <= 0:
-        print("set TVM_NUM_THREADS (TVM and PyTorch must use the same thread count)", file=sys.stderr)
-        return 2
+    threads = args.threads
+    print(machine_line(threads), flush=True)
     torch.set_num_threads(threads)
     target = T.host_target(threads)
     wanted = set(filter(None, args.algorithms.split(",")))
@@ -205,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["model"])
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {len(rows)} rows to {args.out} (TVM_NUM_THREADS={threads})")
+    print(f"wrote {len(rows)} rows to {args.out} ({threads} threads)")
     return 0
 
 

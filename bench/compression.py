@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every result record here")
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before tvm loads: TVM and torch at the same threads
+    from bench._common import machine_line
+
+    print(machine_line(args.threads), flush=True)
 
     from dse.core.config import DeviceOptions, MeasureConfig
     from objectives.evaluate import evaluate

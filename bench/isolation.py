@@ -115,16 +115,6 @@ def _replace_tuning_db(request: Any, folder: Path) -> Any:
     return dataclasses.replace(request, tuning_db=folder)
 
 
-def machine_line(threads: int) -> str:
-    from search_spaces.targets import host_cpu
-
-    cpu = host_cpu()
-    return (
-        f"CPU: {cpu['name']} ({cpu['arch']}, {cpu['cores']} cores); vector features: "
-        f"{' '.join(cpu['features']) or 'none reported'}; threads: {threads}"
-    )
-
-
 class Foreground:
     """The fixed module, timed the way every trial is timed."""
 
@@ -236,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from bench._common import machine_line
+
     print(machine_line(args.threads))
     shared = Path(tempfile.mkdtemp(prefix="dse-isolation-work-"))
     fg = Foreground(args.model, shared, args.threads, args.measurements)

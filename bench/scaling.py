@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    from bench._common import machine_line
+
+    print(machine_line(args.threads), "per worker", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="dse-scaling-") as tmp:
         weights = _untrained_weights(Path(tmp) / "tiny_cnn.pt")

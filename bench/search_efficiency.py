@@ -17,6 +17,7 @@ configuration on 2 cores), the guided replays take a few minutes (GP is the slow
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +50,7 @@ DEFAULTS = [
 
 
 def main(argv: list[str]) -> int:
+    from bench._common import machine_line
     from dse.compare import main as compare
 
     Path("studies/bench-search").mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,10 @@ def main(argv: list[str]) -> int:
     for i in range(0, len(DEFAULTS), 2):
         if DEFAULTS[i] not in overridden:
             args += DEFAULTS[i : i + 2]
-    return compare(args + argv)
+    given = args + argv
+    threads = next((given[i + 1] for i, a in enumerate(given[:-1]) if a == "--threads"), None)
+    print(machine_line(int(threads) if threads else os.cpu_count() or 1), flush=True)
+    return compare(given)
 
 
 if __name__ == "__main__":

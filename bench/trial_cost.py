@@ -25,6 +25,9 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=None)
     args = parser.parse_args()
     os.environ["TVM_NUM_THREADS"] = str(args.threads)
+    from bench._common import machine_line
+
+    print(machine_line(args.threads), flush=True)
 
     from bench._common import torch_eager_latency_ms
     from dse.core.config import SpaceConfig, StudyConfig

@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)
+    from bench._common import machine_line
+
+    print(machine_line(args.threads), flush=True)
 
     import torch
 

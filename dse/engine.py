@@ -8,12 +8,13 @@ each worker its trials and records how they ended.
 from __future__ import annotations
 
 import logging
-import os
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import FailureKind, TrialFailure
+from dse.core.layers import CHOICE_LAYERS
 from dse.core.record import TrialRecord
 from dse.evaluator import Evaluator
 
@@ -98,7 +99,7 @@ def run_study(
         study, config.n_trials, config.work_dir, redact(config.storage), config.heartbeat_interval_s, config.max_retries
     )
     deadline = None if config.timeout_s is None else time.monotonic() + config.timeout_s
-    progress = _progress(config.n_trials, budget.used())
+    progress = _progress(config.n_trials, budget.finished())
     try:
         if config.n_jobs == 1:
             _worker_loop(config, space, weights, budget, deadline, progress)
@@ -113,15 +114,37 @@ def run_study(
 
 
 def _progress(total: int, done: int) -> Any:
-    from tqdm.auto import tqdm
+    """A bar of trials run on a terminal; elsewhere nothing (Optuna logs a line per trial)."""
+    from dse.core.progress import progress
 
-    return tqdm(
-        total=total,
-        initial=min(done, total),
-        desc="trials",
-        unit="trial",
-        disable=os.environ.get("DSE_NO_PROGRESS") is not None,
-    )
+    return progress(total, "trials", "trial", initial=min(done, total), end_line=False, leave=True)
+
+
+def trial_line(trial: optuna.Trial, state: optuna.trial.TrialState) -> str:
+    """One line for a trial that ended: its configuration and objectives, or why it was pruned."""
+    record = TrialRecord.of(trial)
+    config = record.config or {}
+    layers = [str(config.get("model", "?"))] + [
+        str(config[layer]["name"]) for layer in CHOICE_LAYERS if isinstance(config.get(layer), dict)
+    ]
+    if state.name == "COMPLETE" and record.accuracy is not None and record.latency_ms is not None:
+        outcome = f"accuracy {record.accuracy:.4f}, {record.latency_ms:.4g} ms"
+        if record.cache_hit:
+            outcome += " (cached)"
+        elif (record.info or {}).get("reused_build_of"):
+            outcome += " (same build as one measured: reused)"
+    else:
+        outcome = f"{state.name.lower()}: {record.error_message or 'no result'}"
+    return f"trial {trial.number} ({' / '.join(layers)}): {outcome}"
+
+
+def _say(progress: Any, line: str) -> None:
+    """A line beside the bar (written above it on a terminal), or on stderr alone."""
+    writer = getattr(progress, "write", None)
+    if writer is not None:
+        writer(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _worker_loop(
@@ -134,6 +157,8 @@ def _worker_loop(
     stop: threading.Event | None = None,
 ) -> None:
     """One worker: ask (within the budget), evaluate in its own process, record; until done."""
+    import optuna
+
     from dse.lifecycle import run_trial
     from dse.worker import IsolatedRunner
 
@@ -144,8 +169,10 @@ def _worker_loop(
             trial = budget.next_trial()
             if trial is None:
                 return
-            run_trial(budget, trial, objective, config.heartbeat_interval_s)
+            state = run_trial(budget, trial, objective, config.heartbeat_interval_s)
             progress.update()
+            if state is not optuna.trial.TrialState.FAIL:  # a failure has logged its own line
+                _say(progress, trial_line(trial, state))
     finally:
         runner.close()
 

@@ -138,6 +138,14 @@ class Budget:
         retried = {record.retry_of for record in map(TrialRecord.of, trials) if record.retry_of is not None}
         return len(trials) - len(retried)
 
+    def finished(self) -> int:
+        """Trials run to an end that counts (not queued, not running, not re-run by another):
+        what a progress bar shows as done. A grid's enqueued trials are not done yet."""
+
+        trials = self._study.get_trials(deepcopy=False)
+        retried = {record.retry_of for record in map(TrialRecord.of, trials) if record.retry_of is not None}
+        return sum(1 for t in trials if t.state.is_finished() and t.number not in retried)
+
     def next_trial(self) -> optuna.Trial | None:
         """Reap dead workers' trials, then ask for a trial if the budget allows (None: done)."""
         import optuna
@@ -213,8 +221,9 @@ def run_trial(
     trial: optuna.Trial,
     objective: Callable[[optuna.Trial], Any],
     heartbeat_interval_s: float,
-) -> None:
-    """Run ``objective`` on ``trial`` with heartbeats and record the outcome (never raises a trial's failure)."""
+) -> optuna.trial.TrialState:
+    """Run ``objective`` on ``trial`` with heartbeats and record the outcome (never raises a
+    trial's failure); returns the state it ended in."""
     import optuna
 
     state, values, kind = optuna.trial.TrialState.FAIL, None, None
@@ -247,3 +256,4 @@ def run_trial(
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
     budget.finish(trial, state, values, kind)
+    return state

@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="time the Pareto front's libraries again at the end (kept under <work-dir>/artifacts)",
     )
     p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write the HTML report and trials CSV beside the study at the end",
+    )
+    p.add_argument(
         "--n-jobs",
         type=int,
         default=1,
@@ -200,6 +206,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         max_retries=args.max_retries,
         remeasure_front=args.remeasure_front,
         heartbeat_interval_s=args.heartbeat_interval,
+        report=args.report,
     )
     dataset.check_data_dir(config.data_dir)
     return config

@@ -6,6 +6,7 @@ summary, ``dse.analyze`` and the HTML report always agree on it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.core.layers import CHOICE_LAYERS
@@ -13,6 +14,8 @@ from dse.core.layers import CHOICE_LAYERS
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
+
+    from dse.core.config import StudyConfig
 
 #: Columns of the printed front: trial, the layers (labels with parameters), the objectives.
 _SHOWN = (
@@ -69,3 +72,29 @@ def summary(study: optuna.Study, storage_shown: str) -> str:
     lines.append(f"Stored in {storage_shown} (study name {study.study_name!r}).")
     lines.append(f"Inspect: optuna-dashboard {storage_shown}")
     return "\n".join(lines)
+
+
+def report_folder(config: StudyConfig) -> Path:
+    """Where the end-of-study report goes: beside a SQLite or journal file, else the work folder."""
+    from dse.study import JOURNAL_PREFIX
+
+    if config.storage.startswith("sqlite:///"):
+        return Path(config.storage.removeprefix("sqlite:///")).resolve().parent
+    if config.storage.startswith(JOURNAL_PREFIX):
+        return Path(config.storage[len(JOURNAL_PREFIX) :]).resolve().parent
+    return config.work_dir
+
+
+def write_report(study: optuna.Study, config: StudyConfig) -> tuple[Path, Path]:
+    """The study's HTML report (front per target with layer choices and accuracy intervals, the
+    analyzer's findings, plots) and the CSV of all its trials, as ``dse.analyze`` writes them."""
+    from dse.analysis import analyze, render_html
+    from dse.core.files import atomic_write
+
+    folder = report_folder(config)
+    html_path, csv_path = folder / f"{study.study_name}-report.html", folder / f"{study.study_name}-trials.csv"
+    analysis = analyze([study])
+    for path, text in ((html_path, render_html(analysis)), (csv_path, analysis.frame.to_csv(index=False))):
+        with atomic_write(path) as partial:
+            Path(partial).write_text(text, encoding="utf-8")
+    return html_path, csv_path

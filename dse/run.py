@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from dse.core.errors import UsageError
 
 if TYPE_CHECKING:
+    import optuna
+
     from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
     from search_spaces.models import ResolvedWeights
 
 
-def _pin_threads(threads: int) -> None:
+def pin_threads(threads: int) -> None:
     # TVM reads TVM_NUM_THREADS when its runtime starts: set it before anything imports tvm,
     # so TVM and PyTorch run with the same thread count (recorded with every latency).
     os.environ["TVM_NUM_THREADS"] = str(threads)
@@ -47,7 +49,7 @@ def prepare(config: StudyConfig, space: SearchSpace) -> dict[str, ResolvedWeight
     grid``, that the space is small enough), creates the work folder and resolves the weights.
     ``dse.optimize`` and ``dse.compare`` both start here.
     """
-    _pin_threads(config.threads)
+    pin_threads(config.threads)
     from search_spaces.targets import TARGETS
 
     TARGETS.get(config.target).check_reachable(config.device)
@@ -82,4 +84,16 @@ def run(config: StudyConfig) -> str:
     if config.sampler == "grid":
         enqueue_grid(study, space, config.seed, config.n_trials)
     run_study(config, space, weights, study)
-    return summary(study, redact(config.storage))
+    text = summary(study, redact(config.storage))
+    return text if not config.report else f"{text}\n{_report_lines(study, config)}"
+
+
+def _report_lines(study: optuna.Study, config: StudyConfig) -> str:
+    """Write the report beside the study; a failure to write it costs the report, not the study."""
+    from dse.report import write_report
+
+    try:
+        html_path, csv_path = write_report(study, config)
+    except OSError as exc:
+        return f"Report not written ({exc}); run python -m dse.analyze --html FILE to write it elsewhere"
+    return f"Report: {html_path} (open it in a browser)\nAll trials as CSV: {csv_path}"

@@ -222,7 +222,7 @@ def _params_key(params: dict[str, Any]) -> str:
 
 
 def study_identity(
-    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights] | None = None
+    config: StudyConfig, space: SearchSpace | None, weights: dict[str, ResolvedWeights] | None = None
 ) -> dict[str, Any]:
     """Everything that decides what a study's accuracies and latencies mean.
 
@@ -243,7 +243,23 @@ def study_identity(
     }
     if weights is not None:
         measurement["--weights"] = {model: resolved.sha256 for model, resolved in sorted(weights.items())}
-    return {"dataset": config.dataset, "target": config.target, "space": space.grid(), "measurement": measurement}
+    space_grid = space.grid() if space is not None else None
+    return {"dataset": config.dataset, "target": config.target, "space": space_grid, "measurement": measurement}
+
+
+def rebuild_conflict(study: optuna.Study, config: StudyConfig, model: str, weights: ResolvedWeights) -> str | None:
+    """For a tool that rebuilds one of the study's trials (``dse.export``): one line naming the
+    option whose value differs from the study's (data, target, device, protocol, the model's
+    weights), or None. The search space is not compared: one configuration is rebuilt."""
+    stored = study.user_attrs.get("dse")
+    if stored is None:
+        return None
+    current = _jsonable(study_identity(config, None, {model: weights}))
+    current["space"] = stored.get("space")
+    stored_weights = stored.get("measurement", {}).get("--weights")
+    if isinstance(stored_weights, dict):
+        current["measurement"]["--weights"] = {**stored_weights, **current["measurement"]["--weights"]}
+    return identity_conflict(stored, current, study.study_name)
 
 
 def identity_conflict(stored: dict[str, Any], current: dict[str, Any], study_name: str) -> str | None:

@@ -6,6 +6,8 @@ Compilation never times anything; it returns the path of an exported shared libr
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import FailureKind, TrialFailure, first_line
@@ -44,11 +46,53 @@ def prepare_module(config: TrialConfig, model: nn.Module, ctx: BuildContext) -> 
     choice = {layer: registries[layer].get(getattr(config, layer).name) for layer in registries}
     params = {layer: getattr(config, layer).param_dict for layer in registries}
 
-    model = choice["pruning"].apply(model, params["pruning"], ctx)
+    with _stage("pruning", config.pruning.name):
+        model = choice["pruning"].apply(model, params["pruning"], ctx)
     mod = import_to_relax(model, ctx)
-    mod = choice["precision"].apply(mod, model, params["precision"], ctx)
-    mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
-    return choice["tuning"].schedule(mod, params["tuning"], ctx)
+    with _stage("precision", config.precision.name):
+        mod = choice["precision"].apply(mod, model, params["precision"], ctx)
+    with _stage("algorithm", config.algorithm.name):
+        mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
+    with _stage("tuning", config.tuning.name):
+        return choice["tuning"].schedule(mod, params["tuning"], ctx)
+
+
+@contextmanager
+def _stage(layer: str, choice: str) -> Iterator[None]:
+    """A layer's passes that raise anything but a TrialFailure fail the build as a compile error
+    naming the layer, the choice and the TVM pass that was running (not as "unexpected")."""
+    import tvm
+
+    running: list[str] = []
+
+    @tvm.instrument.pass_instrument
+    class RunningPass:
+        """Keeps the names of the passes entered and not yet left: the innermost one raised."""
+
+        def run_before_pass(self, mod: Any, info: Any) -> None:
+            running.append(str(info.name))
+
+        def run_after_pass(self, mod: Any, info: Any) -> None:
+            running.pop()
+
+    current = tvm.transform.PassContext.current()
+    context = tvm.transform.PassContext(
+        opt_level=current.opt_level,
+        required_pass=list(current.required_pass),
+        disabled_pass=list(current.disabled_pass),
+        config=dict(current.config),
+        instruments=[*current.instruments, RunningPass()],
+    )
+    try:
+        with context:
+            yield
+    except (TrialFailure, MemoryError):
+        raise
+    except Exception as exc:  # TVM's InternalError and friends from a pass of that layer
+        where = f" (in TVM pass {running[-1]})" if running else ""
+        raise TrialFailure(
+            FailureKind.COMPILE, f"{layer} {choice}{where} failed: {type(exc).__name__}: {first_line(exc)}"
+        ) from exc
 
 
 def module_digest(mod: Any) -> str:

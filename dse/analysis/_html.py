@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from dse.analysis._text import highlights, shown_effects
-from dse.core.layers import LAYERS
+from dse.core.layers import CHOICE_LAYERS, LAYERS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,9 +143,10 @@ def target_html(t: TargetAnalysis) -> list[str]:
                     "latency_ms",
                     "speedup_vs_untuned_fp32",
                     "speedup_vs_torch_eager",
-                    "config",
+                    "model",
+                    *(f"{layer}_label" for layer in CHOICE_LAYERS),
                 ]
-            ]
+            ].rename(columns={f"{layer}_label": layer for layer in CHOICE_LAYERS})
         ),
         _fig_html(shares_figure(t)),
         _items(highlights(t.shares, t.dominant)),

@@ -119,6 +119,8 @@ class StudyConfig:
     remeasure_front: bool = False
     #: A running trial records a heartbeat this often; one silent for 3 intervals is a dead worker's.
     heartbeat_interval_s: float = 20.0
+    #: Write the HTML report and the trials CSV beside the study at the end.
+    report: bool = True
 
     def __post_init__(self) -> None:
         _require(self.n_jobs > 0, f"--n-jobs must be > 0, got n_jobs={self.n_jobs}")

@@ -77,6 +77,23 @@ class DataSplits:
         )
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image file becomes a model input, for a deployed build (``dse.export``'s runner).
+
+    Pixels scaled to 0..1, the shorter side resized to ``resize`` (None: the whole image to
+    ``crop``), a centre ``crop`` x ``crop``, ``channels`` 1 (grey) or 3 (RGB), then
+    ``(x - mean) / std`` per channel; NCHW float32, batch 1.
+    """
+
+    crop: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    resize: int | None = None
+    note: str = ""
+
+
 class Dataset:
     """A registered data set. ``needs_data_dir`` says whether the user must point at files."""
 
@@ -85,9 +102,15 @@ class Dataset:
     needs_data_dir: ClassVar[bool] = False
     #: Whether models for it may be trained on first use when no weights are given.
     trainable_by_default: ClassVar[bool] = False
+    #: What the loader does to an image, so a deployed model can do the same.
+    preprocessing: ClassVar[Preprocessing]
 
     def load(self, data_dir: Path | None) -> DataSplits:
         raise NotImplementedError
+
+    def class_names(self, data_dir: Path | None, num_classes: int) -> list[str]:
+        """The name of each output index (the index itself unless the data set names them)."""
+        return [str(i) for i in range(num_classes)]
 
     def check_data_dir(self, data_dir: Path | None) -> None:
         """Raise a UsageError naming the fix if ``data_dir`` cannot hold this data set."""

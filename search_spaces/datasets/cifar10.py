@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dse.core.errors import UsageError
-from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits, Preprocessing
 
 _MEAN = (0.4914, 0.4822, 0.4465)
 _STD = (0.2470, 0.2435, 0.2616)
@@ -15,6 +15,12 @@ _STD = (0.2470, 0.2435, 0.2616)
 class Cifar10(Dataset):
     name = "cifar10"
     description = "CIFAR-10, 3x32x32, 10 classes, from --data-dir (torchvision layout)"
+    preprocessing = Preprocessing(crop=32, channels=3, mean=_MEAN, std=_STD)
+    _NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+    def class_names(self, data_dir: Path | None, num_classes: int) -> list[str]:
+        return list(self._NAMES)
+
     needs_data_dir = True
 
     def load(self, data_dir: Path | None) -> DataSplits:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search_spaces.datasets._base import DATASETS, Dataset, DataSplits
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits, Preprocessing
 
 
 @DATASETS.register("digits")
@@ -12,6 +12,8 @@ class Digits(Dataset):
     name = "digits"
     description = "scikit-learn handwritten digits, 1x8x8, 10 classes, ships with scikit-learn"
     trainable_by_default = True
+    # Pixel values 0..16 become -1..1 ((v/16 - 0.5) / 0.5); ink is bright on a dark background.
+    preprocessing = Preprocessing(crop=8, channels=1, mean=(0.5,), std=(0.5,), note="ink bright on dark, 8x8")
 
     def load(self, data_dir: Path | None) -> DataSplits:
         import numpy as np

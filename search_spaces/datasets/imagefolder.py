@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.core.errors import UsageError
-from search_spaces.datasets._base import DATASETS, Dataset, DataSplits, stratified_indices
+from search_spaces.datasets._base import DATASETS, Dataset, DataSplits, Preprocessing, stratified_indices
 
 if TYPE_CHECKING:
     import torch
@@ -28,6 +28,13 @@ class ImageFolderDataset(Dataset):
     name = "imagefolder"
     description = "ImageNet-style class folders (val/ and optional train/), 3x224x224, from --data-dir"
     needs_data_dir = True
+    preprocessing = Preprocessing(crop=_IMAGE_SIZE, channels=3, mean=_MEAN, std=_STD, resize=256)
+
+    def class_names(self, data_dir: Path | None, num_classes: int) -> list[str]:
+        """ImageFolder's order: the evaluation folder's class sub-folders, sorted."""
+        assert data_dir is not None
+        folder = data_dir / "val" if (data_dir / "val").is_dir() else data_dir
+        return sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
 
     def load(self, data_dir: Path | None) -> DataSplits:
 

@@ -58,15 +58,49 @@ def _build_user_model(spec: str, num_classes: int, in_channels: int, image_size:
         raise UsageError(
             f"Cannot load user model {spec!r} ({exc}); give it as package.module:factory importable from PYTHONPATH"
         ) from None
-    offered: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
     try:
-        accepted = inspect.signature(factory).parameters
-        kwargs = {k: v for k, v in offered.items() if k in accepted}
-        model = factory(**kwargs)
+        model = factory(**_factory_kwargs(factory, num_classes, in_channels, image_size))
     except Exception as exc:  # noqa: BLE001 (user code: any failure is a usage error with its reason)
         raise UsageError(f"User model factory {spec!r} raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise UsageError(
             f"User model factory {spec!r} must return a torch.nn.Module, got {type(model).__name__} instead"
         )
+    _check_output_width(spec, model, num_classes, in_channels, image_size)
     return model
+
+
+def _factory_kwargs(factory: Callable[..., Any], num_classes: int, in_channels: int, image_size: int) -> dict[str, Any]:
+    """The keyword arguments ``factory`` names; all of them when it takes ``**kwargs``."""
+    offered: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C extension: give it what it asks for by name only
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return offered
+    return {k: v for k, v in offered.items() if k in parameters}
+
+
+def _check_output_width(spec: str, model: nn.Module, num_classes: int, in_channels: int, image_size: int) -> None:
+    """A head of the wrong width would score every trial against labels it cannot emit."""
+    import torch
+
+    training = model.training
+    try:
+        with torch.no_grad():  # not inference_mode: lazy layers would get inference-only parameters
+            out = model.eval()(torch.zeros(1, in_channels, image_size, image_size))
+    except Exception as exc:  # noqa: BLE001 (user code)
+        raise UsageError(
+            f"User model {spec!r} fails on a 1x{in_channels}x{image_size}x{image_size} input "
+            f"({type(exc).__name__}: {exc}); make the factory build for that input"
+        ) from None
+    finally:
+        model.train(training)
+    width = out.shape[-1] if isinstance(out, torch.Tensor) and out.ndim == 2 else None
+    if width != num_classes:
+        shown = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UsageError(
+            f"User model {spec!r} outputs {shown} but the data set has {num_classes} classes; build it with "
+            f"num_classes={num_classes} (the factory gets num_classes when it names it or takes **kwargs)"
+        )

@@ -8,13 +8,13 @@ resolved checkpoint is identified by the SHA-256 of its bytes, which keys the ev
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dse.core.errors import UsageError, first_line
 from dse.core.files import atomic_write, stable_hash
+from dse.core.progress import on_terminal, progress
 from search_spaces.models._base import MODELS, build_model, is_user_model
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _pretrained_weights(model_name: str, data: DataSplits) -> Path:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not cached.is_file():
         try:
-            weights.get_state_dict(progress=True)
+            weights.get_state_dict(progress=on_terminal())
         except Exception as exc:  # noqa: BLE001 (offline: URLError and friends)
             raise UsageError(
                 f"Cannot download torchvision weights for {model_name} ({type(exc).__name__}); "
@@ -159,7 +159,6 @@ def train_model(
 ) -> nn.Module:
     """Train ``model`` in place on the training split, with a progress bar; returns it in eval mode."""
     import torch
-    from tqdm.auto import tqdm
 
     torch.manual_seed(recipe.seed)
     epochs = recipe.epochs if epochs is None else epochs
@@ -171,8 +170,7 @@ def train_model(
         optimizer, max_lr=recipe.learning_rate, total_steps=max(1, epochs * len(loader))
     )
     model.train()
-    quiet = os.environ.get("DSE_NO_PROGRESS") is not None
-    with tqdm(total=epochs * len(loader), desc=description, unit="batch", leave=False, disable=quiet) as bar:
+    with progress(epochs * len(loader), description, "batches") as bar:
         for _ in range(epochs):
             for x, y in loader:
                 optimizer.zero_grad()

@@ -107,28 +107,10 @@ def test_dashboard_serves_its_page(dashboard) -> None:
 
 def test_dashboard_renders_in_a_real_browser(dashboard, tmp_path) -> None:
     """Headless Chromium loads the study page: the React app fetched the study and drew it."""
-    import shutil
-    import subprocess
+    from tests._browser import dump_dom
 
-    require("chromium")
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    assert browser is not None
     base, _ = dashboard
     study_id = _get(base, "/api/studies")["study_summaries"][0]["study_id"]
-    dom = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            f"{base}/dashboard/studies/{study_id}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = dump_dom(f"{base}/dashboard/studies/{study_id}", tmp_path / "profile")
     assert "dse-x86-digits" in dom
     assert "Pareto Front" in dom and "latency_ms" in dom

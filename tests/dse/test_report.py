@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from dse.analysis._synthetic import add_trials, new_study
 from dse.report import pareto_frame, summary
 
@@ -41,3 +45,37 @@ def test_a_partly_tuned_trial_says_so_in_its_label() -> None:
     record = TrialRecord(config=config, target="x86", accuracy=0.9, latency_ms=1.0, info=info)
     study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0], user_attrs=record.attrs()))
     assert "[2/5 kernels tuned]" in study_frame([study]).iloc[0]["tuning_label"]
+
+
+@pytest.mark.e2e
+def test_a_study_writes_its_report_beside_it_and_chromium_finds_the_front_plotted(
+    tmp_path: Path, work_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dse.optimize import main
+    from tests._browser import dump_dom
+    from tests.conftest import FAST_TRIAL_FLAGS
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    flags = [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default,spatial_pack", "--work-dir", str(work_dir)]
+    assert main([*flags, "--storage", storage, "--n-trials", "2", "--sampler", "grid"]) == 0
+    out = capsys.readouterr().out
+    report, trials_csv = tmp_path / "dse-x86-digits-report.html", tmp_path / "dse-x86-digits-trials.csv"
+    assert f"Report: {report}" in out and f"All trials as CSV: {trials_csv}" in out
+    assert len(trials_csv.read_text().splitlines()) == 3  # header and two trials
+    dom = dump_dom(report.as_uri(), tmp_path / "profile")
+    assert "Target x86" in dom and "Pareto front" in dom
+    assert 'class="main-svg"' in dom and "scatterlayer" in dom  # plotly drew the front's figure
+    assert dom.count('class="point"') >= 2  # one marker per trial at least
+
+
+@pytest.mark.e2e
+def test_no_report_writes_none(tmp_path: Path, work_dir: Path) -> None:
+    from dse.optimize import main
+    from tests.conftest import FAST_TRIAL_FLAGS
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    assert (
+        main([*FAST_TRIAL_FLAGS, "--work-dir", str(work_dir), "--storage", storage, "--n-trials", "1", "--no-report"])
+        == 0
+    )
+    assert not list(tmp_path.glob("*-report.html"))

@@ -41,6 +41,24 @@ def test_user_model_factory(tmp_path, monkeypatch) -> None:
         build_model("no_such_module:f", 10, (1, 8, 8))
 
 
+def test_a_kwargs_factory_gets_the_data_sets_shape_and_a_wrong_head_stops_the_run(tmp_path, monkeypatch) -> None:
+    (tmp_path / "kw_models.py").write_text(
+        "import torch\n"
+        "def create(name='net', num_classes=1000, **kwargs):\n"
+        "    channels = kwargs['in_channels']\n"
+        "    return torch.nn.Sequential(torch.nn.Conv2d(channels, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))\n"
+        "def fixed_head(num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(1000))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import torch
+
+    model = build_model("kw_models:create", 10, (1, 8, 8))
+    assert model(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
+    with pytest.raises(UsageError, match=r"outputs \(1, 1000\) but the data set has 10 classes"):
+        build_model("kw_models:fixed_head", 10, (1, 8, 8))
+
+
 def test_digits_split_is_fixed_and_disjoint() -> None:
     from search_spaces.datasets import load_dataset
 

@@ -8,7 +8,6 @@ the accuracy equals the x86 run's and that its latency is flagged emulated. It n
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import optuna
@@ -17,14 +16,8 @@ import pytest
 from dse.core.config import DeviceOptions
 from dse.core.errors import InvalidCombination
 from dse.optimize import main
-from tests._capabilities import require
 from tests.conftest import FAST_TRIAL_FLAGS
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port as _free_port
 
 
 def _study_args(tmp_path: Path, *extra: str) -> list[str]:
@@ -73,24 +66,6 @@ def test_tracker_without_the_key_names_the_server_command(tmp_path: Path, capsys
         assert "'nokey'" in err and f"--tracker {address} --key nokey" in err
     finally:
         tracker.terminate()
-
-
-def _require_board() -> None:
-    """The emulated board needs qemu-user, its arm64 root (or mmdebstrap to build it) and the cross compiler.
-
-    Each skips outside CI and fails under CI, which installs them (tests/_capabilities.py).
-    """
-    for capability in ("qemu-user", "arm64-root", "aarch64-cross"):
-        require(capability)
-
-
-@pytest.fixture(scope="module")
-def board() -> object:
-    from search_spaces.targets.devices.emulated import EmulatedBoard
-
-    _require_board()
-    with EmulatedBoard(port=_free_port()) as running:
-        yield running
 
 
 @pytest.mark.e2e

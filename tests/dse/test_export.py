@@ -1,0 +1,138 @@
+"""dse.export: a study's chosen build as a bundle whose standalone runner classifies as the trial did.
+
+The end-to-end tests run a one-trial study, export its front point, and run the bundle's
+``run.py`` in a fresh process (on the host, or under qemu inside the emulated board's root
+for ``--target arm``) on the evaluation images: its accuracy must be the trial's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from dse.export.__main__ import main as export_main
+from dse.optimize import main as optimize_main
+from tests.conftest import FAST_TRIAL_FLAGS
+
+EVAL_LIMIT = "60"  # FAST_TRIAL_FLAGS' --eval-limit
+
+
+def _study_flags(tmp_path: Path, work_dir: Path, *extra: str) -> list[str]:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    return [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default", "--work-dir", str(work_dir), "--storage", storage, *extra]
+
+
+def _eval_npz(path: Path) -> Path:
+    """The study's evaluation images (same seeded, stratified subset), preprocessed, with labels."""
+    from search_spaces.datasets import load_dataset
+
+    data = load_dataset("digits", None, int(EVAL_LIMIT))
+    np.savez(path, x=data.eval_x.numpy(), y=data.eval_y.numpy())
+    return path
+
+
+def _run_bundle(python: list[str], bundle: Path, npz: Path, env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run(
+        [*python, str(bundle / "run.py"), "--npz", str(npz), "--json", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=bundle.parent,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _only_trial(tmp_path: Path, name: str) -> optuna.trial.FrozenTrial:
+    (trial,) = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'study.db'}").get_trials()
+    assert trial.state is optuna.trial.TrialState.COMPLETE, trial.user_attrs
+    return trial
+
+
+@pytest.mark.e2e
+def test_exported_front_point_classifies_the_evaluation_images_as_the_trial(tmp_path: Path, work_dir: Path) -> None:
+    flags = _study_flags(tmp_path, work_dir)
+    assert optimize_main([*flags, "--n-trials", "1", "--no-report"]) == 0
+    trial = _only_trial(tmp_path, "dse-x86-digits")
+    bundle = tmp_path / "bundle"
+    assert export_main([*flags, "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "dse-bundle.json").read_text())
+    assert manifest["trial"] == trial.number and manifest["config"] == trial.user_attrs["config"]
+    assert manifest["input"]["shape"] == [1, 1, 8, 8] and manifest["output"]["shape"] == [1, 10]
+    assert manifest["measured"]["accuracy_95ci"] == trial.user_attrs["accuracy_ci"]
+    assert manifest["check"]["accuracy"] == trial.values[0]
+    assert manifest["versions"]["apache-tvm"] and manifest["preprocessing"]["crop"] == 8
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the runner needs nothing of dse
+    result = _run_bundle([sys.executable], bundle, _eval_npz(tmp_path / "eval.npz"), env)
+    assert result["images"] == int(EVAL_LIMIT)
+    assert result["accuracy"] == pytest.approx(trial.values[0], abs=1e-12)
+
+
+@pytest.mark.e2e
+def test_export_refuses_bad_choices_with_one_line_and_leaves_out_alone(
+    tmp_path: Path, work_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = _study_flags(tmp_path, work_dir)
+    assert optimize_main([*flags, "--n-trials", "1", "--no-report"]) == 0
+    capsys.readouterr()
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    cases = {
+        "holds other files": [*flags, "--out", str(taken)],
+        "has no trial 99": [*flags, "--out", str(tmp_path / "b1"), "--trial", "99"],
+        "reaches accuracy 1.5": [*flags, "--out", str(tmp_path / "b2"), "--min-accuracy", "1.5"],
+        "--threads": [*flags, "--threads", "1", "--out", str(tmp_path / "b3")],
+    }
+    for expected, argv in cases.items():
+        assert export_main(argv) == 2, expected
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, err
+    assert (taken / "notes.txt").read_text() == "mine" and sorted(p.name for p in taken.iterdir()) == ["notes.txt"]
+    assert not any((tmp_path / name).exists() for name in ("b1", "b2", "b3"))
+
+
+def test_the_runner_preprocesses_an_image_file_as_the_digits_loader_does(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dse.export.runner import preprocess
+    from search_spaces.datasets import DATASETS, load_dataset
+
+    first = load_dataset("digits", None).eval_x[0, 0].numpy()  # -1..1
+    pixels = np.round((first + 1) / 2 * 255).astype(np.uint8)
+    Image.fromarray(pixels, mode="L").save(tmp_path / "digit.png")
+    spec = DATASETS.get("digits").preprocessing.__dict__
+    assert np.allclose(preprocess(tmp_path / "digit.png", spec)[0, 0], first, atol=1 / 255 * 2 + 1e-6)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_arm_bundle_is_an_aarch64_library_that_runs_on_the_emulated_board(
+    board: object, tmp_path: Path, work_dir: Path
+) -> None:
+    from search_spaces.targets.devices.emulated import ensure_root, qemu_binary, server_command
+
+    rpc = ["--target", "arm", "--rpc", board.address]  # type: ignore[attr-defined]
+    flags = _study_flags(tmp_path, work_dir, *rpc)
+    assert optimize_main([*flags, "--n-trials", "1", "--no-report"]) == 0
+    trial = _only_trial(tmp_path, "dse-arm-digits")
+    bundle = tmp_path / "arm-bundle"
+    assert export_main([*flags, "--out", str(bundle)]) == 0
+    header = (bundle / "model.so").read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
+    manifest = json.loads((bundle / "dse-bundle.json").read_text())
+    assert "emulated board" in manifest["check"]["device"]
+
+    assert qemu_binary() is not None
+    command, env = server_command(ensure_root(), 0, None, "")
+    result = _run_bundle([command[0]], bundle, _eval_npz(tmp_path / "eval.npz"), env)  # the root's Python, under qemu
+    assert result["accuracy"] == pytest.approx(trial.values[0], abs=1e-12)
