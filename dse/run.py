@@ -24,17 +24,38 @@ def pin_threads(threads: int) -> None:
 
 def prepare_weights(config: StudyConfig) -> dict[str, ResolvedWeights]:
     """Resolve (training on first use where allowed) the weights of every model of the space."""
+    from search_spaces import SearchSpace
     from search_spaces.datasets import load_dataset
-    from search_spaces.models import MODELS, WeightsSpec, build_model, is_user_model, load_weights, resolve_weights
+    from search_spaces.models import (
+        MODELS,
+        NO_PYTORCH_MODULE,
+        WeightsSpec,
+        build_model,
+        check_onnx_model,
+        is_onnx_model,
+        is_user_model,
+        load_weights,
+        onnx_weights,
+        resolve_weights,
+    )
 
     data = load_dataset(config.dataset, config.data_dir)
     print(f"Data: {data.limited(config.eval_limit).provenance}", flush=True)
     for model in config.space.models:
-        if not is_user_model(model):
+        if not is_user_model(model) and not is_onnx_model(model):
             MODELS.get(model)
     spec = WeightsSpec(config.weights, config.work_dir / "weights")
     resolved = {}
+    pruning = [
+        name for name in SearchSpace(config.space, config.dataset, config.target).choices["pruning"] if name != "none"
+    ]
     for model in config.space.models:
+        if is_onnx_model(model):
+            check_onnx_model(model, data.num_classes, data.input_shape)
+            resolved[model] = onnx_weights(model)
+            if pruning:
+                print(f"Model {model}: pruning ({', '.join(pruning)}) {NO_PYTORCH_MODULE}", flush=True)
+            continue
         build_model(model, data.num_classes, data.input_shape)  # user factories fail here, before training
         resolved[model] = resolve_weights(model, config.dataset, data, spec)
         # A damaged or foreign checkpoint is a usage error now, not a failed trial in a worker later.

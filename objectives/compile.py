@@ -1,4 +1,4 @@
-"""The TVM compile path: PyTorch model -> torch.export -> Relax -> layers 3-5 -> tvm.compile.
+"""The TVM compile path: PyTorch model -> torch.export (or an ONNX file) -> Relax -> layers 3-5 -> tvm.compile.
 
 Compilation never times anything; it returns the path of an exported shared library.
 """
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from search_spaces import BuildContext, TrialConfig
+    from search_spaces.models import OnnxGraph
 
 
 def import_to_relax(model: nn.Module, ctx: BuildContext) -> Any:
@@ -33,24 +34,31 @@ def import_to_relax(model: nn.Module, ctx: BuildContext) -> Any:
     return relax.transform.CanonicalizeBindings()(mod)
 
 
-def build_library(config: TrialConfig, model: nn.Module, ctx: BuildContext, library_path: str) -> int:
+def build_library(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext, library_path: str) -> int:
     """Apply layers 3 to 5 of ``config``, compile for the target, export; returns the library size."""
     return compile_module(prepare_module(config, model, ctx), ctx, library_path)
 
 
-def prepare_module(config: TrialConfig, model: nn.Module, ctx: BuildContext) -> Any:
+def prepare_module(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext) -> Any:
     """Layers 3 to 5 of ``config``: the scheduled all-TIR module that LLVM will compile."""
     from search_spaces import layer_registries
+    from search_spaces.models import OnnxGraph, import_onnx
 
     registries = layer_registries()
     choice = {layer: registries[layer].get(getattr(config, layer).name) for layer in registries}
     params = {layer: getattr(config, layer).param_dict for layer in registries}
 
-    with _stage("pruning", config.pruning.name):
-        model = choice["pruning"].apply(model, params["pruning"], ctx)
-    mod = import_to_relax(model, ctx)
+    if isinstance(model, OnnxGraph):  # no PyTorch module: pruning is left out for it (NO_PYTORCH_MODULE)
+        ctx.info["param_count"] = model.parameter_count()
+        with _stage("import", "onnx"):
+            mod = import_onnx(model, tuple(ctx.example_input.shape))
+        torch_model = None
+    else:
+        with _stage("pruning", config.pruning.name):
+            torch_model = choice["pruning"].apply(model, params["pruning"], ctx)
+        mod = import_to_relax(torch_model, ctx)
     with _stage("precision", config.precision.name):
-        mod = choice["precision"].apply(mod, model, params["precision"], ctx)
+        mod = choice["precision"].apply(mod, torch_model, params["precision"], ctx)
     with _stage("algorithm", config.algorithm.name):
         mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
     with _stage("tuning", config.tuning.name):

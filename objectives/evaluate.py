@@ -116,7 +116,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
     from objectives.compile import compile_module, module_digest, prepare_module
     from objectives.latency import measure_stable, torch_eager_latency
     from search_spaces import BuildContext
-    from search_spaces.models import build_model, load_weights
+    from search_spaces.models import build_model, is_onnx_model, load_model, load_weights
     from search_spaces.targets import TARGETS, open_session
 
     config = request.config
@@ -135,7 +135,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         tuning_db=request.tuning_db or request.work_dir / "tuning" / config.target,
         info=info,
     )
-    model = load_weights(build_model(config.model, data.num_classes, data.input_shape), request.weights)
+    model = load_model(config.model, data, request.weights)
 
     start = time.perf_counter()
     mod = prepare_module(config, model, ctx)
@@ -181,7 +181,8 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
                     start = time.perf_counter()
                     latency = measure_stable(loaded, data, request.measure, info)
                     timings["measure"] = time.perf_counter() - start
-                    if request.time_torch_eager and target.measured_on_host_cpu and not request.device.remote:
+                    eager_possible = target.measured_on_host_cpu and not request.device.remote
+                    if request.time_torch_eager and eager_possible and not is_onnx_model(config.model):
                         fresh = load_weights(
                             build_model(config.model, data.num_classes, data.input_shape), request.weights
                         )

@@ -94,15 +94,17 @@ def rebuild(config: StudyConfig, study: optuna.Study, trial: optuna.trial.Frozen
     from objectives.evaluate import evaluate
     from objectives.request import EvaluationRequest
     from search_spaces.datasets import load_dataset
-    from search_spaces.models import WeightsSpec, resolve_weights
+    from search_spaces.models import WeightsSpec, is_onnx_model, onnx_weights, resolve_weights
 
     record = TrialRecord.of(trial)
     assert record.config is not None
     trial_config = config_from_record(record.config)
     data = load_dataset(config.dataset, config.data_dir)
-    weights = resolve_weights(
-        trial_config.model, config.dataset, data, WeightsSpec(config.weights, config.work_dir / "weights")
-    )
+    if is_onnx_model(trial_config.model):
+        weights = onnx_weights(trial_config.model)
+    else:
+        spec = WeightsSpec(config.weights, config.work_dir / "weights")
+        weights = resolve_weights(trial_config.model, config.dataset, data, spec)
     conflict = rebuild_conflict(study, config, trial_config.model, weights)
     if conflict:
         raise UsageError(conflict.replace("this run", "this export").replace(" or choose a new --study-name", ""))

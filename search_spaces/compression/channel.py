@@ -47,7 +47,7 @@ class ChannelPruning(PruningMethod):
     def incompatibility(self, config: Any) -> str | None:
         if config.model in UNTRACEABLE_MODELS:
             return f"torch-pruning's DepGraph cannot trace {config.model}'s channel split and shuffle"
-        return None
+        return super().incompatibility(config)
 
     def apply(self, model: nn.Module, params: Params, ctx: BuildContext) -> nn.Module:
         ratio = float(params["ratio"])

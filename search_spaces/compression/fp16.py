@@ -32,7 +32,7 @@ class Float16(PrecisionMethod):
 
     params = (Param("accumulate", ACCUMULATE),)
 
-    def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
+    def apply(self, mod: Any, model: nn.Module | None, params: Params, ctx: BuildContext) -> Any:
         from tvm import relax
 
         accumulate = str(self.value(params, "accumulate"))

@@ -36,7 +36,7 @@ class Int8(PrecisionMethod):
 
     params = (Param("calibration", CALIBRATION_METHODS),)
 
-    def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
+    def apply(self, mod: Any, model: nn.Module | None, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.compression import _quantize
 
         method = str(self.value(params, "calibration"))

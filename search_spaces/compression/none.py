@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 @PRUNING.register("none")
 class NoPruning(PruningMethod):
+    rewrites_module = False
     description = "dense weights as trained"
 
     def apply(self, model: nn.Module, params: Params, ctx: BuildContext) -> nn.Module:
@@ -27,5 +28,5 @@ class NoPruning(PruningMethod):
 class Float32(PrecisionMethod):
     description = "float32 throughout"
 
-    def apply(self, mod: Any, model: nn.Module, params: Params, ctx: BuildContext) -> Any:
+    def apply(self, mod: Any, model: nn.Module | None, params: Params, ctx: BuildContext) -> Any:
         return mod

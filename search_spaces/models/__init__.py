@@ -1,7 +1,7 @@
 """Layer 2: models and architectures.
 
 torchvision architectures (with small-input variants for 8x8 to 64x64 images), a tiny CNN
-for quick runs and tests, and user models given as ``package.module:factory``.
+for quick runs and tests, user models given as ``package.module:factory``, and ONNX files.
 """
 
 from __future__ import annotations
@@ -13,21 +13,37 @@ from search_spaces.models._weights import (
     TrainingRecipe,
     WeightsSpec,
     file_sha256,
+    load_model,
     load_weights,
+    onnx_weights,
     resolve_weights,
     train_model,
+)
+from search_spaces.models.onnx_file import (
+    NO_PYTORCH_MODULE,
+    OnnxGraph,
+    check_onnx_model,
+    import_onnx,
+    is_onnx_model,
 )
 
 __all__ = [
     "MODELS",
+    "NO_PYTORCH_MODULE",
     "ModelSpec",
+    "OnnxGraph",
     "ResolvedWeights",
     "TrainingRecipe",
     "WeightsSpec",
     "build_model",
+    "check_onnx_model",
     "file_sha256",
+    "import_onnx",
+    "is_onnx_model",
     "is_user_model",
+    "load_model",
     "load_weights",
+    "onnx_weights",
     "resolve_weights",
     "train_model",
 ]

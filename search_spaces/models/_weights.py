@@ -16,6 +16,7 @@ from dse.core.errors import UsageError, first_line
 from dse.core.files import atomic_write, stable_hash
 from dse.core.progress import on_terminal, progress
 from search_spaces.models._base import MODELS, build_model, is_user_model
+from search_spaces.models.onnx_file import OnnxGraph, is_onnx_model
 
 if TYPE_CHECKING:
     from torch import nn
@@ -68,6 +69,19 @@ def resolve_weights(model_name: str, dataset: str, data: DataSplits, spec: Weigh
     else:
         path = _checkpoint_path(model_name, Path(spec.source))
     return ResolvedWeights(path, file_sha256(path))
+
+
+def onnx_weights(name: str) -> ResolvedWeights:
+    """An ONNX file is its own weights: its hash identifies them."""
+    path = Path(name).resolve()
+    return ResolvedWeights(path, file_sha256(path))
+
+
+def load_model(name: str, data: DataSplits, weights: ResolvedWeights) -> nn.Module | OnnxGraph:
+    """The trained model of a trial: a PyTorch module with its weights, or an ONNX file's graph."""
+    if is_onnx_model(name):
+        return OnnxGraph(Path(name))
+    return load_weights(build_model(name, data.num_classes, data.input_shape), weights)
 
 
 def load_weights(model: nn.Module, weights: ResolvedWeights) -> nn.Module:
