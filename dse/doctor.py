@@ -284,6 +284,30 @@ def _probe_optuna_dashboard() -> tuple[bool, str]:
     return True, f"optuna-dashboard {version}"
 
 
+def _probe_onnxruntime() -> tuple[bool, str]:
+    """ONNX Runtime's CPU provider builds and runs a one-op model (``--runtimes onnxruntime``)."""
+    import onnxruntime
+
+    providers = onnxruntime.get_available_providers()
+    if "CPUExecutionProvider" not in providers:
+        return False, f"onnxruntime {onnxruntime.__version__} has no CPU provider ({providers})"
+    return True, f"onnxruntime {onnxruntime.__version__} (CPU provider)"
+
+
+def _probe_openvino() -> tuple[bool, str]:
+    """OpenVINO's CPU plugin answers, and NNCF (its int8 path) imports (``--runtimes openvino``)."""
+    import openvino
+
+    devices = openvino.Core().available_devices
+    if "CPU" not in devices:
+        return False, f"openvino {openvino.get_version()} sees no CPU device ({devices})"
+    try:
+        import nncf
+    except ImportError:
+        return False, "openvino works but nncf (its int8 quantization) is missing"
+    return True, f"openvino {openvino.get_version().split('-')[0]} (CPU plugin), nncf {nncf.__version__}"
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 _TVM_FIX = f"pip install apache-tvm==0.27.0.post1 apache-tvm-ffi=={TVM_FFI_PIN} (or pip install -e . in the repository)"
@@ -344,6 +368,18 @@ _TABLE = (
         "measures --target cuda on an NVIDIA GPU",
         _probe_cuda,
         "run on a machine with an NVIDIA GPU and the NVIDIA driver (nvidia-smi -L lists it)",
+    ),
+    Capability(
+        "onnxruntime",
+        "runs trials on ONNX Runtime (--runtimes onnxruntime)",
+        _probe_onnxruntime,
+        "pip install 'dse[runtimes]' (onnxruntime)",
+    ),
+    Capability(
+        "openvino",
+        "runs trials on OpenVINO, int8 through NNCF (--runtimes openvino)",
+        _probe_openvino,
+        "pip install 'dse[runtimes]' (openvino, nncf)",
     ),
     Capability(
         "optuna-dashboard",

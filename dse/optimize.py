@@ -44,6 +44,12 @@ def shared_options() -> argparse.ArgumentParser:
     p.add_argument("--precision", type=csv_list, help="restrict the precision choices")
     p.add_argument("--algorithms", type=csv_list, help="restrict the convolution algorithm choices")
     p.add_argument("--tuning", type=csv_list, help="restrict the tuning choices")
+    p.add_argument(
+        "--runtimes",
+        type=csv_list,
+        help="layer-5 runtimes to search: tvm (default), onnxruntime, openvino (the host CPU only; "
+        "algorithm and tuning apply to tvm only)",
+    )
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite file studies/dse.db)")
     p.add_argument(
         "--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="study folder: caches, weights, tuning records"
@@ -149,11 +155,13 @@ def _listing(args: argparse.Namespace) -> str | None:
 
         return "\n".join(f"{name:20s} {spec.description}" for name, spec in MODELS.items())
     if args.list_choices:
+        from dse.core.layers import TVM_ONLY_LAYERS
         from search_spaces import layer_registries
 
         lines = []
         for layer, registry in layer_registries().items():
-            lines.append(f"{layer}:")
+            only = "  (runtime tvm only: other runtimes choose their own kernels)" if layer in TVM_ONLY_LAYERS else ""
+            lines.append(f"{layer}:{only}")
             lines.extend(
                 f"  {name:22s} {choice.description}" + ("  [opt-in: name it to search it]" if choice.opt_in else "")
                 for name, choice in registry.items()
@@ -185,6 +193,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
             precision=args.precision or (),
             algorithm=args.algorithms or (),
             tuning=args.tuning or (),
+            runtime=args.runtimes or (),
         ),
         storage=storage,
         study_name=args.study_name or f"dse-{args.target}-{args.dataset}",
@@ -209,7 +218,26 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         report=args.report,
     )
     dataset.check_data_dir(config.data_dir)
+    _check_runtimes(config)
     return config
+
+
+def _check_runtimes(config: StudyConfig) -> None:
+    """Runtimes other than TVM run on this host's CPU, from an installed package: say so now."""
+    from search_spaces.runtimes import RUNTIMES
+    from search_spaces.targets import TARGETS
+
+    for name in config.space.runtime:
+        runtime = RUNTIMES.get(name)
+        if runtime.uses_tvm:
+            continue
+        if not runtime.available():
+            raise UsageError(f"--runtimes {name} needs the {runtime.package} package: pip install 'dse[runtimes]'")
+        if config.device.remote or not TARGETS.get(config.target).is_this_host_cpu():
+            where = "a remote device (--rpc/--rpc-tracker)" if config.device.remote else f"--target {config.target}"
+            raise UsageError(
+                f"--runtimes {name} runs on this host's CPU only, not on {where}; use --runtimes tvm there"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

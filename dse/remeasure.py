@@ -28,12 +28,13 @@ PREFIX = "remeasured:"
 
 def config_from_record(record: dict[str, Any]) -> TrialConfig:
     """Rebuild a TrialConfig from the ``config`` user attribute of a trial."""
-    from dse.core.layers import CHOICE_LAYERS
+    from dse.core.layers import CHOICE_LAYERS, LEGACY_CHOICE
     from search_spaces import LayerChoice, TrialConfig
 
+    recorded = {layer: record.get(layer) or {"name": LEGACY_CHOICE[layer]} for layer in CHOICE_LAYERS}
     layers = {
-        layer: LayerChoice.of(record[layer]["name"], {k: v for k, v in record[layer].items() if k != "name"})
-        for layer in CHOICE_LAYERS
+        layer: LayerChoice.of(choice["name"], {k: v for k, v in choice.items() if k != "name"})
+        for layer, choice in recorded.items()
     }
     return TrialConfig(record["dataset"], record["model"], target=record["target"], **layers)
 

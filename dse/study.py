@@ -244,6 +244,8 @@ def study_identity(
     if weights is not None:
         measurement["--weights"] = {model: resolved.sha256 for model, resolved in sorted(weights.items())}
     space_grid = space.grid() if space is not None else None
+    if space_grid is not None and space_grid.get("runtime") == ["tvm"]:
+        del space_grid["runtime"]  # a TVM-only space is the one studies made before runtimes searched
     return {"dataset": config.dataset, "target": config.target, "space": space_grid, "measurement": measurement}
 
 

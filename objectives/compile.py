@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import FailureKind, TrialFailure, first_line
@@ -101,6 +102,27 @@ def _stage(layer: str, choice: str) -> Iterator[None]:
         raise TrialFailure(
             FailureKind.COMPILE, f"{layer} {choice}{where} failed: {type(exc).__name__}: {first_line(exc)}"
         ) from exc
+
+
+def load_on_runtime(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext, folder: Path) -> Any:
+    """A trial on another runtime (``config.runtime`` is not TVM): layers 1-3 as for TVM (the
+    pruned, fine-tuned PyTorch model), exported to ONNX, then built and loaded by that runtime at
+    the trial's precision. Returns the loaded module (a ``HostCpuModule``)."""
+    from search_spaces import layer_registries
+    from search_spaces.models import OnnxGraph, export_onnx
+
+    registries = layer_registries()
+    runtime = registries["runtime"].get(config.runtime.name)
+    if isinstance(model, OnnxGraph):
+        onnx_path = model.path
+        ctx.info["param_count"] = model.parameter_count()
+    else:
+        with _stage("pruning", config.pruning.name):
+            pruned = registries["pruning"].get(config.pruning.name).apply(model, config.pruning.param_dict, ctx)
+        with _stage("export", "onnx"):
+            onnx_path = export_onnx(pruned, ctx.example_input, folder / "model.onnx")
+    with _stage("runtime", config.runtime.name):
+        return runtime.load(onnx_path, config, ctx, folder)
 
 
 def module_digest(mod: Any) -> str:

@@ -27,8 +27,9 @@ from objectives.request import EvaluationRequest
 
 if TYPE_CHECKING:
     from dse.core.measure import LatencyStats
+    from search_spaces import BuildContext
     from search_spaces.datasets import DataSplits
-    from search_spaces.targets import Device
+    from search_spaces.targets import Device, LoadedModule
 
 
 @functools.lru_cache(maxsize=4)
@@ -108,6 +109,62 @@ def _device_failure(device: Device, exc: BaseException) -> TrialFailure:
     return TrialFailure(FailureKind.RUNTIME, message)
 
 
+def _score_and_time(
+    request: EvaluationRequest,
+    loaded: LoadedModule,
+    data: DataSplits,
+    timings: dict[str, float],
+    info: dict[str, object],
+) -> tuple[float, LatencyStats]:
+    """Accuracy on the evaluation images (device lock), then latency (measurement lock)."""
+    from objectives.accuracy import top1_accuracy
+    from objectives.latency import measure_stable
+
+    start = time.perf_counter()
+    with _device_lock(request):
+        timings["device_wait"] = time.perf_counter() - start
+        start = time.perf_counter()
+        accuracy = top1_accuracy(loaded, data)
+        timings["accuracy"] = time.perf_counter() - start
+        start = time.perf_counter()
+        with _measurement_lock(request):
+            timings["measure_wait"] = time.perf_counter() - start
+            start = time.perf_counter()
+            latency = measure_stable(loaded, data, request.measure, info)
+            timings["measure"] = time.perf_counter() - start
+    return accuracy, latency
+
+
+def _evaluate_on_runtime(
+    request: EvaluationRequest, model: object, ctx: BuildContext, timings: dict[str, float], info: dict[str, object]
+) -> EvaluationResult:
+    """A trial on ONNX Runtime or OpenVINO: built by that runtime, scored and timed as TVM's are."""
+    from objectives.compile import load_on_runtime
+
+    config, data = request.config, ctx.data
+    with tempfile.TemporaryDirectory(prefix="dse-runtime-") as folder:
+        start = time.perf_counter()
+        loaded = load_on_runtime(config, model, ctx, Path(folder))  # type: ignore[arg-type]
+        timings["compile"] = time.perf_counter() - start
+        artifact_bytes = sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
+        try:
+            accuracy, latency = _score_and_time(request, loaded, data, timings, info)
+        except (RuntimeError, OSError, ValueError) as exc:  # the runtime's own errors
+            raise TrialFailure(
+                FailureKind.RUNTIME, f"{config.runtime.name}: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
+    return EvaluationResult(
+        config=config.as_dict(),
+        accuracy=accuracy,
+        eval_size=len(data.eval_y),
+        latency=latency,
+        artifact_bytes=artifact_bytes or None,
+        info=info,
+        timings_s=timings,
+        versions=tool_versions(),
+    )
+
+
 def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[str, object]) -> EvaluationResult:
     import tvm
 
@@ -115,7 +172,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
     from objectives.accuracy import top1_accuracy
     from objectives.compile import compile_module, module_digest, prepare_module
     from objectives.latency import measure_stable, torch_eager_latency
-    from search_spaces import BuildContext
+    from search_spaces import BuildContext, layer_registries
     from search_spaces.models import build_model, is_onnx_model, load_model, load_weights
     from search_spaces.targets import TARGETS, open_session
 
@@ -136,6 +193,8 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         info=info,
     )
     model = load_model(config.model, data, request.weights)
+    if not layer_registries()["runtime"].get(config.runtime.name).uses_tvm:
+        return _evaluate_on_runtime(request, model, ctx, timings, info)
 
     start = time.perf_counter()
     mod = prepare_module(config, model, ctx)

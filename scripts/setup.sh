@@ -25,7 +25,7 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,postgres,dev]"
+python -m pip install -q -e ".[test,postgres,dev,runtimes]"
 
 # What works on this machine, one line per capability (exit 1 only when the default study
 # cannot run: TVM, its ffi pin, the LLVM CPU or torch is broken).

@@ -10,7 +10,7 @@ bash scripts/setup.sh
 
 # Every capability setup.sh installs must work: a broken install step fails here, by name,
 # before any test runs. (cuda needs a GPU machine and is not installed by setup.sh.)
-python -m dse.doctor --require aarch64-cross,qemu-user,arm64-root,postgresql,chromium,optuna-dashboard
+python -m dse.doctor --require aarch64-cross,qemu-user,arm64-root,postgresql,chromium,optuna-dashboard,onnxruntime,openvino
 
 ruff check .
 ruff format --check .

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from dse.core.layers import CHOICE_LAYERS, NOT_APPLICABLE, TVM_ONLY_LAYERS
 from dse.core.registry import Registry
 from search_spaces._base import Choice, ParamValue
 
@@ -15,9 +16,6 @@ if TYPE_CHECKING:
     import optuna
 
     from dse.core.config import SpaceConfig
-
-#: The searched layers that are registries of choices, in stack order.
-CHOICE_LAYERS = ("pruning", "precision", "algorithm", "tuning")
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,9 @@ class TrialConfig:
     algorithm: LayerChoice
     tuning: LayerChoice
     target: str
+    #: Layer 5's runtime: TVM (whose algorithm and tuning the trial chose) or another runtime,
+    #: for which those two layers are NOT_APPLICABLE.
+    runtime: LayerChoice = LayerChoice("tvm")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class TrialConfig:
             precision=BASELINE["precision"],
             algorithm=BASELINE["algorithm"],
             tuning=BASELINE["tuning"],
+            runtime=BASELINE["runtime"],
         )
 
 
@@ -100,6 +102,7 @@ BASELINE: dict[str, LayerChoice] = {
     "precision": LayerChoice("fp32"),
     "algorithm": LayerChoice("tvm_default"),
     "tuning": LayerChoice("untuned"),
+    "runtime": LayerChoice("tvm"),
 }
 
 
@@ -107,9 +110,11 @@ def layer_registries() -> dict[str, Registry[Any]]:
     """The registries of the searched choice layers (imports every registered plugin)."""
     from search_spaces.algorithms import ALGORITHMS
     from search_spaces.compression import PRECISION, PRUNING
+    from search_spaces.runtimes import RUNTIMES
     from search_spaces.tuning import TUNING
 
-    return {"pruning": PRUNING, "precision": PRECISION, "algorithm": ALGORITHMS, "tuning": TUNING}
+    registries: dict[str, Registry[Any]] = {"pruning": PRUNING, "precision": PRECISION, "runtime": RUNTIMES}
+    return {**registries, "algorithm": ALGORITHMS, "tuning": TUNING}
 
 
 class SearchSpace:
@@ -128,16 +133,26 @@ class SearchSpace:
             self.choices[layer] = {name: registries[layer].get(name) for name in wanted}
 
     def suggest(self, trial: optuna.Trial) -> TrialConfig:
+        """Define-by-run: algorithm and tuning are drawn only for a trial that runs on TVM."""
         model = str(trial.suggest_categorical("model", self.models))
         picked: dict[str, LayerChoice] = {}
         for layer in CHOICE_LAYERS:
+            if layer in TVM_ONLY_LAYERS and not self.uses_tvm(picked["runtime"].name):
+                picked[layer] = LayerChoice(NOT_APPLICABLE)
+                continue
             name = str(trial.suggest_categorical(layer, list(self.choices[layer])))
             picked[layer] = LayerChoice.of(name, self.choices[layer][name].suggest(trial))
         return TrialConfig(self.dataset, model, target=self.target, **picked)
 
+    def uses_tvm(self, runtime: str) -> bool:
+        """Whether trials on ``runtime`` choose TVM's algorithm and tuning."""
+        return bool(getattr(self.choices["runtime"][runtime], "uses_tvm", False))
+
     def incompatibility(self, config: TrialConfig) -> str | None:
         """The first reason any chosen option gives for not working with the others."""
         for layer in CHOICE_LAYERS:
+            if getattr(config, layer).name == NOT_APPLICABLE:
+                continue
             reason = self.choices[layer][getattr(config, layer).name].incompatibility(config)
             if reason:
                 return f"{layer}={getattr(config, layer).name}: {reason}"
@@ -173,22 +188,39 @@ def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]
     return list(options.values())
 
 
+def _runtime_branches(space: SearchSpace) -> list[list[dict[str, ParamValue]]]:
+    """Per runtime option, the options of the layers below it: TVM's algorithm x tuning, or
+    nothing for a runtime that has neither (define-by-run: those are never drawn)."""
+    tvm_only = [_layer_options(space, layer) for layer in TVM_ONLY_LAYERS]
+    branches = []
+    for runtime in _layer_options(space, "runtime"):
+        if space.uses_tvm(str(runtime["runtime"])):
+            for parts in itertools.product(*tvm_only):
+                branches.append([runtime, *parts])
+        else:
+            branches.append([runtime])
+    return branches
+
+
 def distinct_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
     """The Optuna params of every distinct configuration of the discretized ``space``."""
+    above = [layer for layer in CHOICE_LAYERS if layer != "runtime" and layer not in TVM_ONLY_LAYERS]
     per_layer: list[Sequence[dict[str, Any]]] = [[{"model": m} for m in space.models]]
-    per_layer += [_layer_options(space, layer) for layer in CHOICE_LAYERS]
+    per_layer += [_layer_options(space, layer) for layer in above]
     configs = []
-    for parts in itertools.product(*per_layer):
+    for combination in itertools.product(*per_layer, _runtime_branches(space)):
+        *parts, branch = combination
         merged: dict[str, ParamValue] = {}
-        for part in parts:
-            merged.update(part)
+        for part in [*parts, *branch]:
+            merged.update(part)  # type: ignore[arg-type]  # each part is one layer's params dict
         configs.append(merged)
     return configs
 
 
 def count_configurations(space: SearchSpace) -> int:
     """How many distinct configurations the discretized ``space`` holds (without listing them)."""
-    count = len(space.models)
+    count = len(space.models) * len(_runtime_branches(space))
     for layer in CHOICE_LAYERS:
-        count *= len(_layer_options(space, layer))
+        if layer != "runtime" and layer not in TVM_ONLY_LAYERS:
+            count *= len(_layer_options(space, layer))
     return count

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import UsageError
 from dse.core.files import stable_hash
-from dse.core.layers import CHOICE_LAYERS, LAYERS
+from dse.core.layers import CHOICE_LAYERS, LAYERS, LEGACY_CHOICE
 from dse.core.record import TrialRecord
 from dse.core.stats import accuracy_interval
 from search_spaces import LayerChoice
@@ -61,7 +61,7 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "model_label": config.get("model"),
     }
     for layer in CHOICE_LAYERS:
-        choice = config.get(layer)
+        choice = config.get(layer) or ({"name": LEGACY_CHOICE[layer]} if layer in LEGACY_CHOICE and config else None)
         row[layer] = choice.get("name") if choice else None
         row[f"{layer}_label"] = _layer_label(choice)
     # The analysis credits the algorithm that ran, not the one asked for (a fallback-heavy

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from dse.core.layers import CHOICE_LAYERS
+from dse.core.layers import CHOICE_LAYERS, LEGACY_CHOICE
 from dse.core.record import DIRECTIONS, OBJECTIVES, TrialRecord
 from dse.core.stats import accuracy_interval
 
@@ -75,7 +75,10 @@ def add_trials(
         config = {
             "dataset": "synthetic",
             "model": choices.get("model", "net"),
-            **{layer: {"name": choices.get(layer, "none"), **_own(choices, layer)} for layer in CHOICE_LAYERS},
+            **{
+                layer: {"name": choices.get(layer, LEGACY_CHOICE.get(layer, "none")), **_own(choices, layer)}
+                for layer in CHOICE_LAYERS
+            },
             "target": target,
         }
         record = TrialRecord(

@@ -87,6 +87,7 @@ class SpaceConfig:
     precision: tuple[str, ...] = ()
     algorithm: tuple[str, ...] = ()
     tuning: tuple[str, ...] = ()
+    runtime: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

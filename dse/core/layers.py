@@ -6,8 +6,17 @@ layer 2; the *choice layers* are registries of choices with parameters of their 
 
 from __future__ import annotations
 
-#: The searched layers that are registries of choices, in stack order (layer 3 to 5).
-CHOICE_LAYERS: tuple[str, ...] = ("pruning", "precision", "algorithm", "tuning")
+#: The searched layers that are registries of choices, in stack order (layer 3 to 5). The
+#: runtime (layer 5) comes before the algorithm: it decides whether there is one to choose.
+CHOICE_LAYERS: tuple[str, ...] = ("pruning", "precision", "runtime", "algorithm", "tuning")
+
+#: Layers only TVM has: a trial on another runtime (ONNX Runtime, OpenVINO) has its own kernels
+#: and no tuning to choose, and records these layers as NOT_APPLICABLE.
+TVM_ONLY_LAYERS: tuple[str, ...] = ("algorithm", "tuning")
+NOT_APPLICABLE = "n/a"
+
+#: What a record written before a layer existed ran (every trial ran on TVM before ``runtime``).
+LEGACY_CHOICE: dict[str, str] = {"runtime": "tvm"}
 
 #: Every searched layer of a configuration, in stack order (model first).
 LAYERS: tuple[str, ...] = ("model", *CHOICE_LAYERS)
@@ -20,5 +29,6 @@ DLAS_LAYER: dict[str, int] = {
     "precision": 3,
     "algorithm": 4,
     "tuning": 5,
+    "runtime": 5,
     "target": 6,
 }

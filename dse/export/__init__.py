@@ -99,6 +99,11 @@ def rebuild(config: StudyConfig, study: optuna.Study, trial: optuna.trial.Frozen
     record = TrialRecord.of(trial)
     assert record.config is not None
     trial_config = config_from_record(record.config)
+    if trial_config.runtime.name != "tvm":
+        raise UsageError(
+            f"Trial {trial.number} ran on {trial_config.runtime.name}: dse.export writes TVM bundles only "
+            "(exporting other runtimes' builds is not supported yet); export a trial of runtime tvm"
+        )
     data = load_dataset(config.dataset, config.data_dir)
     if is_onnx_model(trial_config.model):
         weights = onnx_weights(trial_config.model)

@@ -23,6 +23,7 @@ from search_spaces.models.onnx_file import (
     NO_PYTORCH_MODULE,
     OnnxGraph,
     check_onnx_model,
+    export_onnx,
     import_onnx,
     is_onnx_model,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "WeightsSpec",
     "build_model",
     "check_onnx_model",
+    "export_onnx",
     "file_sha256",
     "import_onnx",
     "is_onnx_model",

@@ -94,4 +94,42 @@ def import_onnx(graph: OnnxGraph, input_shape: tuple[int, ...]) -> Any:
     return relax.transform.CanonicalizeBindings()(mod)
 
 
-__all__ = ["NO_PYTORCH_MODULE", "OnnxGraph", "check_onnx_model", "import_onnx", "is_onnx_model"]
+def input_name(path: Path) -> str:
+    """The name of the file's one image input."""
+    (image,) = _graph_inputs(_load(path))
+    return str(image.name)
+
+
+def export_onnx(model: Any, example: Any, path: Path) -> Path:
+    """A PyTorch model as an ONNX file (opset 17, one input ``image``, batch 1) for another runtime.
+
+    TorchScript-based export: the dynamo exporter needs onnxscript, and for these CNNs both
+    give the same graph.
+    """
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, still supported
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["scores"],
+            opset_version=17,
+        )
+    return path
+
+
+__all__ = [
+    "NO_PYTORCH_MODULE",
+    "OnnxGraph",
+    "check_onnx_model",
+    "export_onnx",
+    "import_onnx",
+    "input_name",
+    "is_onnx_model",
+]

@@ -23,6 +23,10 @@ class TargetPreset:
         """The TVM target as a dict (target strings are gone in TVM 0.27)."""
         raise NotImplementedError
 
+    def is_this_host_cpu(self) -> bool:
+        """Whether this target is the CPU this process runs on (so other CPU runtimes can run it)."""
+        return False
+
     def check_reachable(self, options: DeviceOptions) -> None:
         """Raise a UsageError naming the fix when no device for this target can be reached."""
 

@@ -56,6 +56,9 @@ class ArmCpu(TargetPreset):
             target["mcpu"] = mcpu
         return target
 
+    def is_this_host_cpu(self) -> bool:
+        return host_is_aarch64()
+
     def check_reachable(self, options: DeviceOptions) -> None:
         """One-line UsageError when no board can be reached or the cross compiler is missing."""
         from search_spaces.targets.devices import rpc

@@ -20,6 +20,11 @@ class X86Host(TargetPreset):
 
         return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": threads}
 
+    def is_this_host_cpu(self) -> bool:
+        import platform
+
+        return platform.machine().lower() in ("x86_64", "amd64")
+
     def check_reachable(self, options: DeviceOptions) -> None:
         """With --rpc/--rpc-tracker, a one-line UsageError when the x86 machine cannot be reached."""
         from search_spaces.targets.devices import rpc

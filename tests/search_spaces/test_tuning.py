@@ -156,11 +156,14 @@ def test_killed_tuning_keeps_the_tasks_it_finished(tmp_path: Path) -> None:
             if attempts:
                 break
             time.sleep(0.2)
-        assert worker.poll() is None and len(attempts) == 1, "the first task was not committed before the last"
+        assert worker.poll() is None and attempts, "no task was committed before tuning ended"
         worker.kill()
     finally:
         worker.kill()
         worker.wait()
+    (folder,) = list((tmp_path / "tuning" / "x86").glob("*"))
+    kept = len(TuningDatabase(folder).attempts(24))  # what was committed by the time of the kill
     resumed = run_case(str(tmp_path), 24)
-    assert resumed["tuning_reused_kernels"] == 1  # the task finished before the kill
+    assert 1 <= kept < resumed["total_kernels"], "the kill came after every task had finished"
+    assert resumed["tuning_reused_kernels"] == kept  # the tasks finished before the kill
     assert resumed["tuned_kernels"] == resumed["total_kernels"]

@@ -76,7 +76,26 @@ def runtime_threads() -> int:
     return int(os.environ.get("TVM_NUM_THREADS", "0")) or (os.cpu_count() or 1)
 
 
-class _LocalModule(LoadedModule):
+class HostCpuModule(LoadedModule):
+    """A module that runs on this host's CPU (TVM's, or another runtime's): timed once the host
+    is quiet, with the load other processes put on the CPU meanwhile."""
+
+    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
+        """One measurement, with the load other processes put on the CPU meanwhile.
+
+        Starts once the host is quiet: a process that just gave up the CPU (another worker
+        waiting for the lock) may still spin its thread pools for a fraction of a second.
+        """
+        wait_until_quiet()
+        before = cpu_usage()
+        samples = super().time(x, measure)
+        after = cpu_usage()
+        if before is None or after is None:
+            return samples
+        return dataclasses.replace(samples, foreign_load=foreign_load(before, after))
+
+
+class _LocalModule(HostCpuModule):
     def __init__(self, library_path: str, device: Any) -> None:
         import tvm
         from tvm import relax
@@ -94,20 +113,6 @@ class _LocalModule(LoadedModule):
         out = self._vm["main"](self._tensor(x))
         first = out[0] if not hasattr(out, "numpy") else out
         return first.numpy()
-
-    def time(self, x: np.ndarray, measure: MeasureConfig) -> LatencySamples:
-        """One measurement, with the load other processes put on the CPU meanwhile.
-
-        Starts once the host is quiet: a process that just gave up the CPU (another worker
-        waiting for the lock) may still spin its thread pools for a fraction of a second.
-        """
-        wait_until_quiet()
-        before = cpu_usage()
-        samples = super().time(x, measure)
-        after = cpu_usage()
-        if before is None or after is None:
-            return samples
-        return dataclasses.replace(samples, foreign_load=foreign_load(before, after))
 
     def timer(self, x: np.ndarray) -> Timer:
         data = self._tensor(x)
