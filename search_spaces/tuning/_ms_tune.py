@@ -235,13 +235,12 @@ def _run_tuner(
     """Run MetaSchedule on ``pending`` into a fresh scratch database (a budget-N run starts from
     nothing, so its records cost N trials per kernel and no more)."""
     from tvm.s_tir import meta_schedule as ms
-    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
     from tvm.s_tir.meta_schedule.utils import fork_seed
 
     preload_tensor_intrinsics()
     scratch = ms.database.MemoryDatabase()
     names = [t.task_name for t in pending]
-    loggers = get_loggers_from_work_dir(str(db.folder), names)
+    loggers = _ms_loggers(str(db.folder), names)
     _quiet_console()
     contexts = [
         ms.TuneContext(
@@ -309,6 +308,25 @@ def preload_tensor_intrinsics() -> None:
         import tvm.s_tir.tensor_intrin  # noqa: F401
     finally:
         inspect.stack = original
+
+
+def _ms_loggers(folder: str, names: list[str]) -> list[Any]:
+    """MetaSchedule's per-task loggers. Its logging config names every handler of its logger,
+    so a handler someone attached without a name (pytest's log capture does) is set aside
+    while the config is applied, then put back."""
+    import logging
+
+    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    unnamed = [handler for handler in logger.handlers if handler.get_name() is None]
+    for handler in unnamed:
+        logger.removeHandler(handler)
+    try:
+        return list(get_loggers_from_work_dir(folder, names))
+    finally:
+        for handler in unnamed:
+            logger.addHandler(handler)
 
 
 def _quiet_console() -> None:

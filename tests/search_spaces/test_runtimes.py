@@ -130,3 +130,31 @@ def test_trials_on_other_runtimes_draw_no_algorithm_or_tuning() -> None:
     )
     config = space.suggest(trial)  # type: ignore[arg-type]
     assert config.algorithm.name == "n/a" and config.tuning.name == "n/a" and space.incompatibility(config) is None
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_a_study_over_three_runtimes_records_and_analyzes_them_all(tmp_path: Path, trained: object) -> None:
+    import optuna
+
+    from dse.analysis import analyze
+    from dse.optimize import main
+    from tests.conftest import FAST_TRIAL_FLAGS
+
+    require("onnxruntime")
+    require("openvino")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    flags = [*FAST_TRIAL_FLAGS, "--algorithms", "spatial_pack", "--runtimes", "tvm,onnxruntime,openvino"]
+    flags += ["--weights", str(trained.path), "--work-dir", str(tmp_path), "--storage", storage]  # type: ignore[attr-defined]
+    assert main([*flags, "--sampler", "grid", "--n-trials", "8", "--no-report"]) == 0  # tvm 1 + ORT 3 + OV 2x2
+    study = optuna.load_study(study_name="dse-x86-digits", storage=storage)
+    trials = study.get_trials()
+    assert len(trials) == 8 and all(t.state is optuna.trial.TrialState.COMPLETE for t in trials)
+    runtimes = {t.user_attrs["config"]["runtime"]["name"] for t in trials}
+    assert runtimes == {"tvm", "onnxruntime", "openvino"}
+    for trial in trials:
+        if trial.user_attrs["config"]["runtime"]["name"] != "tvm":
+            assert trial.user_attrs["config"]["algorithm"]["name"] == "n/a"
+            assert "algorithm" not in trial.params and "tuning" not in trial.params
+    frame = analyze([study], evaluator=None).frame
+    assert set(frame["runtime"]) == runtimes and frame["accuracy"].notna().all()
