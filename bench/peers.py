@@ -1,0 +1,218 @@
+"""dse's builds beside what a user would otherwise ship with, side by side in one run.
+
+For each model (random weights, batch 1, ``--size`` x ``--size``, every thread given by
+``--threads``): PyTorch eager, torch.compile, ONNX Runtime fp32 and int8 (static QDQ),
+OpenVINO fp32 and int8 (NNCF), and dse's TVM builds, untuned, under each algorithm of
+``--algorithms`` (fp32 and int8; the fastest is "dse best"). Every latency is taken with dse's
+own protocol (``dse.core.measure``: warm-up, samples of at least ``--min-repeat-ms``, median),
+the ONNX Runtime and OpenVINO ones through the same code a ``--runtimes`` trial uses, so these
+numbers and a study's agree. Printed as ms, as a ratio to OpenVINO at the same precision, as
+GFLOP/s, with build (compile or quantize) seconds.
+
+    python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
+        [--size 224] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
+
+``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
+``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
+``compile_s``, and for dse ``config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CALIBRATION_IMAGES = 32
+
+
+def _data(size: int, classes: int) -> Any:
+    """Random images in the shape of the run (calibration and the timed input); latency does not
+    depend on the pixel values, and int8 calibration sees the same images in every system."""
+    import torch
+
+    from search_spaces.datasets import DataSplits
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(CALIBRATION_IMAGES + 1, 3, size, size, generator=generator)
+    y = torch.zeros(len(x), dtype=torch.int64)
+    return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
+
+
+def _context(data: Any, threads: int, work_dir: Path) -> Any:
+    import tvm
+
+    from dse.core.config import DeviceOptions
+    from search_spaces import BuildContext
+    from search_spaces.targets import TARGETS
+
+    target = TARGETS.get("x86")
+    return BuildContext(
+        dataset="bench",
+        data=data,
+        model_key="bench",
+        work_dir=work_dir,
+        target=target,
+        tvm_target=tvm.target.Target(target.tvm_target(threads)),
+        threads=threads,
+        device_options=DeviceOptions(),
+        tuning_db=work_dir / "tuning",
+    )
+
+
+def _config(model: str, precision: str, runtime: str, algorithm: str) -> Any:
+    from dse.core.layers import NOT_APPLICABLE
+    from search_spaces import BASELINE, LayerChoice, TrialConfig
+
+    layers = {**BASELINE, "precision": LayerChoice(precision), "runtime": LayerChoice(runtime)}
+    layers["algorithm"] = LayerChoice(algorithm if runtime == "tvm" else NOT_APPLICABLE)
+    if runtime != "tvm":
+        layers["tuning"] = LayerChoice(NOT_APPLICABLE)
+    return TrialConfig("bench", model, target="x86", **layers)
+
+
+def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[float, float]:
+    import torch
+
+    from objectives.latency import torch_eager_latency
+
+    start = time.perf_counter()
+    if compiled:
+        model = torch.compile(model)
+        with torch.inference_mode():
+            model(data.eval_x)  # compiles here, not in the timing
+    build_s = time.perf_counter() - start
+    return torch_eager_latency(model, data, measure, threads).median_ms, build_s
+
+
+def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[float, float]:
+    from objectives.compile import load_on_runtime
+    from objectives.latency import measure_latency
+
+    start = time.perf_counter()
+    loaded = load_on_runtime(config, model, ctx, folder)
+    build_s = time.perf_counter() - start
+    return measure_latency(loaded, ctx.data, measure).median_ms, build_s
+
+
+def _tvm(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[float, float]:
+    from objectives.compile import compile_module, prepare_module
+    from objectives.latency import measure_latency
+    from search_spaces.targets.devices.local import LocalDevice
+
+    start = time.perf_counter()
+    library = folder / f"{config.model}-{config.precision.name}-{config.algorithm.name}.so"
+    compile_module(prepare_module(config, model, ctx), ctx, str(library))
+    build_s = time.perf_counter() - start
+    return measure_latency(LocalDevice("cpu").load(str(library)), ctx.data, measure).median_ms, build_s
+
+
+def _row(
+    model: str, gflop: float, system: str, precision: str, result: tuple[float, float], config: str | None = None
+) -> dict[str, Any]:
+    ms, build_s = result
+    row: dict[str, Any] = {"model": model, "system": system, "precision": precision, "ms": ms, "compile_s": build_s}
+    if config is not None:
+        row["config"] = config
+    print(f"  {model} {system} {precision}{' ' + config if config else ''}: {ms:.3f} ms", flush=True)
+    return {**row, "gflop_per_s": gflop / (ms / 1000)}
+
+
+def _gflop(model: Any, x: Any) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--models", default="resnet18,mobilenet_v2,shufflenet_v2_x1_0")
+    parser.add_argument("--size", type=int, default=224, help="input height and width (default 224)")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads of every system (default: all)"
+    )
+    parser.add_argument("--algorithms", default="spatial_pack,direct,im2col_gemm", help="dse's untuned algorithms")
+    parser.add_argument("--precisions", default="fp32,int8")
+    parser.add_argument("--systems", default="torch_eager,torch_compile,onnxruntime,openvino,dse")
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--min-repeat-ms", type=int, default=100)
+    parser.add_argument("--json", type=Path, help="write the rows here")
+    args = parser.parse_args(argv)
+    os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's runtime starts
+    os.environ.setdefault("DSE_NO_PROGRESS", "1")
+    import torch
+
+    from bench._common import machine_line
+    from dse.core.config import MeasureConfig
+    from search_spaces.models import build_model
+
+    torch.set_num_threads(args.threads)
+    print(machine_line(args.threads), flush=True)
+    measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
+    systems, precisions = args.systems.split(","), args.precisions.split(",")
+    classes = 1000 if args.size > 64 else 10
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
+        folder = Path(tmp)
+        data = _data(args.size, classes)
+        ctx = _context(data, args.threads, folder)
+        for name in args.models.split(","):
+            torch.manual_seed(0)
+            model = build_model(name, classes, (3, args.size, args.size)).eval()
+            gflop = _gflop(model, data.eval_x)
+
+            for system in ("torch_eager", "torch_compile"):
+                if system in systems and "fp32" in precisions:
+                    result = _torch(model, data, measure, args.threads, system == "torch_compile")
+                    rows.append(_row(name, gflop, system, "fp32", result))
+            for precision in precisions:
+                for runtime in ("onnxruntime", "openvino"):
+                    if runtime in systems:
+                        config = _config(name, precision, runtime, "")
+                        rows.append(
+                            _row(name, gflop, runtime, precision, _runtime(model, config, ctx, measure, folder))
+                        )
+                if "dse" in systems:
+                    for algorithm in args.algorithms.split(","):
+                        config = _config(name, precision, "tvm", algorithm)
+                        result = _tvm(model, config, ctx, measure, folder)
+                        rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
+    _print_table(rows)
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+        print(f"rows written to {args.json}")
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    """Per model and precision: every system, dse's best marked, and the ratio to OpenVINO."""
+    print(
+        f"\n{'model':20s} {'precision':9s} {'system':14s} {'config':24s} {'ms':>9s} {'x OV':>6s} {'GFLOP/s':>8s} {'build_s':>8s}"
+    )
+    keys = sorted({(r["model"], r["precision"]) for r in rows}, key=lambda k: (k[0], k[1] != "fp32"))
+    for model, precision in keys:
+        group = [r for r in rows if r["model"] == model and r["precision"] == precision]
+        openvino = next((r["ms"] for r in group if r["system"] == "openvino"), None)
+        dse = [r for r in group if r["system"] == "dse"]
+        best = min(dse, key=lambda r: r["ms"]) if dse else None
+        for r in group:
+            ratio = f"{r['ms'] / openvino:6.2f}" if openvino else "     -"
+            system = "dse best" if r is best else r["system"]
+            print(
+                f"{model:20s} {precision:9s} {system:14s} {r.get('config', ''):24s} {r['ms']:9.3f} {ratio} "
+                f"{r['gflop_per_s']:8.1f} {r['compile_s']:8.1f}"
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
