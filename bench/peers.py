@@ -10,7 +10,9 @@ numbers and a study's agree. Printed as ms, as a ratio to OpenVINO at the same p
 GFLOP/s, with build (compile or quantize) seconds.
 
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
-        [--size 224] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
+        [--size 224] [--channels 3] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
+
+``--size 8 --channels 1`` times the digits' shape, to set beside a study's trials.
 
 ``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
 ``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 CALIBRATION_IMAGES = 32
 
 
-def _data(size: int, classes: int) -> Any:
+def _data(size: int, classes: int, channels: int) -> Any:
     """Random images in the shape of the run (calibration and the timed input); latency does not
     depend on the pixel values, and int8 calibration sees the same images in every system."""
     import torch
@@ -41,7 +43,7 @@ def _data(size: int, classes: int) -> Any:
     from search_spaces.datasets import DataSplits
 
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(CALIBRATION_IMAGES + 1, 3, size, size, generator=generator)
+    x = torch.randn(CALIBRATION_IMAGES + 1, channels, size, size, generator=generator)
     y = torch.zeros(len(x), dtype=torch.int64)
     return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
 
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--models", default="resnet18,mobilenet_v2,shufflenet_v2_x1_0")
     parser.add_argument("--size", type=int, default=224, help="input height and width (default 224)")
+    parser.add_argument("--channels", type=int, default=3, help="input channels (1: the digits' shape at --size 8)")
+    parser.add_argument("--classes", type=int, help="output classes (default: 1000 above 64 px, else 10)")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="threads of every system (default: all)"
     )
@@ -160,15 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line(args.threads), flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
     systems, precisions = args.systems.split(","), args.precisions.split(",")
-    classes = 1000 if args.size > 64 else 10
+    classes = args.classes or (1000 if args.size > 64 else 10)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
-        data = _data(args.size, classes)
+        data = _data(args.size, classes, args.channels)
         ctx = _context(data, args.threads, folder)
         for name in args.models.split(","):
             torch.manual_seed(0)
-            model = build_model(name, classes, (3, args.size, args.size)).eval()
+            model = build_model(name, classes, (args.channels, args.size, args.size)).eval()
             gflop = _gflop(model, data.eval_x)
 
             for system in ("torch_eager", "torch_compile"):

@@ -30,9 +30,11 @@ class OnnxRuntime(Runtime):
     def load(self, onnx_path: Path, config: Any, ctx: BuildContext, folder: Path) -> FunctionModule:
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors only: its graph warnings would flood a trial's log
         if config.precision.name == "int8":
             onnx_path = _quantize(onnx_path, ctx, folder)
         options = ort.SessionOptions()
+        options.log_severity_level = 3
         options.intra_op_num_threads = ctx.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -50,6 +52,7 @@ class OnnxRuntime(Runtime):
 
 def _quantize(onnx_path: Path, ctx: BuildContext, folder: Path) -> Path:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from search_spaces.models.onnx_file import input_name
 
@@ -62,9 +65,12 @@ def _quantize(onnx_path: Path, ctx: BuildContext, folder: Path) -> Path:
         def get_next(self) -> dict[str, Any] | None:
             return next(self._feeds, None)
 
-    quantized = folder / "model.int8.onnx"
+    # ONNX Runtime's recommended pre-processing (shape inference, graph optimization: folded
+    # biases become initializers, so every conv quantizes).
+    prepared, quantized = folder / "model.pre.onnx", folder / "model.int8.onnx"
+    quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
     quantize_static(
-        str(onnx_path),
+        str(prepared),
         str(quantized),
         Reader(),
         quant_format=QuantFormat.QDQ,
