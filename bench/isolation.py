@@ -128,6 +128,7 @@ class Foreground:
         self.data = load_dataset("digits", None)
         self.work_dir = work_dir
         self.measurements = measurements
+        self.loads: list[float] = []
         library = work_dir / "fixed.so"
         request = _request(
             model, work_dir, threads, _weights(model, work_dir, self.data), algorithm=LayerChoice("spatial_pack")
@@ -141,7 +142,10 @@ class Foreground:
 
     def time_ms(self, locked: bool = True, count: int | None = None) -> tuple[list[float], float, int]:
         """Latencies of ``count`` (default ``measurements``) trial-style measurements, seconds
-        spent waiting for the lock, and how many were taken again (noisy or disturbed)."""
+        spent waiting for the lock, and how many were taken again (noisy or disturbed).
+
+        The foreign load (cores other processes kept busy) of every attempt, kept or taken
+        again, is appended to ``self.loads``: it tells load that reached the CPU from drift."""
         from dse.core.config import DeviceOptions, MeasureConfig
         from objectives.latency import measure_stable
         from search_spaces.targets import measurement_lock
@@ -155,6 +159,8 @@ class Foreground:
                 waited += time.perf_counter() - start
                 medians.append(measure_stable(self.module, self.data, MeasureConfig(), info).median_ms)
             retaken += int(info["latency_attempts"]) - 1
+            attempts = [info.get("foreign_load_cores"), *(r["foreign_load"] for r in info.get("latency_rejected", []))]
+            self.loads += [float(load) for load in attempts if load is not None]
         return medians, waited, retaken
 
 
@@ -176,16 +182,22 @@ def _row(fg: Foreground, kind: str, work_dir: Path, threads: int, locked: bool) 
     alone: list[float] = []
     disturbed: list[float] = []
     waited, retaken = 0.0, 0
+    alone_loads: list[float] = []
+    disturbed_loads: list[float] = []
     try:
         _wait_for(paused.exists, worker, "its start")
         for _ in range(fg.measurements):
             time.sleep(1.0)
+            fg.loads = []
             alone += fg.time_ms(locked=locked, count=1)[0]
+            alone_loads += fg.loads
+            fg.loads = []
             pause.unlink()
             _wait_for(lambda: not paused.exists(), worker, "it to resume")
             time.sleep(4.0)  # into its compile or tuning
             latencies, wait_s, again = fg.time_ms(locked=locked, count=1)
             disturbed += latencies
+            disturbed_loads += fg.loads
             waited, retaken = waited + wait_s, retaken + again
             pause.touch()
             _wait_for(paused.exists, worker, "it to pause")  # it finishes its evaluation first
@@ -199,7 +211,15 @@ def _row(fg: Foreground, kind: str, work_dir: Path, threads: int, locked: bool) 
         "ratio": median_disturbed / median_alone,
         "waited_s": waited,
         "retaken": retaken,
+        # other processes' CPU use (cores) during each attempt, alone and disturbed
+        "load_alone_max": max(alone_loads, default=None),
+        "load_disturbed_max": max(disturbed_loads, default=None),
+        "load_disturbed": [round(load, 3) for load in disturbed_loads],
     }
+
+
+def _load(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"fixed module: {args.model} on digits, spatial_pack, untuned; {args.measurements} alone and {args.measurements} disturbed measurements per row, alternating"
     )
-    print(f"{'case':52s} {'alone_ms':>9s} {'disturbed_ms':>12s} {'ratio':>6s} {'waited_s':>8s} {'retaken':>7s}")
+    print(
+        f"{'case':52s} {'alone_ms':>9s} {'disturbed_ms':>12s} {'ratio':>6s} {'waited_s':>8s} {'retaken':>7s} "
+        f"{'load_alone':>10s} {'load_dist':>9s}"
+    )
     rows = []
     cases = [*CASES, *(() if args.no_control else (CONTROL,))]
     for name, kind, same_dir in cases:
@@ -243,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(
             f"{name:52s} {row['alone_ms']:9.3f} {row['disturbed_ms']:12.3f} {row['ratio']:6.3f} "
-            f"{row['waited_s']:8.1f} {row['retaken']:7d}",
+            f"{row['waited_s']:8.1f} {row['retaken']:7d} {_load(row['load_alone_max']):>10s} "
+            f"{_load(row['load_disturbed_max']):>9s}",
             flush=True,
         )
     if args.json is not None:
