@@ -179,7 +179,14 @@ class RPCDevice(Device):
             raise DeviceUnavailable(f"{self.description}: {type(exc).__name__}: {first_line(exc)}") from exc
 
     def release(self) -> None:
-        self._session = None  # the RPC session closes when its last reference goes
+        """Drop the session. It closes when its last reference goes; a module of the previous
+        trial caught in a reference cycle would keep it open, and a TVM RPC server serves one
+        session at a time, so the next connect would wait forever: collect cycles now."""
+        import gc
+
+        if self._session is not None:
+            self._session = None
+            gc.collect()
 
     def close(self) -> None:
         self.release()
