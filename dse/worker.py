@@ -20,19 +20,6 @@ R = TypeVar("R")
 #: A worker idle this long exits; the next trial starts a new one (imports cost a few seconds).
 _IDLE_EXIT_S = 600
 
-#: Growth of the worker's memory after its first call before loky replaces it. loky's default
-#: (300 MB) is what TVM's compiler caches reach in a few trials, so every few trials the worker
-#: was replaced (warning "A worker stopped while some jobs were given to the executor") and
-#: paid its imports again; a real leak still ends in a fresh worker, later.
-MAX_WORKER_GROWTH_BYTES = 4 << 30
-
-
-def _allow_compiler_caches() -> None:
-    """Runs in the worker before its first call (loky reads the limit at every check)."""
-    from joblib.externals.loky import process_executor
-
-    process_executor._MAX_MEMORY_LEAK_SIZE = MAX_WORKER_GROWTH_BYTES  # loky has no public knob for it
-
 
 #: Kernel counters of out-of-memory kills: the host's (Linux >= 4.13) and this cgroup's (v2).
 _OOM_COUNTERS = (("/proc/vmstat", "oom_kill"), ("/sys/fs/cgroup/memory.events", "oom_kill"))
@@ -89,9 +76,7 @@ class IsolatedRunner:
 
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, timeout=_IDLE_EXIT_S, env=self._env, initializer=_allow_compiler_caches
-                )
+                self._pool = ProcessPoolExecutor(max_workers=1, timeout=_IDLE_EXIT_S, env=self._env)
             return self._pool
 
     def _discard(self) -> None:
