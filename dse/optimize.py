@@ -66,11 +66,37 @@ def shared_options() -> argparse.ArgumentParser:
     return p
 
 
+def device_arguments() -> argparse.ArgumentParser:
+    """How to reach a remote board, as an argparse parent (dse.optimize and dse.export)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
+    p.add_argument("--rpc-key", help="device key registered with the tracker")
+    p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
+    p.add_argument(
+        "--rpc-session-timeout",
+        type=int,
+        default=DeviceOptions.session_timeout_s,
+        help="seconds after which the board ends an RPC session (a hung one then fails its trial as "
+        f"retryable; default {DeviceOptions.session_timeout_s})",
+    )
+    return p
+
+
+def device_options(args: argparse.Namespace) -> DeviceOptions:
+    """The DeviceOptions of parsed ``device_arguments``."""
+    return DeviceOptions(
+        rpc_tracker=args.rpc_tracker,
+        rpc_key=args.rpc_key,
+        rpc_server=args.rpc_server,
+        session_timeout_s=args.rpc_session_timeout,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="python -m dse.optimize",
         description=__doc__.splitlines()[0] if __doc__ else None,
-        parents=[shared_options()],
+        parents=[shared_options(), device_arguments()],
     )
     p.add_argument("--n-trials", type=int, default=10, help="the study's total trial budget; re-running resumes")
     p.add_argument("--timeout", type=finite_float, help="stop starting new trials after this many seconds")
@@ -114,9 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="seconds between a running trial's heartbeats; 3 missed ones mark its worker dead (default 20)",
     )
-    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
-    p.add_argument("--rpc-key", help="device key registered with the tracker")
-    p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
     p.add_argument(
         "--config",
         type=Path,
@@ -210,7 +233,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         measure=MeasureConfig(
             repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, max_cv=args.max_cv, max_remeasure=args.max_remeasure
         ),
-        device=DeviceOptions(rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key, rpc_server=args.rpc_server),
+        device=device_options(args),
         n_jobs=args.n_jobs,
         max_retries=args.max_retries,
         remeasure_front=args.remeasure_front,

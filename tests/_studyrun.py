@@ -34,6 +34,29 @@ def trial_flags(
 FAST = trial_flags(eval_limit=20, repeat=3, min_repeat_ms=5, threads=1, max_remeasure="0")
 
 
+#: Seconds the emulated board keeps an RPC session: a hung one fails its trial (retryable) after
+#: this, not after the 600 s default. A trial's session there lasts a few seconds.
+BOARD_SESSION_TIMEOUT_S = 120
+
+
+def board_flags(address: str) -> list[str]:
+    """Flags of a study on the emulated board at ``address``."""
+    return ["--target", "arm", "--rpc", address, "--rpc-session-timeout", str(BOARD_SESSION_TIMEOUT_S)]
+
+
+def completed_trial(storage: str, study_name: str) -> Any:
+    """The study's one completed trial (an optuna FrozenTrial). Beside it may stand only trials
+    that a device dropped: those are retryable and re-queued by design, and the re-run completed."""
+    import optuna
+
+    trials = optuna.load_study(study_name=study_name, storage=storage).get_trials()
+    complete = [t for t in trials if t.state is optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 1, [(t.state, t.user_attrs) for t in trials]
+    dropped = [t.user_attrs.get("error_kind") for t in trials if t not in complete]
+    assert set(dropped) <= {"device_unavailable"}, [(t.state, t.user_attrs) for t in trials]
+    return complete[0]
+
+
 def untrained_weights(path: Path) -> Path:
     """A tiny_cnn checkpoint for the digits data (untrained: these tests check bookkeeping, not accuracy)."""
     import torch

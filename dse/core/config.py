@@ -66,6 +66,7 @@ class DeviceOptions:
             "--rpc-tracker and --rpc-key go together: give both, or neither",
         )
         _require(not (self.rpc_tracker and self.rpc_server), "give either --rpc-tracker/--rpc-key or --rpc, not both")
+        _require(self.session_timeout_s >= 1, f"--rpc-session-timeout must be >= 1 s, got {self.session_timeout_s}")
 
     @property
     def remote(self) -> bool:

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dse.optimize import shared_options
+    from dse.optimize import device_arguments, shared_options
 
     p = Parser(
         prog="python -m dse.export",
         description=__doc__.splitlines()[0] if __doc__ else None,
-        parents=[shared_options()],
+        parents=[shared_options(), device_arguments()],
     )
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write (new, empty, or an earlier bundle)")
     p.add_argument("--study-name", help="default: dse-<target>-<dataset>")
@@ -38,9 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="export the fastest trial with at least this accuracy (default: the front's most accurate "
         "point, the faster one where two tie)",
     )
-    p.add_argument("--rpc-tracker", help="HOST:PORT of a TVM RPC tracker that holds the device")
-    p.add_argument("--rpc-key", help="device key registered with the tracker")
-    p.add_argument("--rpc", dest="rpc_server", help="HOST:PORT of a single TVM RPC server (no tracker)")
     p.add_argument("--config", type=Path, help="the study file (TOML) the study was run with")
     return p
 

@@ -100,6 +100,7 @@ def _cases(root: Path) -> list[Case]:
         ),
         Case("rpc_without_port", ["--rpc", "localhost"], "--rpc must be HOST:PORT, got 'localhost'"),
         Case("tracker_without_key", ["--rpc-tracker", "127.0.0.1:9190"], "--rpc-tracker and --rpc-key go together"),
+        Case("rpc_session_timeout_zero", ["--rpc-session-timeout", "0"], "--rpc-session-timeout must be >= 1 s, got 0"),
         Case("config_missing", ["--config", str(root / "nope.toml")], "does not exist; give the path of a TOML"),
         Case("config_malformed", ["--config", str(root / "malformed.toml")], "is not valid TOML"),
         Case("config_unknown_key", ["--config", str(root / "unknown_key.toml")], "Unknown key 'n-trail'. Available: "),

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pytest
 
 from dse.export.__main__ import main as export_main
 from dse.optimize import main as optimize_main
+from tests._studyrun import board_flags, completed_trial
 from tests.conftest import FAST_TRIAL_FLAGS
 
 EVAL_LIMIT = "60"  # FAST_TRIAL_FLAGS' --eval-limit
@@ -51,17 +51,11 @@ def _run_bundle(python: list[str], bundle: Path, npz: Path, env: dict[str, str])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _only_trial(tmp_path: Path, name: str) -> optuna.trial.FrozenTrial:
-    (trial,) = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'study.db'}").get_trials()
-    assert trial.state is optuna.trial.TrialState.COMPLETE, trial.user_attrs
-    return trial
-
-
 @pytest.mark.e2e
 def test_exported_front_point_classifies_the_evaluation_images_as_the_trial(tmp_path: Path, work_dir: Path) -> None:
     flags = _study_flags(tmp_path, work_dir)
     assert optimize_main([*flags, "--n-trials", "1", "--no-report"]) == 0
-    trial = _only_trial(tmp_path, "dse-x86-digits")
+    trial = completed_trial(f"sqlite:///{tmp_path / 'study.db'}", "dse-x86-digits")
     bundle = tmp_path / "bundle"
     assert export_main([*flags, "--out", str(bundle)]) == 0
     manifest = json.loads((bundle / "dse-bundle.json").read_text())
@@ -121,10 +115,10 @@ def test_arm_bundle_is_an_aarch64_library_that_runs_on_the_emulated_board(
 ) -> None:
     from search_spaces.targets.devices.emulated import ensure_root, qemu_binary, server_command
 
-    rpc = ["--target", "arm", "--rpc", board.address]  # type: ignore[attr-defined]
+    rpc = board_flags(board.address)  # type: ignore[attr-defined]
     flags = _study_flags(tmp_path, work_dir, *rpc)
     assert optimize_main([*flags, "--n-trials", "1", "--no-report"]) == 0
-    trial = _only_trial(tmp_path, "dse-arm-digits")
+    trial = completed_trial(f"sqlite:///{tmp_path / 'study.db'}", "dse-arm-digits")
     bundle = tmp_path / "arm-bundle"
     assert export_main([*flags, "--out", str(bundle)]) == 0
     header = (bundle / "model.so").read_bytes()[:20]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
 import pytest
 
 from dse.core.config import DeviceOptions
 from dse.core.errors import InvalidCombination
 from dse.optimize import main
+from tests._studyrun import board_flags, completed_trial
 from tests.conftest import FAST_TRIAL_FLAGS
 from tests.conftest import free_port as _free_port
 
@@ -39,6 +39,30 @@ def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     return err
+
+
+class _Session:
+    """Stands for an RPC session whose marker lookup raises ``error`` (None: the emulated board)."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def get_function(self, name: str) -> object:
+        if self.error is not None:
+            raise self.error
+        return lambda: True
+
+
+def test_only_a_missing_marker_means_a_real_board() -> None:
+    from dse.core.errors import DeviceUnavailable
+    from search_spaces.targets.devices.rpc import _session_is_emulated
+
+    options = DeviceOptions(rpc_server="127.0.0.1:9090")
+    assert _session_is_emulated(_Session(None), options) is True
+    assert _session_is_emulated(_Session(AttributeError("Module has no function 'x'")), options) is False
+    # A session the board ended (a hung one, at its timeout) must not pass for a real board.
+    with pytest.raises(DeviceUnavailable, match="RPCSessionTimeoutError"):
+        _session_is_emulated(_Session(RuntimeError("RPCSessionTimeoutError: Your 600.0s session has expired")), options)
 
 
 def test_unreachable_tracker_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,10 +98,9 @@ def test_arm_study_on_the_emulated_board_matches_x86_accuracy(
 ) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     accuracy = {}
-    for target, extra in (("arm", ["--rpc", board.address]), ("x86", [])):  # type: ignore[attr-defined]
-        assert main(_study_args(tmp_path, "--target", target, "--study-name", target, *extra)) == 0
-        (trial,) = optuna.load_study(study_name=target, storage=storage).get_trials()
-        assert trial.state is optuna.trial.TrialState.COMPLETE, trial.user_attrs
+    for target, extra in (("arm", board_flags(board.address)), ("x86", ["--target", "x86"])):  # type: ignore[attr-defined]
+        assert main(_study_args(tmp_path, "--study-name", target, *extra)) == 0
+        trial = completed_trial(storage, target)
         accuracy[target] = trial.values[0]
         assert trial.user_attrs["latency"]["emulated"] is (target == "arm")
     assert accuracy["arm"] == accuracy["x86"]

@@ -57,16 +57,23 @@ import tvm_ffi
 def _emulated():
     return True
 
+import socket
 from tvm.rpc import server
 tracker_addr = None
 if tracker:
     tracker_host, tracker_port = tracker.rsplit(":", 1)
     tracker_addr = (tracker_host, int(tracker_port))
-# In-process (not rpc.Server's extra Popen worker: one more 30 s TVM import under qemu);
-# sessions are forked and inherit the marker function.
-real_port = server._popen_start_rpc_server(host, port, port + 1, tracker_addr=tracker_addr, key=key)
+# TVM's own starter listens in a second thread and forks each session from it. A session
+# child once hung in CI until its timeout, and forking a two-threaded guest is the known
+# hazard under qemu-user, so listen and fork from the only thread. Sessions inherit the
+# marker function.
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((host, port))
+sock.listen(1)
+real_port = sock.getsockname()[1]
 print("DSE-EMULATED-READY", real_port, flush=True)
-server.PopenRPCServerState.current.thread.join()
+server._listen_loop(sock, real_port, key, tracker_addr, None, None)
 """
 
 

@@ -87,17 +87,22 @@ def connect(options: DeviceOptions) -> Any:
         raise DeviceUnavailable(f"{endpoint(options)}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
-def _session_is_emulated(session: Any) -> bool:
+def _session_is_emulated(session: Any, options: DeviceOptions) -> bool:
+    """Whether the board registers the emulated marker. Only a missing function means "real
+    board": any other error is a session that broke, and reading it as "not emulated" would
+    let emulated latencies pass as real ones."""
     try:
         return bool(session.get_function(EMULATED_FUNC)())
-    except Exception:  # noqa: BLE001 (a real board has no such function)
+    except AttributeError:  # "Module has no function ...": a real board
         return False
+    except Exception as exc:
+        raise DeviceUnavailable(f"{endpoint(options)}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 @functools.lru_cache(maxsize=8)
 def remote_is_emulated(options: DeviceOptions) -> bool:
     """Whether the board behind ``options`` is the emulated one (its timings are meaningless)."""
-    return _session_is_emulated(connect(options))
+    return _session_is_emulated(connect(options), options)
 
 
 def release_all() -> None:
@@ -158,7 +163,7 @@ class RPCDevice(Device):
         self.description = endpoint(options)
         self._session: Any = None
         session = self._open()  # fail now (DeviceUnavailable) rather than at the first trial
-        self.emulated = _session_is_emulated(session)
+        self.emulated = _session_is_emulated(session, options)
         if self.emulated:
             self.description += " (emulated: latencies are not real)"
         _open_devices.add(self)
