@@ -48,27 +48,6 @@ def _data(size: int, classes: int, channels: int) -> Any:
     return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
 
 
-def _context(data: Any, threads: int, work_dir: Path) -> Any:
-    import tvm
-
-    from dse.core.config import DeviceOptions
-    from search_spaces import BuildContext
-    from search_spaces.targets import TARGETS
-
-    target = TARGETS.get("x86")
-    return BuildContext(
-        dataset="bench",
-        data=data,
-        model_key="bench",
-        work_dir=work_dir,
-        target=target,
-        tvm_target=tvm.target.Target(target.tvm_target(threads)),
-        threads=threads,
-        device_options=DeviceOptions(),
-        tuning_db=work_dir / "tuning",
-    )
-
-
 def _config(model: str, precision: str, runtime: str, algorithm: str) -> Any:
     from dse.core.layers import NOT_APPLICABLE
     from search_spaces import BASELINE, LayerChoice, TrialConfig
@@ -156,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
     import torch
 
-    from bench._common import machine_line
+    from bench._common import machine_line, x86_context
     from dse.core.config import MeasureConfig
     from search_spaces.models import build_model
 
@@ -169,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
         data = _data(args.size, classes, args.channels)
-        ctx = _context(data, args.threads, folder)
+        ctx = x86_context(data, args.threads, folder)
         for name in args.models.split(","):
             torch.manual_seed(0)
             model = build_model(name, classes, (args.channels, args.size, args.size)).eval()

@@ -18,32 +18,18 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _context(work_dir: Path, threads: int, x: Any) -> Any:
-    import tvm
+@dataclass(frozen=True)
+class _Images:
+    """What the builds read of a data split: its evaluation images (the calibration batch)."""
 
-    from dse.core.config import DeviceOptions
-    from search_spaces import BuildContext
-    from search_spaces.targets import TARGETS
-
-    target = TARGETS.get("x86")
-    ctx = BuildContext(
-        dataset="bench",
-        data=type("Data", (), {"eval_x": x})(),
-        model_key="bench",
-        work_dir=work_dir,
-        target=target,
-        tvm_target=tvm.target.Target(target.tvm_target(threads)),
-        threads=threads,
-        device_options=DeviceOptions(),
-        tuning_db=work_dir / "tuning" / "x86",
-    )
-    return ctx
+    eval_x: Any
 
 
 def _lowered(model: Any, ctx: Any, algorithm: str) -> Any:
@@ -78,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)
-    from bench._common import machine_line
+    from bench._common import machine_line, x86_context
 
     print(machine_line(args.threads), flush=True)
 
@@ -100,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         torch_ms = torch_eager_latency_ms(model, x, args.threads, args.repeat, args.min_repeat_ms)
         rows.append(("pytorch eager", torch_ms, "-", "-"))
-        ctx = _context(folder / "untuned", args.threads, x)
+        ctx = x86_context(_Images(x), args.threads, folder / "untuned")
         mod = TUNING.get("untuned").schedule(_lowered(model, ctx, args.algorithm), {}, ctx)
         compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)
         rows.append(("tvm untuned", ms, "-", f"{compile_s:.1f}"))
         for budget in budgets:
-            ctx = _context(folder / f"budget-{budget}", args.threads, x)
+            ctx = x86_context(_Images(x), args.threads, folder / f"budget-{budget}")
             start = time.perf_counter()
             mod = TUNING.get("metaschedule").schedule(_lowered(model, ctx, args.algorithm), {"trials": budget}, ctx)
             schedule_s = time.perf_counter() - start
@@ -120,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{compile_s:.1f}",
                 )
             )
-        ctx = _context(folder / f"budget-{budgets[0]}", args.threads, x)
+        ctx = x86_context(_Images(x), args.threads, folder / f"budget-{budgets[0]}")
         start = time.perf_counter()
         mod = TUNING.get("metaschedule").schedule(_lowered(model, ctx, args.algorithm), {"trials": budgets[0]}, ctx)
         compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)

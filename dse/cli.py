@@ -27,6 +27,14 @@ def csv_list(value: str) -> tuple[str, ...]:
     return items
 
 
+def param_values(value: str) -> tuple[str, tuple[str, ...]]:
+    """``pruning.magnitude.sparsity=0.5,0.8`` -> ``("pruning.magnitude.sparsity", ("0.5", "0.8"))``."""
+    name, sep, values = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected LAYER.CHOICE.KEY=V1,V2, got {value!r}")
+    return name.strip(), csv_list(values)
+
+
 def finite_float(value: str) -> float:
     """A float option that rejects ``nan`` and ``inf`` (they pass every comparison check silently)."""
     try:

@@ -69,13 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _study_config(args: argparse.Namespace):
     """The base StudyConfig, validated exactly as dse.optimize validates its own."""
-    from dse.optimize import build_parser as optimize_parser
-    from dse.optimize import config_from_args
+    from dse.optimize import config_from_args, options_over
 
-    # dse.optimize's defaults for every option compare does not expose, overlaid with ours
-    ns = optimize_parser().parse_args([])
-    for key, value in vars(args).items():
-        setattr(ns, key, value)
+    ns = options_over(vars(args))  # optimize's defaults for the options compare does not expose
     ns.sampler, ns.seed, ns.n_trials = "random", 0, 1
     ns.study_name = args.study_prefix or f"compare-{args.target}-{args.dataset}"
     config = config_from_args(ns)

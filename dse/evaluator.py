@@ -31,18 +31,7 @@ class Evaluator:
         self._cache = EvaluationCache(config.work_dir / "cache")
 
     def request(self, trial_config: TrialConfig) -> EvaluationRequest:
-        config = self._config
-        return EvaluationRequest(
-            config=trial_config,
-            weights=self._weights[trial_config.model],
-            data_dir=config.data_dir,
-            eval_limit=config.eval_limit,
-            work_dir=config.work_dir,
-            threads=config.threads,
-            measure=config.measure,
-            device=config.device,
-            tuning_db=config.tuning_db,
-        )
+        return EvaluationRequest.of_study(self._config, trial_config, self._weights[trial_config.model])
 
     def library_path(self, request: EvaluationRequest) -> Path:
         """Where the compiled library of ``request`` is kept (with ``--remeasure-front``)."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dse.cli import Parser, csv_list, finite_float, report_usage_error
+from dse.cli import Parser, csv_list, finite_float, param_values, report_usage_error
 from dse.core.config import SAMPLERS, DeviceOptions, MeasureConfig, SpaceConfig, StudyConfig
 from dse.core.errors import UsageError
 
@@ -44,6 +44,15 @@ def shared_options() -> argparse.ArgumentParser:
     p.add_argument("--precision", type=csv_list, help="restrict the precision choices")
     p.add_argument("--algorithms", type=csv_list, help="restrict the convolution algorithm choices")
     p.add_argument("--tuning", type=csv_list, help="restrict the tuning choices")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=param_values,
+        metavar="LAYER.CHOICE.KEY=V1,V2",
+        help="search only these values of one choice's parameter (repeatable; names and values: "
+        "--list-choices), e.g. --param pruning.magnitude.sparsity=0.5,0.8",
+    )
     p.add_argument(
         "--runtimes",
         type=csv_list,
@@ -152,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def options_over(values: Mapping[str, object], base_argv: Sequence[str] = ()) -> argparse.Namespace:
+    """dse.optimize's options parsed from ``base_argv`` (its defaults where empty) with ``values``
+    set over them: how dse.compare and dse.export get a StudyConfig (``config_from_args``)
+    validated exactly as optimize's own."""
+    ns = build_parser().parse_args(list(base_argv))
+    for key, value in values.items():
+        setattr(ns, key, value)
+    return ns
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse the command line, with a ``--config`` study file's options in front of it."""
     parser = build_parser()
@@ -185,10 +204,14 @@ def _listing(args: argparse.Namespace) -> str | None:
         for layer, registry in layer_registries().items():
             only = "  (runtime tvm only: other runtimes choose their own kernels)" if layer in TVM_ONLY_LAYERS else ""
             lines.append(f"{layer}:{only}")
-            lines.extend(
-                f"  {name:22s} {choice.description}" + ("  [opt-in: name it to search it]" if choice.opt_in else "")
-                for name, choice in registry.items()
-            )
+            for name, choice in registry.items():
+                opt_in = "  [opt-in: name it to search it]" if choice.opt_in else ""
+                lines.append(f"  {name:22s} {choice.description}{opt_in}")
+                lines.extend(
+                    f"      --param {choice.param_name(param.key)}={','.join(str(v) for v in param.values())}"
+                    + (f"  (when {param.when[0]}={param.when[1]})" if param.when else "")
+                    for param in choice.parameters()
+                )
         return "\n".join(lines)
     return None
 
@@ -217,6 +240,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
             algorithm=args.algorithms or (),
             tuning=args.tuning or (),
             runtime=args.runtimes or (),
+            params=tuple(args.param),
         ),
         storage=storage,
         study_name=args.study_name or f"dse-{args.target}-{args.dataset}",

@@ -1,7 +1,8 @@
 """Study files (``--config study.toml``): the command-line options, written down once.
 
-Keys are the long option names (``n-trials`` or ``n_trials``); lists become comma lists, and a
-``true`` flag is given, ``false`` left out. The file is turned into command-line arguments, so
+Keys are the long option names (``n-trials`` or ``n_trials``); lists become comma lists (a
+repeatable option, ``param``, takes a list of its values instead), and a ``true`` flag is given,
+``false`` left out. The file is turned into command-line arguments, so
 it is validated by exactly the same rules and messages as the command line itself::
 
     target = "x86"
@@ -59,6 +60,10 @@ def _as_arguments(action: argparse.Action, key: str, value: object, path: Path) 
         if not isinstance(value, bool):
             raise UsageError(f"in --config {str(path)!r}: {key} must be true or false, got {value!r}")
         return [flag] if value else []
+    if isinstance(action, argparse._AppendAction) and isinstance(value, list):  # one flag per item
+        if not all(isinstance(v, str) for v in value):
+            raise UsageError(f"in --config {str(path)!r}: {key} must be a list of strings, got {value!r}")
+        return [part for item in value for part in (flag, item)]
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         return [flag, ",".join(str(v) for v in value)]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):

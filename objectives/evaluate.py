@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from dse.core.measure import LatencyStats
     from search_spaces import BuildContext
     from search_spaces.datasets import DataSplits
-    from search_spaces.targets import Device, LoadedModule
+    from search_spaces.targets import LoadedModule
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,33 +97,39 @@ def remeasure_library(request: EvaluationRequest, library: str) -> tuple[Latency
             latency = measure_stable(device.load(library), data, request.measure, info)
         except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
             forget_session(request.config.target, request.device)
-            raise _device_failure(device, exc) from exc
+            raise _device_failure(request, exc) from exc
     return latency, info
 
 
-def _device_failure(device: Device, exc: BaseException) -> TrialFailure:
+def _device_failure(request: EvaluationRequest, exc: BaseException) -> TrialFailure:
     """A failure while the device ran the module: retryable for a remote board (it may come
     back), a runtime error on the host; the message names the board, so a user knows which."""
+    from search_spaces.targets.devices.rpc import endpoint
+
     message = f"{type(exc).__name__}: {first_line(exc)}"
-    if device.remote:
-        return TrialFailure(FailureKind.DEVICE, f"{device.description}: {message}")
+    if request.device.remote:
+        return TrialFailure(FailureKind.DEVICE, f"{endpoint(request.device)}: {message}")
     return TrialFailure(FailureKind.RUNTIME, message)
 
 
 def _score_and_time(
     request: EvaluationRequest,
-    loaded: LoadedModule,
+    open_module: Callable[[], LoadedModule],
     data: DataSplits,
     timings: dict[str, float],
     info: dict[str, object],
+    beside_latency: Callable[[], None] | None = None,
 ) -> tuple[float, LatencyStats]:
-    """Accuracy on the evaluation images (device lock), then latency (measurement lock)."""
+    """Open the module and score its accuracy under the device lock (an upload to a board
+    belongs to the session that holds it), then take its latency under the measurement lock;
+    ``beside_latency`` (PyTorch's own timing) runs there too, on the same quiet machine."""
     from objectives.accuracy import top1_accuracy
     from objectives.latency import measure_stable
 
     start = time.perf_counter()
     with _device_lock(request):
         timings["device_wait"] = time.perf_counter() - start
+        loaded = open_module()
         start = time.perf_counter()
         accuracy = top1_accuracy(loaded, data)
         timings["accuracy"] = time.perf_counter() - start
@@ -132,6 +139,8 @@ def _score_and_time(
             start = time.perf_counter()
             latency = measure_stable(loaded, data, request.measure, info)
             timings["measure"] = time.perf_counter() - start
+            if beside_latency is not None:
+                beside_latency()
     return accuracy, latency
 
 
@@ -148,7 +157,7 @@ def _evaluate_on_runtime(
         timings["compile"] = time.perf_counter() - start
         artifact_bytes = sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
         try:
-            accuracy, latency = _score_and_time(request, loaded, data, timings, info)
+            accuracy, latency = _score_and_time(request, lambda: loaded, data, timings, info)
         except (RuntimeError, OSError, ValueError) as exc:  # the runtime's own errors
             raise TrialFailure(
                 FailureKind.RUNTIME, f"{config.runtime.name}: {type(exc).__name__}: {first_line(exc)}"
@@ -169,9 +178,8 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
     import tvm
 
     from objectives import build_store
-    from objectives.accuracy import top1_accuracy
     from objectives.compile import compile_module, module_digest, prepare_module
-    from objectives.latency import measure_stable, torch_eager_latency
+    from objectives.latency import torch_eager_latency
     from search_spaces import BuildContext, layer_registries
     from search_spaces.models import build_model, is_onnx_model, load_model, load_weights
     from search_spaces.targets import TARGETS, open_session
@@ -225,32 +233,28 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         if request.keep_library is not None:
             atomic_copy(library, request.keep_library)
 
-        start = time.perf_counter()
-        with _device_lock(request):
-            timings["device_wait"] = time.perf_counter() - start
-            device = open_session(config.target, request.device)
-            try:
-                loaded = device.load(library)
-                start = time.perf_counter()
-                accuracy = top1_accuracy(loaded, data)
-                timings["accuracy"] = time.perf_counter() - start
-                start = time.perf_counter()
-                with _measurement_lock(request):
-                    timings["measure_wait"] = time.perf_counter() - start
-                    start = time.perf_counter()
-                    latency = measure_stable(loaded, data, request.measure, info)
-                    timings["measure"] = time.perf_counter() - start
-                    eager_possible = target.measured_on_host_cpu and not request.device.remote
-                    if request.time_torch_eager and eager_possible and not is_onnx_model(config.model):
-                        fresh = load_weights(
-                            build_model(config.model, data.num_classes, data.input_shape), request.weights
-                        )
-                        eager = torch_eager_latency(fresh, data, request.measure, request.threads)
-                        info["torch_eager"] = {"median_ms": eager.median_ms, "cv": eager.cv, "threads": eager.threads}
-            except TrialFailure:
-                raise
-            except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
-                raise _device_failure(device, exc) from exc
+        def open_module() -> LoadedModule:
+            return open_session(config.target, request.device).load(library)
+
+        def time_torch_eager() -> None:
+            fresh = load_weights(build_model(config.model, data.num_classes, data.input_shape), request.weights)
+            eager = torch_eager_latency(fresh, data, request.measure, request.threads)
+            info["torch_eager"] = {"median_ms": eager.median_ms, "cv": eager.cv, "threads": eager.threads}
+
+        eager_possible = target.measured_on_host_cpu and not request.device.remote and not is_onnx_model(config.model)
+        try:
+            accuracy, latency = _score_and_time(
+                request,
+                open_module,
+                data,
+                timings,
+                info,
+                beside_latency=time_torch_eager if request.time_torch_eager and eager_possible else None,
+            )
+        except TrialFailure:
+            raise
+        except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
+            raise _device_failure(request, exc) from exc
 
     build_store.save(request.work_dir, build, config.as_dict(), accuracy, len(data.eval_y), latency, artifact_bytes)
     return EvaluationResult(

@@ -49,6 +49,19 @@ class Param:
         count = round((self.high - self.low) / self.step) + 1
         return tuple(round(self.low + i * self.step, 10) for i in range(count))
 
+    def parse(self, text: str) -> ParamValue:
+        """The declared value ``text`` stands for (``--param``), or ValueError naming the allowed ones."""
+        for value in self.values():
+            if text == str(value) or (not isinstance(value, (bool, str)) and _same_number(text, value)):
+                return value
+        allowed = ", ".join(str(v) for v in self.values())
+        raise ValueError(f"{text!r} is not a declared value (allowed: {allowed})")
+
+    def only(self, values: Sequence[ParamValue]) -> Param:
+        """This parameter drawn from ``values`` alone (declared ones): a categorical, so a grid
+        and every sampler see just those."""
+        return Param(self.key, choices=tuple(values), when=self.when)
+
     def applies(self, drawn: Mapping[str, ParamValue]) -> bool:
         return self.when is None or drawn.get(self.when[0]) == self.when[1]
 
@@ -59,6 +72,17 @@ class Param:
             return value
         assert self.low is not None and self.high is not None
         return trial.suggest_float(name, self.low, self.high, step=self.step)
+
+
+def _same_number(text: str, value: float) -> bool:
+    try:
+        return abs(float(text) - value) < 1e-9
+    except ValueError:
+        return False
+
+
+#: Per parameter key of one choice, the values a study restricts it to (``--param``).
+Within = Mapping[str, Sequence[ParamValue]]
 
 
 class Choice:
@@ -96,17 +120,22 @@ class Choice:
         """The Optuna parameter name of this choice's ``key``: ``<layer>.<choice>.<key>``."""
         return f"{self.layer}.{self.name}.{key}"
 
-    def suggest(self, trial: optuna.Trial) -> dict[str, ParamValue]:
+    def searched(self, within: Within | None = None) -> tuple[Param, ...]:
+        """The parameters a study draws: the declared ones, those named in ``within`` cut to its values."""
+        within = within or {}
+        return tuple(param.only(within[param.key]) if param.key in within else param for param in self.parameters())
+
+    def suggest(self, trial: optuna.Trial, within: Within | None = None) -> dict[str, ParamValue]:
         """Draw this choice's own parameters from ``trial`` (define-by-run)."""
         drawn: dict[str, ParamValue] = {}
-        for param in self.parameters():
+        for param in self.searched(within):
             if param.applies(drawn):
                 drawn[param.key] = param.suggest(trial, self.param_name(param.key))
         return drawn
 
-    def grid(self) -> dict[str, Sequence[ParamValue]]:
+    def grid(self, within: Within | None = None) -> dict[str, Sequence[ParamValue]]:
         """Every value of each of this choice's parameters, by full Optuna name."""
-        return {self.param_name(param.key): list(param.values()) for param in self.parameters()}
+        return {self.param_name(param.key): list(param.values()) for param in self.searched(within)}
 
     def incompatibility(self, config: Any) -> str | None:
         """Why this choice cannot run with the rest of ``config`` (a TrialConfig), or None."""

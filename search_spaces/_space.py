@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dse.core.layers import CHOICE_LAYERS, NOT_APPLICABLE, TVM_ONLY_LAYERS
-from dse.core.registry import Registry
-from search_spaces._base import Choice, ParamValue
+from dse.core.errors import UsageError
+from dse.core.layers import CHOICE_LAYERS, LAYER_FLAGS, NOT_APPLICABLE, TVM_ONLY_LAYERS
+from dse.core.registry import Registry, unknown_name_message
+from search_spaces._base import Choice, ParamValue, Within
 
 if TYPE_CHECKING:
     import optuna
@@ -131,6 +132,40 @@ class SearchSpace:
                 name for name, choice in registries[layer].items() if not choice.opt_in
             ]
             self.choices[layer] = {name: registries[layer].get(name) for name in wanted}
+        self._within = self._restrictions(space.params)
+
+    def _restrictions(self, given: Sequence[tuple[str, Sequence[str]]]) -> dict[tuple[str, str], dict[str, tuple]]:
+        """``--param LAYER.CHOICE.KEY=V1,V2``: per (layer, choice), the values each named key keeps."""
+        declared = {
+            choice.param_name(param.key): (layer, name, param)
+            for layer in CHOICE_LAYERS
+            for name, choice in self.choices[layer].items()
+            for param in choice.parameters()
+        }
+        within: dict[tuple[str, str], dict[str, tuple]] = {}
+        for full, texts in given:
+            if full not in declared:
+                layer, _, rest = full.partition(".")
+                name = rest.partition(".")[0]
+                if layer in self.choices and name in layer_registries()[layer] and name not in self.choices[layer]:
+                    raise UsageError(
+                        f"--param {full}: {layer} choice {name!r} is not searched by this study; "
+                        f"add it to {LAYER_FLAGS[layer]} or drop the --param"
+                    )
+                raise UsageError("--param: " + unknown_name_message("parameter", full, sorted(declared)))
+            layer, name, param = declared[full]
+            if param.key in within.get((layer, name), {}):
+                raise UsageError(f"--param {full} is given twice; give its values once, comma-separated")
+            try:
+                values = tuple(dict.fromkeys(param.parse(text.strip()) for text in texts))
+            except ValueError as exc:
+                raise UsageError(f"--param {full}: {exc}") from None
+            within.setdefault((layer, name), {})[param.key] = values
+        return within
+
+    def within(self, layer: str, name: str) -> Within:
+        """The values this study keeps of choice ``name``'s parameters (empty: all declared)."""
+        return self._within.get((layer, name), {})
 
     def suggest(self, trial: optuna.Trial) -> TrialConfig:
         """Define-by-run: algorithm and tuning are drawn only for a trial that runs on TVM."""
@@ -141,7 +176,7 @@ class SearchSpace:
                 picked[layer] = LayerChoice(NOT_APPLICABLE)
                 continue
             name = str(trial.suggest_categorical(layer, list(self.choices[layer])))
-            picked[layer] = LayerChoice.of(name, self.choices[layer][name].suggest(trial))
+            picked[layer] = LayerChoice.of(name, self.choices[layer][name].suggest(trial, self.within(layer, name)))
         return TrialConfig(self.dataset, model, target=self.target, **picked)
 
     def uses_tvm(self, runtime: str) -> bool:
@@ -163,8 +198,8 @@ class SearchSpace:
         grid: dict[str, list[ParamValue]] = {"model": list(self.models)}
         for layer in CHOICE_LAYERS:
             grid[layer] = list(self.choices[layer])
-            for choice in self.choices[layer].values():
-                grid.update({name: list(values) for name, values in choice.grid().items()})
+            for name, choice in self.choices[layer].items():
+                grid.update({key: list(values) for key, values in choice.grid(self.within(layer, name)).items()})
         return grid
 
 
@@ -179,10 +214,11 @@ def _layer_options(space: SearchSpace, layer: str) -> list[dict[str, ParamValue]
 
     options: dict[str, dict[str, ParamValue]] = {}
     for name, choice in space.choices[layer].items():
-        grid = {key: list(values) for key, values in choice.grid().items()}
+        within = space.within(layer, name)
+        grid = {key: list(values) for key, values in choice.grid(within).items()}
         for combo in itertools.product(*grid.values()):
             trial = optuna.trial.FixedTrial(dict(zip(grid, combo, strict=True)))
-            choice.suggest(trial)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
+            choice.suggest(trial, within)  # type: ignore[arg-type]  # FixedTrial is Optuna's stand-in for Trial
             params: dict[str, ParamValue] = {layer: name, **trial.params}
             options.setdefault(json.dumps(params, sort_keys=True), params)
     return list(options.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from dse.analysis._text import highlights, shown_effects
+from dse.analysis._text import FRONT_MEASURES, highlights, shown_effects
 from dse.core.layers import CHOICE_LAYERS, LAYERS
 
 if TYPE_CHECKING:
@@ -133,20 +133,9 @@ def target_html(t: TargetAnalysis) -> list[str]:
         _fig_html(front_figure(t, color_by)),
         "<h3>Pareto front</h3>",
         _table(
-            t.front[
-                [
-                    "study",
-                    "trial",
-                    "accuracy",
-                    "accuracy_low",
-                    "accuracy_high",
-                    "latency_ms",
-                    "speedup_vs_untuned_fp32",
-                    "speedup_vs_torch_eager",
-                    "model",
-                    *(f"{layer}_label" for layer in CHOICE_LAYERS),
-                ]
-            ].rename(columns={f"{layer}_label": layer for layer in CHOICE_LAYERS})
+            t.front[[*FRONT_MEASURES, "model", *(f"{layer}_label" for layer in CHOICE_LAYERS)]].rename(
+                columns={f"{layer}_label": layer for layer in CHOICE_LAYERS}
+            )
         ),
         _fig_html(shares_figure(t)),
         _items(highlights(t.shares, t.dominant)),

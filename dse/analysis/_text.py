@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
     from dse.analysis._analysis import Analysis, TargetAnalysis
 
-FRONT_COLUMNS = [
+#: What a front row shows of its measurement, in the text summary and the HTML report alike;
+#: each then names the configuration its own way.
+FRONT_MEASURES = [
     "study",
     "trial",
     "accuracy",
@@ -21,7 +23,6 @@ FRONT_COLUMNS = [
     "latency_ms",
     "speedup_vs_untuned_fp32",
     "speedup_vs_torch_eager",
-    "config",
 ]
 
 
@@ -30,7 +31,7 @@ def _fmt(value: float) -> str:
 
 
 def front_table(pareto: pd.DataFrame, qualify: bool) -> str:
-    columns = [c for c in FRONT_COLUMNS if c != "study" or qualify]
+    columns = [c for c in [*FRONT_MEASURES, "config"] if c != "study" or qualify]
     return pareto[columns].to_string(index=False, float_format=_fmt, na_rep="-")
 
 

@@ -89,6 +89,8 @@ class SpaceConfig:
     algorithm: tuple[str, ...] = ()
     tuning: tuple[str, ...] = ()
     runtime: tuple[str, ...] = ()
+    #: ``--param``: (``layer.choice.key``, the values it keeps, as given) - a smaller grid of one choice.
+    params: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

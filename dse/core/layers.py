@@ -18,6 +18,15 @@ NOT_APPLICABLE = "n/a"
 #: What a record written before a layer existed ran (every trial ran on TVM before ``runtime``).
 LEGACY_CHOICE: dict[str, str] = {"runtime": "tvm"}
 
+#: The dse.optimize option that restricts each choice layer's choices.
+LAYER_FLAGS: dict[str, str] = {
+    "pruning": "--pruning",
+    "precision": "--precision",
+    "runtime": "--runtimes",
+    "algorithm": "--algorithms",
+    "tuning": "--tuning",
+}
+
 #: Every searched layer of a configuration, in stack order (model first).
 LAYERS: tuple[str, ...] = ("model", *CHOICE_LAYERS)
 

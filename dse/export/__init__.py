@@ -113,18 +113,7 @@ def rebuild(config: StudyConfig, study: optuna.Study, trial: optuna.trial.Frozen
     conflict = rebuild_conflict(study, config, trial_config.model, weights)
     if conflict:
         raise UsageError(conflict.replace("this run", "this export").replace(" or choose a new --study-name", ""))
-    request = EvaluationRequest(
-        config=trial_config,
-        weights=weights,
-        data_dir=config.data_dir,
-        eval_limit=config.eval_limit,
-        work_dir=config.work_dir,
-        threads=config.threads,
-        measure=config.measure,
-        device=config.device,
-        tuning_db=config.tuning_db,
-        keep_library=library,
-    )
+    request = EvaluationRequest.of_study(config, trial_config, weights, keep_library=library)
     runner = IsolatedRunner.with_threads(config.threads)
     try:
         return runner.call(evaluate, request, timeout_s=config.trial_timeout_s)

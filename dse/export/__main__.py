@@ -45,17 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _study_config(args: argparse.Namespace) -> StudyConfig:
     """The study's StudyConfig, validated exactly as dse.optimize validates its own."""
     from dse.optimize import build_parser as optimize_parser
-    from dse.optimize import config_from_args
+    from dse.optimize import config_from_args, options_over
     from dse.studyfile import study_file_argv
 
-    base: list[str] = []
-    if args.config is not None:
-        base = study_file_argv(args.config, optimize_parser())
-    ns = optimize_parser().parse_args(base)
+    base = study_file_argv(args.config, optimize_parser()) if args.config is not None else []
+    # With a study file, only what the command line changed overrides it.
     defaults = vars(build_parser().parse_args(["--out", "x"]))
-    for key, value in vars(args).items():
-        if key not in ("out", "trial", "min_accuracy", "config") and (value != defaults.get(key) or not base):
-            setattr(ns, key, value)
+    own = ("out", "trial", "min_accuracy", "config")
+    values = {k: v for k, v in vars(args).items() if k not in own and (v != defaults.get(k) or not base)}
+    ns = options_over(values, base)
     return config_from_args(ns)
 
 
