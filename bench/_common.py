@@ -1,12 +1,10 @@
-"""Helpers shared by the benchmarks: the machine line every benchmark prints, PyTorch eager timing,
-the build context of a host x86 compile."""
+"""Helpers shared by the benchmarks: the machine line every benchmark prints, PyTorch eager timing."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
@@ -43,27 +41,4 @@ def machine_line(threads: int) -> str:
     return (
         f"CPU: {cpu['name']} ({cpu['arch']}, {cpu['cores']} cores); vector features: "
         f"{' '.join(cpu['features']) or 'none reported'}; threads: {threads}"
-    )
-
-
-def x86_context(data: Any, threads: int, work_dir: Path) -> Any:
-    """A ``search_spaces.BuildContext`` for compiling on this host's x86 target, tuning records
-    under ``work_dir/tuning``. ``data`` needs what the builds read of it (``eval_x`` at least)."""
-    import tvm
-
-    from dse.core.config import DeviceOptions
-    from search_spaces import BuildContext
-    from search_spaces.targets import TARGETS
-
-    target = TARGETS.get("x86")
-    return BuildContext(
-        dataset="bench",
-        data=data,
-        model_key="bench",
-        work_dir=work_dir,
-        target=target,
-        tvm_target=tvm.target.Target(target.tvm_target(threads)),
-        threads=threads,
-        device_options=DeviceOptions(),
-        tuning_db=work_dir / "tuning",
     )

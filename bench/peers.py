@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
     import torch
 
-    from bench._common import machine_line, x86_context
+    from bench._common import machine_line
     from dse.core.config import MeasureConfig
+    from search_spaces import BuildContext
     from search_spaces.models import build_model
 
     torch.set_num_threads(args.threads)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
         data = _data(args.size, classes, args.channels)
-        ctx = x86_context(data, args.threads, folder)
+        ctx = BuildContext.on_host(folder, args.threads, data)
         for name in args.models.split(","):
             torch.manual_seed(0)
             model = build_model(name, classes, (args.channels, args.size, args.size)).eval()

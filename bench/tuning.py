@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)
-    from bench._common import machine_line, x86_context
+    from bench._common import machine_line
+    from search_spaces import BuildContext
 
     print(machine_line(args.threads), flush=True)
 
@@ -86,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         torch_ms = torch_eager_latency_ms(model, x, args.threads, args.repeat, args.min_repeat_ms)
         rows.append(("pytorch eager", torch_ms, "-", "-"))
-        ctx = x86_context(_Images(x), args.threads, folder / "untuned")
+        ctx = BuildContext.on_host(folder / "untuned", args.threads, _Images(x))
         mod = TUNING.get("untuned").schedule(_lowered(model, ctx, args.algorithm), {}, ctx)
         compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)
         rows.append(("tvm untuned", ms, "-", f"{compile_s:.1f}"))
         for budget in budgets:
-            ctx = x86_context(_Images(x), args.threads, folder / f"budget-{budget}")
+            ctx = BuildContext.on_host(folder / f"budget-{budget}", args.threads, _Images(x))
             start = time.perf_counter()
             mod = TUNING.get("metaschedule").schedule(_lowered(model, ctx, args.algorithm), {"trials": budget}, ctx)
             schedule_s = time.perf_counter() - start
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{compile_s:.1f}",
                 )
             )
-        ctx = x86_context(_Images(x), args.threads, folder / f"budget-{budgets[0]}")
+        ctx = BuildContext.on_host(folder / f"budget-{budgets[0]}", args.threads, _Images(x))
         start = time.perf_counter()
         mod = TUNING.get("metaschedule").schedule(_lowered(model, ctx, args.algorithm), {"trials": budgets[0]}, ctx)
         compile_s, ms = _compile_and_time(mod, ctx, x, measure, folder)

@@ -46,3 +46,26 @@ class BuildContext:
     def example_input(self) -> torch.Tensor:
         """One evaluation image as a batch of 1: the shape every module is compiled for."""
         return self.data.eval_x[:1]
+
+    @classmethod
+    def on_host(cls, work_dir: Path, threads: int, data: Any = None, target: str = "x86") -> BuildContext:
+        """A context for building on this host outside a study (benchmarks, tests): tuning
+        records under ``work_dir/tuning/<target>`` as a study keeps them; ``data`` needs what
+        the builds read of it (``eval_x``)."""
+        import tvm
+
+        from dse.core.config import DeviceOptions
+        from search_spaces.targets import TARGETS
+
+        preset = TARGETS.get(target)
+        return cls(
+            dataset="none",
+            data=data,
+            model_key="host",
+            work_dir=work_dir,
+            target=preset,
+            tvm_target=tvm.target.Target(preset.tvm_target(threads)),
+            threads=threads,
+            device_options=DeviceOptions(),
+            tuning_db=work_dir / "tuning" / target,
+        )

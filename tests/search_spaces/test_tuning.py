@@ -19,6 +19,7 @@ import pytest
 
 os.environ.setdefault("TVM_NUM_THREADS", "2")
 
+from search_spaces import BuildContext
 from search_spaces.tuning import TUNING
 from search_spaces.tuning.metaschedule import BUDGETS
 
@@ -29,27 +30,6 @@ def test_metaschedule_params_are_owned_by_the_layer() -> None:
     choice = TUNING.get("metaschedule")
     assert list(choice.grid()) == ["tuning.metaschedule.trials"]
     assert list(choice.grid()["tuning.metaschedule.trials"]) == list(BUDGETS)
-
-
-def _context(work_dir: Path, threads: int = 1) -> Any:
-    import tvm
-
-    from dse.core.config import DeviceOptions
-    from search_spaces import BuildContext
-    from search_spaces.targets import TARGETS
-
-    target = TARGETS.get("x86")
-    return BuildContext(
-        dataset="none",
-        data=None,
-        model_key="tuning-case",
-        work_dir=work_dir,
-        target=target,
-        tvm_target=tvm.target.Target(target.tvm_target(threads)),
-        threads=threads,
-        device_options=DeviceOptions(),
-        tuning_db=work_dir / "tuning" / "x86",
-    )
 
 
 def _case() -> tuple[Any, Any, np.ndarray]:
@@ -63,7 +43,7 @@ def _case() -> tuple[Any, Any, np.ndarray]:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 5)).eval()
     x = torch.randn(1, 3, 6, 6)
-    ctx = _context(Path("."))
+    ctx = BuildContext.on_host(Path("."), threads=1)
     ctx.data = type("Data", (), {"eval_x": x})()
     mod = ALGORITHMS.get("tvm_default").lower(import_to_relax(model, ctx), {}, ctx)
     return model, mod, x.numpy()
@@ -76,7 +56,7 @@ def run_case(work_dir: str, trials: int) -> dict[str, Any]:
     from tvm import relax
 
     model, mod, x = _case()
-    ctx = _context(Path(work_dir))
+    ctx = BuildContext.on_host(Path(work_dir), threads=1)
     scheduled = TUNING.get("metaschedule").schedule(mod, {"trials": trials}, ctx)
     vm = relax.VirtualMachine(tvm.compile(scheduled, ctx.tvm_target), tvm.cpu())
     out = vm["main"](tvm.runtime.tensor(x))
