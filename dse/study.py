@@ -188,7 +188,9 @@ def check_grid_size(space: SearchSpace) -> int:
 
 
 def enqueue_grid(study: optuna.Study, space: SearchSpace, seed: int | None, n_trials: int) -> int:
-    """Queue the next distinct configurations not yet tried, in a seeded order, up to the budget.
+    """Queue the next distinct configurations not yet tried, in a seeded order, up to the budget:
+    those without a costly choice (auto-tuning) first, so a run stopped early (--timeout) has
+    measured the cheap part of the space rather than a few tuned points.
 
     Optuna's GridSampler takes the product of every parameter, including those of choices a
     trial did not take, so exhaustive search enumerates distinct configurations instead.
@@ -202,6 +204,7 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, seed: int | None, n_tr
 
     configs = distinct_configurations(space)
     random.Random(seed).shuffle(configs)
+    configs.sort(key=space.costly_choices)  # stable: the seeded order within each cost class
     trials = study.get_trials(deepcopy=False)
     seen = {_params_key(t.params) for t in trials if t.state is not optuna.trial.TrialState.FAIL}
     room = n_trials - len(trials)

@@ -98,6 +98,9 @@ class Choice:
     #: Costly choices (minutes per trial, e.g. auto-tuning) are searched only when named
     #: explicitly (``--tuning untuned,metaschedule``), so the default study stays minutes long.
     opt_in: ClassVar[bool] = False
+    #: Minutes per trial (auto-tuning): exhaustive search measures such configurations after all
+    #: the others, so a grid run stopped by --timeout has covered the cheap part of the space.
+    costly: ClassVar[bool] = False
     params: ClassVar[tuple[Param, ...]] = ()
 
     def parameters(self) -> tuple[Param, ...]:

@@ -163,6 +163,14 @@ class SearchSpace:
             within.setdefault((layer, name), {})[param.key] = values
         return within
 
+    def costly_choices(self, params: Mapping[str, Any]) -> int:
+        """How many of the configuration's choices (Optuna params) cost minutes a trial (tuning)."""
+        return sum(
+            1
+            for layer in CHOICE_LAYERS
+            if params.get(layer) in self.choices[layer] and self.choices[layer][str(params[layer])].costly
+        )
+
     def within(self, layer: str, name: str) -> Within:
         """The values this study keeps of choice ``name``'s parameters (empty: all declared)."""
         return self._within.get((layer, name), {})

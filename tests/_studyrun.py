@@ -34,14 +34,9 @@ def trial_flags(
 FAST = trial_flags(eval_limit=20, repeat=3, min_repeat_ms=5, threads=1, max_remeasure="0")
 
 
-#: Seconds the emulated board keeps an RPC session: a hung one fails its trial (retryable) after
-#: this, not after the 600 s default. A trial's session there lasts a few seconds.
-BOARD_SESSION_TIMEOUT_S = 120
-
-
 def board_flags(address: str) -> list[str]:
     """Flags of a study on the emulated board at ``address``."""
-    return ["--target", "arm", "--rpc", address, "--rpc-session-timeout", str(BOARD_SESSION_TIMEOUT_S)]
+    return ["--target", "arm", "--rpc", address]
 
 
 def completed_trial(storage: str, study_name: str) -> Any:

@@ -71,6 +71,7 @@ def records_unchanged(info: dict[str, Any]) -> bool:
 class MetaSchedule(TuningMode):
     description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
     opt_in = True  # minutes of tuning per new model: searched only when asked for
+    costly = True
 
     params = (Param("trials", BUDGETS),)
 

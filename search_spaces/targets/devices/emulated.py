@@ -5,6 +5,11 @@
 compile, upload, accuracy and latency over RPC) with no board. Every latency it gives is
 flagged ``emulated`` (the server registers ``dse.device.emulated``) and means nothing.
 
+Unlike TVM's own server it serves each session in its own process instead of a forked child
+(a fork under qemu-user can deadlock inside qemu), so it does not end a session at the
+client's ``session_timeout``: a hung trial ends at dse's ``--trial-timeout``, which kills the
+worker and so closes the session.
+
 On first use it builds, under ``~/.cache/dse`` (or ``$DSE_CACHE``), an arm64 Debian root with
 ``mmdebstrap --variant=extract`` and unpacks the aarch64 wheels of TVM and its runtime
 dependencies into it (downloaded with ``pip download --platform manylinux_2_28_aarch64``).
@@ -14,6 +19,7 @@ cross-compile for it). Importing this module does nothing of that.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -57,16 +63,41 @@ import tvm_ffi
 def _emulated():
     return True
 
+import os
 import socket
+import types
 from tvm.rpc import server
 tracker_addr = None
 if tracker:
     tracker_host, tracker_port = tracker.rsplit(":", 1)
     tracker_addr = (tracker_host, int(tracker_port))
-# TVM's own starter listens in a second thread and forks each session from it. A session
-# child once hung in CI until its timeout, and forking a two-threaded guest is the known
-# hazard under qemu-user, so listen and fork from the only thread. Sessions inherit the
-# marker function.
+
+# Stands in for the multiprocessing.Process that TVM's server forks per session: under
+# qemu-user a forked child can deadlock inside qemu itself (seen in CI and here: a session
+# child asleep on futexes with SIGTERM pending, its client waiting until the session timeout),
+# so each session is served in this process, one after another, never forked.
+class InProcessSession:
+    def __init__(self, target, args):
+        # The session loop closes the descriptor it is given, as a forked child would close its
+        # copy: hand it a copy, so the server's own close of the socket still finds one.
+        sock, *rest = args
+        copy = os.dup(sock.fileno())
+        self.target, self.args, self.exitcode = target, (types.SimpleNamespace(fileno=lambda: copy), *rest), None
+
+    def start(self):
+        try:
+            self.target(*self.args)
+        except Exception as exc:  # a client that went away: the next session is served all the same
+            print(f"session ended: {exc}", file=sys.stderr, flush=True)
+        self.exitcode = 0
+
+    def join(self, timeout=None):
+        pass
+
+    def is_alive(self):
+        return False
+
+server.multiprocessing = types.SimpleNamespace(Process=InProcessSession)
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind((host, port))
@@ -223,11 +254,16 @@ class EmulatedBoard:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # the server and its forked sessions only
+            os.killpg(self.process.pid, signal.SIGTERM)  # the server and anything it started
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                pass
+        if self.process is not None:
+            # A process of the group stuck inside qemu never acts on SIGTERM: kill what is left.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.process = None
 
     def __enter__(self) -> EmulatedBoard:
