@@ -82,3 +82,24 @@ def test_a_study_file_gives_restrictions_as_a_list(tmp_path: Path) -> None:
         ("pruning.magnitude.sparsity", ("0.5", "0.8")),
         ("pruning.magnitude.scope", ("layer",)),
     )
+
+
+def test_exhaustive_search_queues_the_costly_configurations_last() -> None:
+    """A grid run stopped by --timeout should have measured the untuned space, not a few tuned points."""
+    from dse.study import enqueue_grid
+
+    space = _space(
+        "--pruning",
+        "none",
+        "--precision",
+        "fp32",
+        "--algorithms",
+        "direct,im2col_gemm",
+        "--tuning",
+        "untuned,metaschedule",
+    )
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    queued = enqueue_grid(study, space, seed=0, n_trials=100)
+    order = [t.system_attrs["fixed_params"]["tuning"] for t in study.get_trials(deepcopy=False)]
+    assert queued == len(order) == 4 + 4 * 4  # 4 untuned; 4 tuned at each of 4 budgets
+    assert order[:4] == ["untuned"] * 4 and set(order[4:]) == {"metaschedule"}
