@@ -1,69 +1,116 @@
-"""Search efficiency on a small real space: exhaustive vs TPE, NSGA-II, GP, random and QMC.
+"""Search efficiency on the shipped exhaustive table: every sampler, many seeds, no compilation.
 
-Embedded default data set (digits), tiny_cnn on the host x86 target; every distinct
-configuration is compiled and measured once (joblib cache under the work folder, so a second
-run only replays the samplers), then each guided sampler runs for several seeds on the cached
-evaluations. Prints the table of trials needed to reach 90/95/99% of the exhaustive front's
-hypervolume; writes the plot next to the studies.
+Each sampler runs against the table of ``studies/dlas.toml`` (``studies/tables/``; see
+``dse.replay``): a trial is answered with the accuracy and latency measured there. Printed per
+sampler: the median (and quartiles) over seeds of the trials needed to reach 90/95/99% of the
+exhaustive front's hypervolume, as a fraction of the table's size::
 
-    python bench/search_efficiency.py                      # the default space (28 configurations)
-    python bench/search_efficiency.py --seeds 0,1,2,3,4    # any dse.compare option overrides
+    python -m bench.search_efficiency                   # 20 seeds, trials up to 25% of the table
+    python -m bench.search_efficiency --seeds 40 --json out.json
 
-The default space (tiny_cnn; no pruning or channel pruning at 3 ratios x 2 fine-tune budgets;
-fp32; im2col+GEMM or direct, 2 layouts each) has 28 configurations whose accuracy and latency
-both vary. Run on a quiet machine: the exhaustive pass measures for real (about 10-60 s a
-configuration on 2 cores), the guided replays take a few minutes (GP is the slowest sampler).
+It holds the host CPU shared for its whole run (as a compile does), so a study measuring on
+this host waits for it rather than timing beside it. A live comparison that compiles and
+measures a small space itself is ``python -m dse.compare``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "studies" / "dlas.toml"
+TABLE = ROOT / "studies" / "tables" / "dlas-x86-digits.csv.gz"
 
-DEFAULTS = [
-    "--models",
-    "tiny_cnn",
-    "--pruning",
-    "none,channel",
-    "--precision",
-    "fp32",
-    "--algorithms",
-    "im2col_gemm,direct",
-    "--tuning",
-    "untuned",
-    "--samplers",
-    "tpe,nsga2,gp,random,qmc",
-    "--seeds",
-    "0,1,2",
-    "--n-trials",
-    "10",
-    "--work-dir",
-    "studies/bench-search",
-    "--html",
-    "studies/bench-search/search_efficiency.html",
-    "--csv",
-    "studies/bench-search/search_efficiency.csv",
-]
+
+def _run(table: Any, factory: Any, seed: int, n_trials: int) -> list[float]:
+    from dse.replay import replay
+
+    return replay(table, factory(seed), n_trials)
 
 
 def main(argv: list[str]) -> int:
-    from bench._common import machine_line
-    from dse.compare import main as compare
+    from joblib import Parallel, delayed
 
-    Path("studies/bench-search").mkdir(parents=True, exist_ok=True)
-    overridden = {a.split("=")[0] for a in argv if a.startswith("--")}
-    args: list[str] = []
-    for i in range(0, len(DEFAULTS), 2):
-        if DEFAULTS[i] not in overridden:
-            args += DEFAULTS[i : i + 2]
-    given = args + argv
-    threads = next((given[i + 1] for i, a in enumerate(given[:-1]) if a == "--threads"), None)
-    print(machine_line(int(threads) if threads else os.cpu_count() or 1), flush=True)
-    return compare(given)
+    from bench._common import machine_line
+    from dse.optimize import config_from_args, parse_args
+    from dse.replay import LEVELS, ReplayTable, median_reach, quartiles, samplers, trials_to_reach
+    from dse.table import load_table
+    from search_spaces.targets import cpu_work
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--config", type=Path, default=STUDY, help="the study file the table was measured with")
+    p.add_argument("--table", type=Path, default=TABLE, help="the table (python -m dse.table)")
+    p.add_argument("--seeds", type=int, default=20, help="seeds per sampler (default 20)")
+    p.add_argument("--budget", type=float, default=0.25, help="trials per run, as a fraction of the table")
+    p.add_argument("--samplers", help="comma-separated subset (default: all)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (default: all cores)")
+    p.add_argument("--json", type=Path, help="write one object per sampler here")
+    args = p.parse_args(argv)
+    print(machine_line(args.jobs) + " (replay: no measurement, the table's CPU is in its cpu column)", flush=True)
+
+    start = time.perf_counter()
+    frame = load_table(args.table)
+    config = config_from_args(parse_args(["--config", str(args.config)]))
+    table = ReplayTable.of(config, frame)
+    n_trials = max(1, round(args.budget * table.size))
+    factories = samplers(config, table.space, n_trials)
+    chosen = args.samplers.split(",") if args.samplers else list(factories)
+    unknown = sorted(set(chosen) - set(factories))
+    if unknown:
+        print(f"error: unknown sampler {unknown[0]!r}; choose from {', '.join(factories)}", file=sys.stderr)
+        return 2
+    cpus = set(frame["cpu"].dropna()) if "cpu" in frame else set()
+    print(
+        f"table {args.table.name}: {len(table.measured)} feasible + {len(table.failed)} failed of {table.size} "
+        f"configurations ({table.coverage:.0%} measured{'' if table.coverage >= 1 else '; unmeasured ones fail'}); "
+        f"measured on {', '.join(json.loads(c).get('cpu', {}).get('name', '?') for c in cpus) or '?'}",
+        flush=True,
+    )
+    print(
+        f"{len(chosen)} samplers x {args.seeds} seeds x {n_trials} trials ({args.budget:.0%} of the table)", flush=True
+    )
+    jobs = [(name, seed) for name in chosen for seed in range(args.seeds)]
+    with cpu_work():
+        runs = Parallel(n_jobs=args.jobs)(delayed(_run)(table, factories[name], seed, n_trials) for name, seed in jobs)
+    by_sampler: dict[str, list[list[float]]] = {}
+    for (name, _), shares in zip(jobs, runs, strict=True):
+        by_sampler.setdefault(name, []).append(shares)
+
+    rows = []
+    header = f"{'sampler':18s}" + "".join(f"  to {level:.0%}: median [q1-q3]   " for level in LEVELS) + " final HV"
+    print(header)
+    for name, all_shares in by_sampler.items():
+        row: dict[str, Any] = {"sampler": name, "seeds": len(all_shares), "table_size": table.size}
+        line = f"{name:18s}"
+        for level in LEVELS:
+            reaches = [trials_to_reach(shares, level) for shares in all_shares]
+            median, (q1, q3) = median_reach(reaches), quartiles(reaches)
+            key = f"median_fraction_to_{round(level * 100)}"
+            row[key] = None if median is None else median / table.size
+            row[f"reached_{round(level * 100)}"] = sum(r is not None for r in reaches)
+            shown = "never" if median is None else f"{median / table.size:.1%}"
+            spread = "-".join("never" if q is None else f"{q / table.size:.1%}" for q in (q1, q3))
+            line += f"  {shown:>7s} [{spread:>13s}]"
+        row["final_hv_share_median"] = sorted(shares[-1] for shares in all_shares)[len(all_shares) // 2]
+        line += f"  {row['final_hv_share_median']:.3f}"
+        print(line)
+        rows.append(row)
+    print(
+        f"fractions are trials / {table.size} configurations; a seed that never reached a level counts as "
+        f"slowest (never: the median seed did not reach it within {n_trials} trials); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
     sys.exit(main(sys.argv[1:]))

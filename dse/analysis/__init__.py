@@ -10,7 +10,15 @@ from dse.analysis._compare_html import render_compare_html
 from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
 from dse.analysis._effects import Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
 from dse.analysis._frames import feasible, load_studies, study_frame, trials_frame
-from dse.analysis._front import accuracy_ties, front, hypervolume, pareto_mask, reference_point
+from dse.analysis._front import (
+    accuracy_ties,
+    front,
+    hypervolume,
+    loss_points,
+    losses_hypervolume,
+    pareto_mask,
+    reference_point,
+)
 from dse.analysis._html import render_html
 from dse.analysis._text import render
 from dse.core.layers import LAYERS
@@ -37,6 +45,8 @@ __all__ = [
     "hypervolume",
     "interactions",
     "load_studies",
+    "loss_points",
+    "losses_hypervolume",
     "matched_pairs",
     "pareto_mask",
     "reach_table",

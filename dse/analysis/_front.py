@@ -96,13 +96,17 @@ def reference_point(reference_front: pd.DataFrame, cloud: pd.DataFrame | None = 
 
 def hypervolume(points: pd.DataFrame, reference: np.ndarray) -> float:
     """Hypervolume of ``points`` w.r.t. ``reference`` (points not better than it add nothing)."""
+    if points.empty:
+        return 0.0
+    return losses_hypervolume(loss_points(points), reference)
+
+
+def losses_hypervolume(losses: np.ndarray, reference: np.ndarray) -> float:
+    """Hypervolume of minimization vectors (rows of :func:`loss_points`) w.r.t. ``reference``."""
     import numpy as np
     from optuna._hypervolume import compute_hypervolume
 
-    if points.empty:
-        return 0.0
-    losses = loss_points(points)
-    losses = losses[np.all(losses < reference, axis=1)]
+    losses = losses[np.all(losses < reference, axis=1)] if len(losses) else losses
     if len(losses) == 0:
         return 0.0
     return float(compute_hypervolume(losses, reference))

@@ -86,3 +86,30 @@ def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Pat
     ).stdout
     listed = {entry["number"] for entry in __import__("json").loads(out)}
     assert listed == {trial.number for trial in study.best_trials}
+
+
+def test_a_finished_grid_study_is_a_table_that_samplers_replay(work_dir: Path, tmp_path: Path, capsys) -> None:
+    """dse.table writes the exhaustive study with full records; a replay over it reaches its front."""
+    import json
+
+    from dse.optimize import config_from_args, parse_args
+    from dse.replay import ReplayTable, replay, trials_to_reach
+    from dse.table import load_table
+    from dse.table import main as table_main
+
+    study = _run_study(work_dir, "e2e", n_trials=3)
+    out = tmp_path / "e2e.csv.gz"
+    assert table_main(["--storage", f"sqlite:///{work_dir / 'e2e.db'}", "--study-name", "e2e", "--out", str(out)]) == 0
+    assert "3 trials (COMPLETE 3) written" in capsys.readouterr().out
+    frame = load_table(out)
+    assert len(frame) == 3 and set(frame["state"]) == {"COMPLETE"}
+    record = json.loads(frame["record"][0])
+    assert record["latency"]["n_samples"] == 3 and "apache-tvm" in json.loads(frame["versions"][0])
+    assert json.loads(frame["cpu"][0])["cpu"]["name"]  # the CPU the table was measured on
+    flags = [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default,im2col_gemm", "--work-dir", str(work_dir)]
+    table = ReplayTable.of(config_from_args(parse_args(flags)), frame)
+    assert table.size == 3 and table.coverage == 1.0
+    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 20)
+    assert trials_to_reach(shares, 0.999) is not None  # every configuration is in the table
+    assert {tuple(t.values) for t in study.best_trials} <= set(table.measured.values())
+    assert table_main(["--storage", f"sqlite:///{work_dir / 'e2e.db'}", "--study-name", "nope", "--out", str(out)]) == 2

@@ -1,0 +1,160 @@
+"""Samplers replayed against a measured table: search efficiency with no compilation.
+
+A table (``dse.table``) holds the outcome of every distinct configuration of a study's space.
+A replay runs an Optuna sampler over the same space (the study file's) and answers each trial
+from the table: the accuracy and latency measured there, pruned where the space says the
+choices do not fit, failed where the table has no measurement. After every trial it records
+the hypervolume of what the run has found, as a share of the whole table's front; the number
+of trials to reach 90/95/99% of it, over many seeds, is what a sampler costs on that space.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import optuna
+    import pandas as pd
+
+    from dse.core.config import StudyConfig
+    from search_spaces import SearchSpace
+
+LEVELS = (0.90, 0.95, 0.99)
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+@dataclass
+class ReplayTable:
+    """A study's space and, per distinct configuration (its Optuna params), what was measured."""
+
+    space: SearchSpace
+    grid: dict[str, list[Any]]
+    #: params key -> (accuracy, latency_ms) of a configuration measured feasible.
+    measured: dict[str, tuple[float, float]]
+    #: params keys of configurations the table records as failed (or pruned).
+    failed: set[str]
+    #: configurations the exhaustive search must measure (the space's compatible ones).
+    size: int
+    reference: np.ndarray
+    best_hypervolume: float
+
+    @classmethod
+    def of(cls, config: StudyConfig, frame: pd.DataFrame) -> ReplayTable:
+        """The table of ``frame`` (``dse.table.load_table``) over ``config``'s space."""
+        import optuna
+
+        from dse.analysis import front, losses_hypervolume, reference_point
+        from search_spaces import SearchSpace, distinct_configurations
+
+        space = SearchSpace(config.space, config.dataset, config.target)
+        measured: dict[str, tuple[float, float]] = {}
+        failed: set[str] = set()
+        for row in frame.itertuples(index=False):
+            key = _params_key(json.loads(str(row.params)))
+            if row.state == "COMPLETE" and row.accuracy == row.accuracy and row.latency_ms == row.latency_ms:
+                measured.setdefault(key, (float(row.accuracy), float(row.latency_ms)))  # NaN != NaN
+            elif row.state in ("FAIL", "PRUNED"):
+                failed.add(key)
+        failed -= set(measured)  # a configuration that failed once and then completed counts as measured
+        compatible = 0
+        for params in distinct_configurations(space):
+            if space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None:  # type: ignore[arg-type]
+                compatible += 1
+        import pandas as pd
+
+        cloud = pd.DataFrame(list(measured.values()), columns=["accuracy", "latency_ms"])
+        if cloud.empty:
+            raise ValueError("the table has no feasible measurement: nothing to replay against")
+        reference_front = front(cloud)
+        reference = reference_point(reference_front, cloud)
+        from dse.analysis import loss_points
+
+        best = losses_hypervolume(loss_points(reference_front), reference)
+        return cls(space, space.grid(), measured, failed, compatible, reference, best)
+
+    @property
+    def coverage(self) -> float:
+        """The share of the space's configurations the table has an outcome for."""
+        return min(1.0, (len(self.measured) + len(self.failed)) / max(self.size, 1))
+
+
+def samplers(
+    config: StudyConfig, space: SearchSpace, budget: int
+) -> dict[str, Callable[[int], optuna.samplers.BaseSampler]]:
+    """Every sampler the replay compares, by name, each a factory of a seeded sampler: dse's
+    own ``--sampler`` choices (``tpe`` is multivariate TPE with groups), and TPE's other modes."""
+    import optuna
+
+    from dse.core.config import SAMPLERS
+    from dse.study import make_sampler
+
+    def ours(name: str) -> Callable[[int], optuna.samplers.BaseSampler]:
+        return lambda seed: make_sampler(replace(config, sampler=name, seed=seed, n_trials=budget), space)
+
+    made: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+        "tpe-independent": lambda seed: optuna.samplers.TPESampler(seed=seed),
+        "tpe-multivariate": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True),
+    }
+    made.update({name: ours(name) for name in SAMPLERS if name != "grid"})
+    return made
+
+
+def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: int) -> list[float]:
+    """Run ``sampler`` for ``n_trials`` against ``table``; the hypervolume share after each trial."""
+    import numpy as np
+    import optuna
+
+    from dse.analysis import DiscreteTrial, losses_hypervolume
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # TPE's group=True
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    losses: list[tuple[float, float]] = []
+    share, shares = 0.0, []
+    for _ in range(n_trials):
+        trial = study.ask()
+        config = table.space.suggest(DiscreteTrial(trial, table.grid))  # type: ignore[arg-type]
+        outcome = table.measured.get(_params_key(trial.params))
+        if outcome is not None:
+            study.tell(trial, list(outcome))
+            losses.append((-outcome[0], float(np.log10(outcome[1]))))
+            share = losses_hypervolume(np.array(losses), table.reference) / table.best_hypervolume
+        elif table.space.incompatibility(config) is not None:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:  # failed when measured, or not in the table
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        shares.append(share)
+    return shares
+
+
+def trials_to_reach(shares: Sequence[float], level: float) -> int | None:
+    """The first trial (1-based) after which ``shares`` is at least ``level``; None if never."""
+    return next((i + 1 for i, share in enumerate(shares) if share >= level - 1e-12), None)
+
+
+def median_reach(reaches: Sequence[int | None]) -> float | None:
+    """The median over seeds, a seed that never got there counting as the slowest; None when
+    the median seed never got there."""
+    ordered = sorted(reaches, key=lambda r: float("inf") if r is None else r)
+    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
+    if any(r is None for r in middle):
+        return None
+    return float(statistics.mean(r for r in middle if r is not None))
+
+
+def quartiles(reaches: Sequence[int | None]) -> tuple[float | None, float | None]:
+    """25th and 75th percentile of ``reaches`` over seeds (None where that seed never got there)."""
+    import numpy as np
+
+    values = np.array([np.inf if r is None else r for r in reaches], dtype=float)
+    low, high = (float(v) for v in np.percentile(values, [25, 75], method="nearest"))
+    return (None if np.isinf(low) else low), (None if np.isinf(high) else high)

@@ -1,0 +1,77 @@
+"""Replaying samplers against a table: hypervolume shares, reach counts, and the table's file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from dse.core.errors import UsageError
+from dse.optimize import config_from_args, parse_args
+from dse.replay import ReplayTable, median_reach, quartiles, replay, samplers, trials_to_reach
+from dse.table import load_table
+from search_spaces import SearchSpace, distinct_configurations
+
+FLAGS = ["--models", "tiny_cnn", "--pruning", "none", "--precision", "fp32,int8", "--tuning", "untuned"]
+FLAGS += ["--algorithms", "direct,im2col_gemm,winograd"]
+
+
+def _config():  # type: ignore[no-untyped-def]
+    return config_from_args(parse_args(FLAGS))
+
+
+def _frame(skip: int = 0) -> pd.DataFrame:
+    """A table of the space's compatible configurations with distinct made-up objectives
+    (accuracy falls as latency falls, so several points are on the front); ``skip`` leaves the
+    last ones out, as a partial run would."""
+    config = _config()
+    space = SearchSpace(config.space, config.dataset, config.target)
+    rows = []
+    compatible = [
+        p
+        for p in distinct_configurations(space)
+        if not space.incompatibility(space.suggest(optuna.trial.FixedTrial(p)))
+    ]
+    for i, params in enumerate(compatible[: len(compatible) - skip]):
+        rows.append(
+            {"state": "COMPLETE", "params": json.dumps(params), "accuracy": 0.5 + 0.04 * i, "latency_ms": 1.0 + i}
+        )
+    return pd.DataFrame(rows)
+
+
+def test_a_run_over_the_whole_table_reaches_its_whole_hypervolume() -> None:
+    table = ReplayTable.of(_config(), _frame())
+    assert table.size == len(table.measured) and table.coverage == 1.0
+    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 200)
+    assert shares == sorted(shares)  # what a run has found never shrinks
+    assert shares[-1] == pytest.approx(1.0)
+    assert trials_to_reach(shares, 0.95) is not None
+
+
+def test_every_sampler_runs_and_a_missing_measurement_fails_its_trial() -> None:
+    config = _config()
+    table = ReplayTable.of(config, _frame(skip=2))
+    assert table.coverage < 1.0
+    for name, factory in samplers(config, table.space, budget=6).items():
+        shares = replay(table, factory(0), 6)
+        assert len(shares) == 6 and all(0.0 <= s <= 1.0 + 1e-9 for s in shares), name
+
+
+def test_reach_statistics() -> None:
+    assert trials_to_reach([0.1, 0.5, 0.95, 1.0], 0.95) == 3
+    assert trials_to_reach([0.1, 0.5], 0.9) is None
+    assert median_reach([3, 5, None]) == 5.0
+    assert median_reach([3, None, None]) is None  # the median seed never got there
+    assert median_reach([2, 4]) == 3.0
+    assert quartiles([1, 2, None, None]) == (2.0, None)
+
+
+def test_a_missing_or_foreign_table_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        load_table(tmp_path / "nope.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(UsageError, match="is not a dse table"):
+        load_table(tmp_path / "other.csv")
