@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-remeasure", type=int, default=2, help="extra measurements a noisy one may get (default 2)")
     p.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the budget, run at most N matched-pair trials that confirm or reject the "
+        "across-layer interactions the study suggests, and report each (default 0: none)",
+    )
+    p.add_argument(
         "--remeasure-front",
         action="store_true",
         help="time the Pareto front's libraries again at the end (kept under <work-dir>/artifacts)",
@@ -261,6 +269,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
         n_jobs=args.n_jobs,
         max_retries=args.max_retries,
         remeasure_front=args.remeasure_front,
+        verify=args.verify,
         heartbeat_interval_s=args.heartbeat_interval,
         report=args.report,
     )

@@ -105,7 +105,12 @@ def run(config: StudyConfig) -> str:
     if config.sampler == "grid":
         enqueue_grid(study, space, config.seed, config.n_trials)
     run_study(config, space, weights, study)
-    text = summary(study, redact(config.storage))
+    verification = ""
+    if config.verify:
+        from dse.verify import verify_study
+
+        verification = verify_study(config, space, weights, study)
+    text = summary(study, redact(config.storage)) + (f"\n{verification}" if verification else "")
     return text if not config.report else f"{text}\n{_report_lines(study, config)}"
 
 

@@ -315,24 +315,41 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
+#: An interaction question: does swapping ``a1``/``a2`` in ``layer`` depend on ``by``?
+Question = tuple[str, str, str, str]
+
+
+def questions(pairs: list[Pair]) -> list[tuple[Question, dict[str, list[Pair]], list[Pair]]]:
+    """Every (layer, a1, a2, by) the pairs bear on, with the swap's pairs per level of ``by``."""
+    grouped: dict[tuple[str, str, str], list[Pair]] = defaultdict(list)
+    for p in pairs:
+        grouped[(p.layer, p.a1, p.a2)].append(p)
+    out = []
+    for (layer, a1, a2), ps in sorted(grouped.items()):
+        for by in [*(o for o in LAYERS if o != layer), "target"]:
+            levels: dict[str, list[Pair]] = defaultdict(list)
+            for p in ps:
+                levels[p.context[by]].append(p)
+            out.append(((layer, a1, a2, by), dict(levels), ps))
+    return out
+
+
+def is_tested(levels: dict[str, list[Pair]], thresholds: Thresholds) -> bool:
+    """Whether :func:`interactions` tests a question: two levels with ``min_pairs`` pairs each."""
+    return sum(len(lp) >= thresholds.min_pairs for lp in levels.values()) >= 2
+
+
 def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Interaction]:
     """Effects of one layer whose direction or presence depends on another layer or the target.
 
     Every (swap, ``by``) with two or more levels of ``min_pairs`` pairs is tested; claims are
     the contrasting ones whose Holm-adjusted p-value over all those tests is below ``alpha``.
     """
-    grouped: dict[tuple[str, str, str], list[Pair]] = defaultdict(list)
-    for p in pairs:
-        grouped[(p.layer, p.a1, p.a2)].append(p)
     tests: list[tuple[Interaction, list[list[float]]]] = []
-    for (layer, a1, a2), ps in sorted(grouped.items()):
-        for by in [*(o for o in LAYERS if o != layer), "target"]:
-            levels: dict[str, list[Pair]] = defaultdict(list)
-            for p in ps:
-                levels[p.context[by]].append(p)
+    for (layer, a1, a2, by), levels, ps in questions(pairs):
+        if is_tested(levels, thresholds):
             tested = [[p.log_ratio for p in lp] for lp in levels.values() if len(lp) >= thresholds.min_pairs]
-            if len(tested) >= 2:
-                tests.append((_contrast(layer, a1, a2, by, levels, ps, thresholds), tested))
+            tests.append((_contrast(layer, a1, a2, by, levels, ps, thresholds), tested))
     spread = [within_variance(groups) for _, groups in tests]
     dof = sum(d for _, d in spread)
     floor = sum(v * d for v, d in spread) / dof if dof else 0.0

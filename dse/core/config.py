@@ -125,6 +125,8 @@ class StudyConfig:
     heartbeat_interval_s: float = 20.0
     #: Write the HTML report and the trials CSV beside the study at the end.
     report: bool = True
+    #: At most this many extra trials that confirm or reject the interactions the study suggests.
+    verify: int = 0
 
     def __post_init__(self) -> None:
         _require(self.n_jobs > 0, f"--n-jobs must be > 0, got n_jobs={self.n_jobs}")
@@ -140,6 +142,7 @@ class StudyConfig:
             "(give a folder, or leave it out for <work-dir>/tuning/<target>)",
         )
         _require(self.n_trials > 0, f"--n-trials must be > 0, got n_trials={self.n_trials}")
+        _require(self.verify >= 0, f"--verify must be >= 0, got verify={self.verify}")
         _require(self.timeout_s is None or self.timeout_s > 0, f"--timeout must be > 0, got timeout={self.timeout_s}")
         _require(self.sampler in SAMPLERS, f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         _require(self.threads > 0, f"--threads must be > 0, got threads={self.threads}")

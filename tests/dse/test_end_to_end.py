@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 from dse.optimize import main
+from tests._studyrun import FAST
 from tests.conftest import FAST_TRIAL_FLAGS
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +114,32 @@ def test_a_finished_grid_study_is_a_table_that_samplers_replay(work_dir: Path, t
     assert trials_to_reach(shares, 0.999) is not None  # every configuration is in the table
     assert {tuple(t.values) for t in study.best_trials} <= set(table.measured.values())
     assert table_main(["--storage", f"sqlite:///{work_dir / 'e2e.db'}", "--study-name", "nope", "--out", str(out)]) == 2
+
+
+def test_verify_runs_matched_pair_trials_in_the_study_and_reports_each_question(
+    work_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from dse.verify import VERIFY_ATTR
+
+    storage = f"sqlite:///{tmp_path / 'verify.db'}"
+    # 2 pruning x 2 precisions x 4 algorithm variants: two pruning contexts behind every
+    # precision-by-algorithm cell, so a verification pair can be found for each.
+    flags = [*FAST, "--precision", "fp32,int8", "--algorithms", "direct,im2col_gemm", "--pruning", "none,magnitude"]
+    flags += ["--param", "pruning.magnitude.sparsity=0.5", "--param", "pruning.magnitude.scope=global"]
+    flags += ["--param", "pruning.magnitude.finetune_epochs=0", "--sampler", "random"]
+    flags += ["--n-trials", "6", "--storage", storage, "--work-dir", str(work_dir), "--no-report"]
+    assert main([*flags, "--verify", "4"]) == 0
+    printed = capsys.readouterr().out
+    study = optuna.load_study(study_name="dse-x86-digits", storage=storage)
+    extra = [t for t in study.get_trials() if VERIFY_ATTR in t.user_attrs]
+    assert 0 < len(extra) <= 4 and len(study.trials) == 6 + len(extra), printed
+    assert f"Verification (--verify 4): {len(extra)} matched-pair trials for" in printed
+    assert any(word in printed for word in (" confirmed ", " rejected ", " untested "))
+    # Every verification trial completes a matched pair: it differs from a measured trial in one layer.
+    measured = [t.params for t in study.get_trials() if VERIFY_ATTR not in t.user_attrs]
+    for trial in extra:
+        assert any(
+            sum(trial.params.get(k) != m.get(k) for k in {*trial.params, *m} if "." not in k) == 1 for m in measured
+        )
+    assert main([*flags, "--verify", "4"]) == 0  # resumed: the verification budget is spent
+    assert len(optuna.load_study(study_name="dse-x86-digits", storage=storage).trials) == len(study.trials)

@@ -1,0 +1,227 @@
+"""Verification by experiment: the few matched-pair trials that settle an interaction question.
+
+A guided study rarely holds the matched pairs an interaction test needs (two levels of the
+second layer with ``min_pairs`` pairs each), so its analysis explains little across layers.
+:func:`plan` turns its open questions into trials: for a question "does swapping ``a1``/``a2``
+in ``layer`` depend on ``by``?", each new trial is the *partner* of a measured one (the same
+configuration with ``layer`` swapped), so it adds exactly one pair at that trial's level of
+``by``. Questions are served in order (claims first, to confirm them; then the largest observed
+contrast), each only when the budget left can make it testable. :func:`verdicts` then reads
+each question from the analysis of the study with those trials added: confirmed (claimed),
+rejected (tested, not claimed), or untested.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from statistics import median
+from typing import TYPE_CHECKING, Any
+
+from dse.analysis._effects import Pair, Question, Thresholds, interactions, is_tested, questions
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Layers a partner cannot be made for by swapping one choice: another runtime brings or drops
+#: TVM's algorithm and tuning layers, so it is not "all else equal".
+_NOT_SWAPPED = ("runtime",)
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    """A partner trial: ``params`` (Optuna params) for ``question`` at ``level`` of its ``by``."""
+
+    params: dict[str, Any]
+    question: Question
+    level: str
+
+    def describe(self) -> str:
+        layer, a1, a2, by = self.question
+        return f"{layer} {a1} vs {a2} by {by}={self.level}"
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)
+
+
+def _layer_params(params: Mapping[str, Any], layer: str) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k == layer or k.startswith(f"{layer}.")}
+
+
+def _spread(values_by_level: list[float]) -> float:
+    return max(values_by_level) - min(values_by_level) if len(values_by_level) > 1 else 0.0
+
+
+def _priority(
+    question: Question, levels: dict[str, list[Pair]], rows: pd.DataFrame, claimed: set[Question]
+) -> tuple[bool, float]:
+    """Claims first (to confirm them); then how much the swap's effect seems to vary with ``by``:
+    the spread of its median paired log ratio over levels or, before two levels have pairs, of
+    the unpaired difference of mean log latency (a1 rows against a2 rows at each level)."""
+    import numpy as np
+
+    layer, a1, a2, by = question
+    paired = [median(p.log_ratio for p in lp) for lp in levels.values() if lp]
+    if len(paired) > 1:
+        return (question in claimed, _spread(paired))
+    unpaired = []
+    for _, at_level in rows.groupby(f"{by}_label"):
+        mean = {
+            label: np.log(at_level.loc[at_level[f"{layer}_label"] == label, "latency_ms"]).mean() for label in (a1, a2)
+        }
+        if not any(np.isnan(v) for v in mean.values()):
+            unpaired.append(float(mean[a1] - mean[a2]))
+    return (question in claimed, _spread(unpaired))
+
+
+def _all_questions(points: pd.DataFrame, pairs: list[Pair]) -> dict[Question, dict[str, list[Pair]]]:
+    """The questions the pairs bear on, and every other swap of two measured choices by any layer."""
+    from dse.core.layers import LAYERS
+
+    found: dict[Question, dict[str, list[Pair]]] = {q: levels for q, levels, _ in questions(pairs)}
+    for layer in LAYERS:
+        labels = sorted(str(v) for v in points[f"{layer}_label"].dropna().unique())
+        for i, a1 in enumerate(labels):
+            for a2 in labels[i + 1 :]:
+                for by in LAYERS:
+                    if by != layer:
+                        found.setdefault((layer, a1, a2, by), {})
+    return found
+
+
+def plan(
+    points: pd.DataFrame,
+    pairs: list[Pair],
+    params_of: Mapping[int, Mapping[str, Any]],
+    budget: int,
+    valid: Callable[[dict[str, Any]], bool],
+    thresholds: Thresholds | None = None,
+    pairs_per_level: int = 3,
+) -> list[PlannedTrial]:
+    """At most ``budget`` partner trials that make the most telling open questions testable.
+
+    ``points``: one target's feasible rows of one study (its ``trial`` numbers key
+    ``params_of``); ``valid``: whether a configuration fits the study's space. Each question
+    gets ``pairs_per_level`` pairs at two levels (at least ``min_pairs``): with only two, the
+    F-test has two degrees of freedom and the correction over all tests rejects even a clear
+    reversal.
+    """
+    thresholds = thresholds or Thresholds()
+    claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
+    known = {_key(params) for params in params_of.values()}
+    rows = [row for _, row in points.iterrows() if int(row["trial"]) in params_of]
+    open_questions = []
+    for question, levels in _all_questions(points, pairs).items():
+        layer, _, _, by = question
+        if layer in _NOT_SWAPPED or by == "target":  # a trial cannot be added on another target
+            continue
+        open_questions.append((_priority(question, levels, points, claimed), question, levels))
+    open_questions.sort(key=lambda entry: entry[0], reverse=True)
+
+    planned: list[PlannedTrial] = []
+    served: set[Question] = set()
+    # A small space may not hold pairs_per_level contexts at a level: then min_pairs, second.
+    for wanted in dict.fromkeys((max(pairs_per_level, thresholds.min_pairs), thresholds.min_pairs)):
+        for _, question, levels in open_questions:
+            if len(planned) >= budget:
+                return planned
+            if question in served:
+                continue
+            found = _partners(question, levels, rows, params_of, known, valid, wanted, budget - len(planned))
+            for trial in found:
+                known.add(_key(trial.params))
+            if found:
+                served.add(question)
+            planned += found
+    return planned
+
+
+def _partners(
+    question: Question,
+    levels: dict[str, list[Pair]],
+    rows: list[pd.Series],
+    params_of: Mapping[int, Mapping[str, Any]],
+    known: set[str],
+    valid: Callable[[dict[str, Any]], bool],
+    wanted: int,
+    room: int,
+) -> list[PlannedTrial]:
+    """Trials that bring two levels of ``by`` to ``wanted`` pairs within ``room`` (or none).
+
+    A measured trial with ``a1`` or ``a2`` gets its partner (one trial, one pair); one with
+    another choice of ``layer`` at that level gets both (two trials, one pair)."""
+    layer, a1, a2, by = question
+    column = f"{layer}_label"
+    templates: dict[str, dict[str, Any]] = {}
+    by_level: dict[str, list[pd.Series]] = {}
+    for row in rows:
+        if row[column] in (a1, a2):
+            templates.setdefault(str(row[column]), _layer_params(params_of[int(row["trial"])], layer))
+        by_level.setdefault(str(row[f"{by}_label"]), []).append(row)
+    if len(templates) < 2:
+        return []
+
+    def swapped(row: pd.Series, label: str) -> dict[str, Any] | None:
+        own = params_of[int(row["trial"])]
+        partner = {k: v for k, v in own.items() if k not in _layer_params(own, layer)}
+        partner.update(templates[label])
+        return None if _key(partner) in known or not valid(partner) else partner
+
+    def pairs_at(level: str, need: int) -> list[PlannedTrial]:
+        found: list[PlannedTrial] = []
+        ranked = sorted(by_level[level], key=lambda row: row[column] not in (a1, a2))  # one-trial pairs first
+        for row in ranked:
+            if need <= 0:
+                break
+            labels = [a2 if row[column] == a1 else a1] if row[column] in (a1, a2) else [a1, a2]
+            made = [swapped(row, label) for label in labels]
+            if any(m is None for m in made):
+                continue
+            for partner in made:
+                assert partner is not None
+                known.add(_key(partner))
+                found.append(PlannedTrial(partner, question, level))
+            need -= 1
+        if need > 0:  # this level cannot be made testable: give its trials back
+            for trial in found:
+                known.discard(_key(trial.params))
+            return []
+        return found
+
+    # the levels closest to testable first: fewest trials to add
+    order = sorted(by_level, key=lambda level: (-len(levels.get(level, [])), level))
+    chosen: list[PlannedTrial] = []
+    ready = 0
+    for level in order:
+        found = pairs_at(level, wanted - len(levels.get(level, [])))
+        if wanted > len(levels.get(level, [])) and not found:
+            continue
+        if len(chosen) + len(found) > room:
+            for trial in found:
+                known.discard(_key(trial.params))
+            continue
+        chosen += found
+        ready += 1
+        if ready >= 2:
+            return chosen
+    for trial in chosen:
+        known.discard(_key(trial.params))
+    return []
+
+
+def verdicts(asked: list[Question], pairs: list[Pair], thresholds: Thresholds | None = None) -> dict[Question, str]:
+    """Each asked question after verification: ``confirmed``, ``rejected`` or ``untested``."""
+    thresholds = thresholds or Thresholds()
+    claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
+    tested = {question for question, levels, _ in questions(pairs) if is_tested(levels, thresholds)}
+    return {q: "confirmed" if q in claimed else "rejected" if q in tested else "untested" for q in asked}
+
+
+def describe(question: Question) -> str:
+    layer, a1, a2, by = question
+    return f"does {layer} {a1} vs {a2} depend on {by}?"
+
+
+__all__ = ["PlannedTrial", "describe", "plan", "verdicts"]

@@ -1,0 +1,81 @@
+"""``--verify N``: after the budget, the matched-pair trials that settle the study's
+interaction questions, run in the same study (``dse.analysis._verify`` plans them).
+
+Each planned trial is queued with the question it serves (user attribute ``dse_verification``),
+so a resumed study counts what it already ran against N and reports every question asked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from dse.core.config import StudyConfig
+    from search_spaces import SearchSpace
+    from search_spaces.models import ResolvedWeights
+
+VERIFY_ATTR = "dse_verification"
+
+
+def _fits(space: SearchSpace, params: dict[str, Any]) -> bool:
+    """Whether ``params`` name a configuration of ``space`` whose choices work together."""
+    import optuna
+
+    try:
+        return space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None  # type: ignore[arg-type]
+    except (ValueError, KeyError):  # a value outside the space's grid, or a missing parameter
+        return False
+
+
+def verify_study(
+    config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], study: optuna.Study
+) -> str:
+    """Plan, run and report the verification trials (at most ``config.verify`` over all runs)."""
+    import optuna
+
+    from dse.analysis import analyze
+    from dse.analysis._verify import describe, plan, verdicts
+    from dse.engine import run_study
+    from dse.lifecycle import Budget
+    from dse.study import redact
+
+    budget = Budget(study, 0, config.work_dir, redact(config.storage), config.heartbeat_interval_s, config.max_retries)
+    if budget.finished() < config.n_trials:  # stopped by --timeout: a queue would run first
+        return f"Verification (--verify {config.verify}) waits for the study's budget: re-run to finish it first"
+    analysis = analyze([study], evaluator=None)
+    trials = study.get_trials(deepcopy=False)
+    earlier = [t for t in trials if VERIFY_ATTR in t.user_attrs]
+    room = config.verify - len(earlier)
+    target = analysis.targets.get(config.target)
+    planned = []
+    if room > 0 and target is not None:
+        complete = {t.number: t.params for t in trials if t.state is optuna.trial.TrialState.COMPLETE}
+        planned = plan(target.points, target.pairs, complete, room, lambda p: _fits(space, p), analysis.thresholds)
+    for trial in planned:
+        study.enqueue_trial(trial.params, user_attrs={VERIFY_ATTR: json.dumps(list(trial.question))})
+    if planned:
+        run_study(replace(config, n_trials=budget.used()), space, weights, study)  # the queue is in `used` already
+        analysis = analyze([study], evaluator=None)
+        target = analysis.targets.get(config.target)
+    asked = list(
+        dict.fromkeys(
+            tuple(json.loads(t.user_attrs[VERIFY_ATTR]))
+            for t in study.get_trials(deepcopy=False)
+            if VERIFY_ATTR in t.user_attrs
+        )
+    )
+    if not asked:
+        return f"Verification (--verify {config.verify}): no open interaction question the space can answer"
+    status = verdicts(asked, target.pairs if target else [], analysis.thresholds)
+    runs = sum(1 for t in study.get_trials(deepcopy=False) if VERIFY_ATTR in t.user_attrs)
+    counts = {word: sum(v == word for v in status.values()) for word in ("confirmed", "rejected", "untested")}
+    lines = [
+        f"Verification (--verify {config.verify}): {runs} matched-pair trials for {len(asked)} questions: "
+        + ", ".join(f"{n} {word}" for word, n in counts.items())
+    ]
+    lines += [f"  {status[q]:9s} {describe(q)}" for q in asked]
+    return "\n".join(lines)

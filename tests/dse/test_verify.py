@@ -1,0 +1,74 @@
+"""Verification by experiment, on synthetic studies whose truth is known: a sparse "guided"
+study plus the partner trials :func:`plan` asks for, answered from the full grid."""
+
+from __future__ import annotations
+
+import random
+
+import optuna
+
+from dse.analysis import analyze
+from dse.analysis._synthetic import add_trials, new_study
+from dse.analysis._verify import plan, verdicts
+from tests.dse.test_analyze import SPACE, accuracy, additive_latency, reversal_latency
+
+
+def _sparse_and_truth(latency, keep_share: float, seed: int):  # type: ignore[no-untyped-def]
+    """The full grid (truth) and a study holding a random ``keep_share`` of its trials."""
+    truth = new_study("truth")
+    add_trials(truth, SPACE, latency, accuracy, cv=0.02, seed=seed)
+    rng = random.Random(seed)
+    sparse = new_study("guided")
+    for trial in truth.get_trials():
+        if rng.random() < keep_share:
+            sparse.add_trial(trial)
+    return truth, sparse
+
+
+def _verify(truth: optuna.Study, sparse: optuna.Study, budget: int):  # type: ignore[no-untyped-def]
+    """Plan partner trials, "run" them (copy the truth's trial of those params), re-analyze."""
+    target = analyze([sparse], evaluator=None).targets["x86"]
+    params_of = {t.number: t.params for t in sparse.get_trials()}
+    by_params = {tuple(sorted(t.params.items())): t for t in truth.get_trials()}
+    planned = plan(
+        target.points, target.pairs, params_of, budget, valid=lambda p: tuple(sorted(p.items())) in by_params
+    )
+    for trial in planned:
+        sparse.add_trial(by_params[tuple(sorted(trial.params.items()))])
+    after = analyze([sparse], evaluator=None).targets["x86"]
+    asked = list(dict.fromkeys(trial.question for trial in planned))
+    return planned, verdicts(asked, after.pairs), after
+
+
+def test_a_planted_reversal_the_sparse_study_missed_is_confirmed_by_the_extra_trials() -> None:
+    truth, sparse = _sparse_and_truth(reversal_latency, keep_share=0.3, seed=7)
+    before = analyze([sparse], evaluator=None).targets["x86"]
+    assert before.interactions == []  # 16 of 36 configurations: too few matched pairs to say
+    planned, status, after = _verify(truth, sparse, budget=16)
+    assert 0 < len(planned) <= 16
+    assert status[("algorithm", "direct", "im2col_gemm", "precision")] == "confirmed"
+    assert {(i.layer, i.by, i.kind) for i in after.interactions} == {("algorithm", "precision", "reversal")}
+
+
+def test_verification_of_an_additive_space_confirms_nothing() -> None:
+    """No interaction is planted: whatever the plan asks, no claim may come out of it."""
+    asked = 0
+    for seed in range(4):
+        truth, sparse = _sparse_and_truth(additive_latency, keep_share=0.35, seed=seed)
+        _, status, after = _verify(truth, sparse, budget=16)
+        asked += len(status)
+        assert after.interactions == []
+        assert set(status.values()) <= {"rejected", "untested"}
+    assert asked >= 4  # the plans did ask questions
+
+
+def test_the_plan_never_asks_for_a_measured_or_invalid_configuration() -> None:
+    _, sparse = _sparse_and_truth(reversal_latency, keep_share=0.3, seed=5)
+    target = analyze([sparse], evaluator=None).targets["x86"]
+    params_of = {t.number: t.params for t in sparse.get_trials()}
+    measured = {tuple(sorted(p.items())) for p in params_of.values()}
+    planned = plan(target.points, target.pairs, params_of, 8, valid=lambda p: p.get("tuning") == "untuned")
+    assert len(planned) <= 8
+    keys = [tuple(sorted(t.params.items())) for t in planned]
+    assert len(set(keys)) == len(keys) and not set(keys) & measured
+    assert all(t.params["tuning"] == "untuned" for t in planned)
