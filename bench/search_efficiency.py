@@ -28,10 +28,22 @@ STUDY = ROOT / "studies" / "dlas.toml"
 TABLE = ROOT / "studies" / "tables" / "dlas-x86-digits.csv.gz"
 
 
-def _run(table: Any, factory: Any, seed: int, n_trials: int) -> list[float]:
-    from dse.replay import replay
+def _run(table: Any, factory: Any, seed: int, n_trials: int, checks: Any) -> tuple[list[float], dict[str, int]]:
+    """One seeded run: its hypervolume shares and, with ``checks`` = (reference claims, trials,
+    verification trials), the count of its claims that are true, false and missed, before and
+    after --verify."""
+    from dse.replay import claims, replay, verified_claims
 
-    return replay(table, factory(seed), n_trials)
+    run = replay(table, factory(seed), n_trials)
+    counts: dict[str, int] = {}
+    if checks is not None:
+        reference, budget, verify = checks
+        keys = run.measured_within(budget)
+        for stage, found in (("guided", claims(table, keys)), ("verified", verified_claims(table, keys, verify))):
+            counts[f"{stage}_true"] = len(found & reference)
+            counts[f"{stage}_false"] = len(found - reference)
+            counts[f"{stage}_missed"] = len(reference - found)
+    return run.shares, counts
 
 
 def main(argv: list[str]) -> int:
@@ -39,7 +51,7 @@ def main(argv: list[str]) -> int:
 
     from bench._common import machine_line
     from dse.optimize import config_from_args, parse_args
-    from dse.replay import LEVELS, ReplayTable, median_reach, quartiles, samplers, trials_to_reach
+    from dse.replay import LEVELS, ReplayTable, claims, median_reach, quartiles, samplers, trials_to_reach
     from dse.table import load_table
     from search_spaces.targets import cpu_work
 
@@ -50,6 +62,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--budget", type=float, default=0.25, help="trials per run, as a fraction of the table")
     p.add_argument("--samplers", help="comma-separated subset (default: all)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (default: all cores)")
+    p.add_argument("--claims-budget", type=float, default=0.10, help="trials whose claims are checked (fraction)")
+    p.add_argument("--verify-budget", type=float, default=0.05, help="--verify trials on top of them (fraction)")
+    p.add_argument("--no-claims", action="store_true", help="skip checking the analyzer's claims")
     p.add_argument("--json", type=Path, help="write one object per sampler here")
     args = p.parse_args(argv)
     print(machine_line(args.jobs) + " (replay: no measurement, the table's CPU is in its cpu column)", flush=True)
@@ -76,11 +91,22 @@ def main(argv: list[str]) -> int:
         f"{len(chosen)} samplers x {args.seeds} seeds x {n_trials} trials ({args.budget:.0%} of the table)", flush=True
     )
     jobs = [(name, seed) for name in chosen for seed in range(args.seeds)]
+    checks = None
+    if not args.no_claims:
+        reference = claims(table, list(table.records))
+        budget, verify = round(args.claims_budget * table.size), round(args.verify_budget * table.size)
+        checks = (reference, budget, verify)
+        print(f"the analyzer's claims on the whole table ({len(reference)}, the reference):")
+        print("\n".join(f"  {kind}: {layer} {a1} vs {a2} by {by}" for layer, a1, a2, by, kind in sorted(reference)))
     with cpu_work():
-        runs = Parallel(n_jobs=args.jobs)(delayed(_run)(table, factories[name], seed, n_trials) for name, seed in jobs)
+        runs = Parallel(n_jobs=args.jobs)(
+            delayed(_run)(table, factories[name], seed, n_trials, checks) for name, seed in jobs
+        )
     by_sampler: dict[str, list[list[float]]] = {}
-    for (name, _), shares in zip(jobs, runs, strict=True):
+    counts_of: dict[str, list[dict[str, int]]] = {}
+    for (name, _), (shares, counts) in zip(jobs, runs, strict=True):
         by_sampler.setdefault(name, []).append(shares)
+        counts_of.setdefault(name, []).append(counts)
 
     rows = []
     header = f"{'sampler':18s}" + "".join(f"  to {level:.0%}: median [q1-q3]   " for level in LEVELS) + " final HV"
@@ -101,6 +127,23 @@ def main(argv: list[str]) -> int:
         line += f"  {row['final_hv_share_median']:.3f}"
         print(line)
         rows.append(row)
+    if checks is not None:
+        reference, budget, verify = checks
+        print(
+            f"claims from each run's first {budget} trials, then with --verify {verify} (answered from the table): "
+            f"true / false / missed against the {len(reference)} reference claims, summed over seeds; recall = median"
+        )
+        for row in rows:
+            runs_counts = counts_of[row["sampler"]]
+            line = f"{row['sampler']:18s}"
+            for stage in ("guided", "verified"):
+                total = {kind: sum(c[f"{stage}_{kind}"] for c in runs_counts) for kind in ("true", "false", "missed")}
+                recalls = sorted(c[f"{stage}_true"] / len(reference) for c in runs_counts) if reference else []
+                recall = recalls[len(recalls) // 2] if recalls else None  # no reference claim: nothing to recall
+                row[f"{stage}_claims"] = {**total, "recall_median": recall}
+                shown = "n/a" if recall is None else f"{recall:.2f}"
+                line += f"  {stage}: {total['true']}/{total['false']}/{total['missed']} recall {shown}"
+            print(line)
     print(
         f"fractions are trials / {table.size} configurations; a seed that never reached a level counts as "
         f"slowest (never: the median seed did not reach it within {n_trials} trials); "

@@ -40,6 +40,8 @@ class ReplayTable:
     grid: dict[str, list[Any]]
     #: params key -> (accuracy, latency_ms) of a configuration measured feasible.
     measured: dict[str, tuple[float, float]]
+    #: params key -> (params, the trial's full record) of each measured configuration.
+    records: dict[str, tuple[dict[str, Any], dict[str, Any]]]
     #: params keys of configurations the table records as failed (or pruned).
     failed: set[str]
     #: configurations the exhaustive search must measure (the space's compatible ones).
@@ -57,11 +59,16 @@ class ReplayTable:
 
         space = SearchSpace(config.space, config.dataset, config.target)
         measured: dict[str, tuple[float, float]] = {}
+        records: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         failed: set[str] = set()
+        has_records = "record" in frame.columns
         for row in frame.itertuples(index=False):
-            key = _params_key(json.loads(str(row.params)))
+            params = json.loads(str(row.params))
+            key = _params_key(params)
             if row.state == "COMPLETE" and row.accuracy == row.accuracy and row.latency_ms == row.latency_ms:
                 measured.setdefault(key, (float(row.accuracy), float(row.latency_ms)))  # NaN != NaN
+                if has_records and key not in records:
+                    records[key] = (params, json.loads(str(row.record)))
             elif row.state in ("FAIL", "PRUNED"):
                 failed.add(key)
         failed -= set(measured)  # a configuration that failed once and then completed counts as measured
@@ -79,7 +86,7 @@ class ReplayTable:
         from dse.analysis import loss_points
 
         best = losses_hypervolume(loss_points(reference_front), reference)
-        return cls(space, space.grid(), measured, failed, compatible, reference, best)
+        return cls(space, space.grid(), measured, records, failed, compatible, reference, best)
 
     @property
     def coverage(self) -> float:
@@ -108,8 +115,21 @@ def samplers(
     return made
 
 
-def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: int) -> list[float]:
-    """Run ``sampler`` for ``n_trials`` against ``table``; the hypervolume share after each trial."""
+@dataclass(frozen=True)
+class ReplayRun:
+    """One sampler run against a table: the hypervolume share after each trial, and the
+    configurations it measured (trial index from 1, params key of a feasible trial), in order."""
+
+    shares: list[float]
+    measured: list[tuple[int, str]]
+
+    def measured_within(self, n_trials: int) -> list[str]:
+        """The configurations measured in the first ``n_trials`` trials."""
+        return [key for index, key in self.measured if index <= n_trials]
+
+
+def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: int) -> ReplayRun:
+    """Run ``sampler`` for ``n_trials`` against ``table``."""
     import numpy as np
     import optuna
 
@@ -119,21 +139,69 @@ def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: i
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # TPE's group=True
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     losses: list[tuple[float, float]] = []
-    share, shares = 0.0, []
+    share = 0.0
+    shares: list[float] = []
+    found: list[tuple[int, str]] = []
     for _ in range(n_trials):
         trial = study.ask()
         config = table.space.suggest(DiscreteTrial(trial, table.grid))  # type: ignore[arg-type]
-        outcome = table.measured.get(_params_key(trial.params))
+        key = _params_key(trial.params)
+        outcome = table.measured.get(key)
         if outcome is not None:
             study.tell(trial, list(outcome))
             losses.append((-outcome[0], float(np.log10(outcome[1]))))
             share = losses_hypervolume(np.array(losses), table.reference) / table.best_hypervolume
+            found.append((len(shares) + 1, key))
         elif table.space.incompatibility(config) is not None:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:  # failed when measured, or not in the table
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         shares.append(share)
-    return shares
+    return ReplayRun(shares, found)
+
+
+#: A claim of the analyzer: (layer, a1, a2, by, kind), e.g. an algorithm reversal by precision.
+Claim = tuple[str, str, str, str, str]
+
+
+def _trials(table: ReplayTable, keys: Sequence[str]) -> list[optuna.trial.FrozenTrial]:
+    """The table's records of ``keys`` as finished Optuna trials, numbered in order."""
+    import optuna
+    from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+    trials = []
+    for number, key in enumerate(dict.fromkeys(keys)):
+        params, record = table.records[key]
+        distributions: dict[str, BaseDistribution] = {
+            name: CategoricalDistribution(table.grid.get(name, [value])) for name, value in params.items()
+        }
+        trial = optuna.trial.create_trial(
+            params=params, distributions=distributions, values=list(table.measured[key]), user_attrs=record
+        )
+        trial.number = number
+        trials.append(trial)
+    return trials
+
+
+def claims(table: ReplayTable, keys: Sequence[str]) -> set[Claim]:
+    """The interactions the analyzer claims from the table's trials ``keys`` alone."""
+    from dse.analysis import feasible, interactions, matched_pairs, trials_frame
+
+    points = feasible(trials_frame([("replay", _trials(table, keys))]), emulated=False)
+    return {(i.layer, i.a1, i.a2, i.by, i.kind) for i in interactions(matched_pairs(points))}
+
+
+def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> set[Claim]:
+    """The claims after ``--verify budget`` on a study of ``keys``: the planned matched-pair
+    trials are answered from the table (those it lacks are not run)."""
+    from dse.analysis import feasible, matched_pairs, trials_frame
+    from dse.analysis._verify import plan
+
+    trials = _trials(table, keys)
+    points = feasible(trials_frame([("replay", trials)]), emulated=False)
+    params_of = {t.number: t.params for t in trials}
+    planned = plan(points, matched_pairs(points), params_of, budget, lambda p: _params_key(p) in table.records)
+    return claims(table, [*dict.fromkeys(keys), *(_params_key(t.params) for t in planned)])
 
 
 def trials_to_reach(shares: Sequence[float], level: float) -> int | None:

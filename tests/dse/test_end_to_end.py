@@ -110,7 +110,7 @@ def test_a_finished_grid_study_is_a_table_that_samplers_replay(work_dir: Path, t
     flags = [*FAST_TRIAL_FLAGS, "--algorithms", "tvm_default,im2col_gemm", "--work-dir", str(work_dir)]
     table = ReplayTable.of(config_from_args(parse_args(flags)), frame)
     assert table.size == 3 and table.coverage == 1.0
-    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 20)
+    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 20).shares
     assert trials_to_reach(shares, 0.999) is not None  # every configuration is in the table
     assert {tuple(t.values) for t in study.best_trials} <= set(table.measured.values())
     assert table_main(["--storage", f"sqlite:///{work_dir / 'e2e.db'}", "--study-name", "nope", "--out", str(out)]) == 2

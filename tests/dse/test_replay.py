@@ -45,7 +45,7 @@ def _frame(skip: int = 0) -> pd.DataFrame:
 def test_a_run_over_the_whole_table_reaches_its_whole_hypervolume() -> None:
     table = ReplayTable.of(_config(), _frame())
     assert table.size == len(table.measured) and table.coverage == 1.0
-    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 200)
+    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 200).shares
     assert shares == sorted(shares)  # what a run has found never shrinks
     assert shares[-1] == pytest.approx(1.0)
     assert trials_to_reach(shares, 0.95) is not None
@@ -56,7 +56,7 @@ def test_every_sampler_runs_and_a_missing_measurement_fails_its_trial() -> None:
     table = ReplayTable.of(config, _frame(skip=2))
     assert table.coverage < 1.0
     for name, factory in samplers(config, table.space, budget=6).items():
-        shares = replay(table, factory(0), 6)
+        shares = replay(table, factory(0), 6).shares
         assert len(shares) == 6 and all(0.0 <= s <= 1.0 + 1e-9 for s in shares), name
 
 
