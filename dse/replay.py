@@ -194,13 +194,14 @@ def claims(table: ReplayTable, keys: Sequence[str]) -> set[Claim]:
 def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> set[Claim]:
     """The claims after ``--verify budget`` on a study of ``keys``: the planned matched-pair
     trials are answered from the table (those it lacks are not run)."""
-    from dse.analysis import feasible, matched_pairs, trials_frame
-    from dse.analysis._verify import plan
+    from dse.analysis import feasible, matched_pairs, plan_verification, trials_frame
 
     trials = _trials(table, keys)
     points = feasible(trials_frame([("replay", trials)]), emulated=False)
     params_of = {t.number: t.params for t in trials}
-    planned = plan(points, matched_pairs(points), params_of, budget, lambda p: _params_key(p) in table.records)
+    planned = plan_verification(
+        points, matched_pairs(points), params_of, budget, lambda p: _params_key(p) in table.records
+    )
     return claims(table, [*dict.fromkeys(keys), *(_params_key(t.params) for t in planned)])
 
 

@@ -1,5 +1,5 @@
 """``--verify N``: after the budget, the matched-pair trials that settle the study's
-interaction questions, run in the same study (``dse.analysis._verify`` plans them).
+interaction questions, run in the same study (``dse.analysis.plan_verification`` plans them).
 
 Each planned trial is queued with the question it serves (user attribute ``dse_verification``),
 so a resumed study counts what it already ran against N and reports every question asked.
@@ -37,8 +37,7 @@ def verify_study(
     """Plan, run and report the verification trials (at most ``config.verify`` over all runs)."""
     import optuna
 
-    from dse.analysis import analyze
-    from dse.analysis._verify import describe, plan, verdicts
+    from dse.analysis import analyze, describe_question, plan_verification, verdicts
     from dse.engine import run_study
     from dse.lifecycle import Budget
     from dse.study import redact
@@ -54,7 +53,9 @@ def verify_study(
     planned = []
     if room > 0 and target is not None:
         complete = {t.number: t.params for t in trials if t.state is optuna.trial.TrialState.COMPLETE}
-        planned = plan(target.points, target.pairs, complete, room, lambda p: _fits(space, p), analysis.thresholds)
+        planned = plan_verification(
+            target.points, target.pairs, complete, room, lambda p: _fits(space, p), analysis.thresholds
+        )
     for trial in planned:
         study.enqueue_trial(trial.params, user_attrs={VERIFY_ATTR: json.dumps(list(trial.question))})
     if planned:
@@ -77,5 +78,5 @@ def verify_study(
         f"Verification (--verify {config.verify}): {runs} matched-pair trials for {len(asked)} questions: "
         + ", ".join(f"{n} {word}" for word, n in counts.items())
     ]
-    lines += [f"  {status[q]:9s} {describe(q)}" for q in asked]
+    lines += [f"  {status[q]:9s} {describe_question(q)}" for q in asked]
     return "\n".join(lines)

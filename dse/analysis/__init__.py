@@ -1,5 +1,6 @@
 """Analysis of finished studies: Pareto fronts and what they are made of, layer effects,
-across-stack interactions, importance, across-target ranks, and search-efficiency comparison.
+across-stack interactions, importance, across-target ranks, search-efficiency comparison,
+and the matched-pair trials that verify an interaction question.
 
 Light to import (pandas, plotly and optuna load inside the functions).
 """
@@ -21,6 +22,7 @@ from dse.analysis._front import (
 )
 from dse.analysis._html import render_html
 from dse.analysis._text import render
+from dse.analysis._verify import PlannedTrial, describe_question, plan_verification, verdicts
 from dse.core.layers import LAYERS
 
 __all__ = [
@@ -32,12 +34,14 @@ __all__ = [
     "Effect",
     "Interaction",
     "Pair",
+    "PlannedTrial",
     "TargetAnalysis",
     "Thresholds",
     "accuracy_ties",
     "analyze",
     "count_configurations",
     "curves",
+    "describe_question",
     "distinct_configurations",
     "effects",
     "feasible",
@@ -49,6 +53,7 @@ __all__ = [
     "losses_hypervolume",
     "matched_pairs",
     "pareto_mask",
+    "plan_verification",
     "reach_table",
     "reference_point",
     "render",
@@ -56,4 +61,5 @@ __all__ = [
     "render_html",
     "study_frame",
     "trials_frame",
+    "verdicts",
 ]

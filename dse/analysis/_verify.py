@@ -2,7 +2,7 @@
 
 A guided study rarely holds the matched pairs an interaction test needs (two levels of the
 second layer with ``min_pairs`` pairs each), so its analysis explains little across layers.
-:func:`plan` turns its open questions into trials: for a question "does swapping ``a1``/``a2``
+:func:`plan_verification` turns its open questions into trials: for a question "does swapping ``a1``/``a2``
 in ``layer`` depend on ``by``?", each new trial is the *partner* of a measured one (the same
 configuration with ``layer`` swapped), so it adds exactly one pair at that trial's level of
 ``by``. Questions are served in order (claims first, to confirm them; then the largest observed
@@ -91,7 +91,7 @@ def _all_questions(points: pd.DataFrame, pairs: list[Pair]) -> dict[Question, di
     return found
 
 
-def plan(
+def plan_verification(
     points: pd.DataFrame,
     pairs: list[Pair],
     params_of: Mapping[int, Mapping[str, Any]],
@@ -219,9 +219,9 @@ def verdicts(asked: list[Question], pairs: list[Pair], thresholds: Thresholds | 
     return {q: "confirmed" if q in claimed else "rejected" if q in tested else "untested" for q in asked}
 
 
-def describe(question: Question) -> str:
+def describe_question(question: Question) -> str:
     layer, a1, a2, by = question
     return f"does {layer} {a1} vs {a2} depend on {by}?"
 
 
-__all__ = ["PlannedTrial", "describe", "plan", "verdicts"]
+__all__ = ["PlannedTrial", "describe_question", "plan_verification", "verdicts"]

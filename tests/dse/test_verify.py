@@ -7,9 +7,8 @@ import random
 
 import optuna
 
-from dse.analysis import analyze
+from dse.analysis import analyze, plan_verification, verdicts
 from dse.analysis._synthetic import add_trials, new_study
-from dse.analysis._verify import plan, verdicts
 from tests.dse.test_analyze import SPACE, accuracy, additive_latency, reversal_latency
 
 
@@ -30,7 +29,7 @@ def _verify(truth: optuna.Study, sparse: optuna.Study, budget: int):  # type: ig
     target = analyze([sparse], evaluator=None).targets["x86"]
     params_of = {t.number: t.params for t in sparse.get_trials()}
     by_params = {tuple(sorted(t.params.items())): t for t in truth.get_trials()}
-    planned = plan(
+    planned = plan_verification(
         target.points, target.pairs, params_of, budget, valid=lambda p: tuple(sorted(p.items())) in by_params
     )
     for trial in planned:
@@ -67,7 +66,7 @@ def test_the_plan_never_asks_for_a_measured_or_invalid_configuration() -> None:
     target = analyze([sparse], evaluator=None).targets["x86"]
     params_of = {t.number: t.params for t in sparse.get_trials()}
     measured = {tuple(sorted(p.items())) for p in params_of.values()}
-    planned = plan(target.points, target.pairs, params_of, 8, valid=lambda p: p.get("tuning") == "untuned")
+    planned = plan_verification(target.points, target.pairs, params_of, 8, valid=lambda p: p.get("tuning") == "untuned")
     assert len(planned) <= 8
     keys = [tuple(sorted(t.params.items())) for t in planned]
     assert len(set(keys)) == len(keys) and not set(keys) & measured
