@@ -235,7 +235,7 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
     work_dir = args.work_dir.resolve()
     storage = args.storage or default_storage(work_dir)
     if args.storage:
-        validate_storage_url(storage)
+        validate_storage_url(storage, will_create=work_dir)
     weights = args.weights or ("train" if dataset.trainable_by_default else "pretrained")
     config = StudyConfig(
         target=args.target,

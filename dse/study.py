@@ -51,13 +51,24 @@ def scrub(text: str, url: str) -> str:
     return text.replace(url, redact(url)).replace(str(password), "***") if password else text
 
 
-def validate_storage_url(url: str) -> None:
-    """Check the URL's form (and a SQLite file's folder) without connecting or creating anything."""
+def validate_storage_url(url: str, will_create: Path | None = None) -> None:
+    """Check the URL's form (and a file's folder) without connecting or creating anything.
+
+    ``will_create`` is a folder the caller creates before opening the storage (optimize's
+    ``--work-dir``): a storage file directly in it is fine on a fresh checkout, where it is missing yet.
+    """
+
+    def folder_is_missing(folder: Path) -> bool:
+        resolved = folder.resolve()
+        if resolved.is_dir():
+            return False
+        return will_create is None or resolved != will_create.resolve()
+
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url[len(JOURNAL_PREFIX) :])
         if not path.name:
             raise UsageError(f"--storage {url!r} names no journal file; {STORAGE_HELP}")
-        if not path.parent.resolve().is_dir():
+        if folder_is_missing(path.parent):
             raise UsageError(f"--storage journal folder {str(path.parent)!r} does not exist; create it first")
         return
     from sqlalchemy.engine import make_url
@@ -69,7 +80,7 @@ def validate_storage_url(url: str) -> None:
         raise UsageError(f"--storage {redact(url)!r} is not a storage URL; {STORAGE_HELP}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).parent
-        if not folder.resolve().is_dir():
+        if folder_is_missing(folder):
             raise UsageError(f"--storage folder {str(folder)!r} does not exist; create it or pick another path")
 
 
