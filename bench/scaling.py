@@ -65,6 +65,8 @@ def run_once(workers: int, n_trials: int, threads: int, mode: str, folder: Path,
     """Spend ``n_trials`` with ``workers`` workers; returns wall time and trial counts."""
     import optuna
 
+    from dse.core.record import TrialRecord
+
     storage = f"sqlite:///{folder / 'dse.db'}"
     args = [
         sys.executable,
@@ -100,8 +102,9 @@ def run_once(workers: int, n_trials: int, threads: int, mode: str, folder: Path,
         raise SystemExit("a worker failed:\n" + "\n".join(errors))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = optuna.load_study(study_name="dse-x86-digits", storage=storage).trials
-    measured = sum(1 for t in trials if t.user_attrs.get("cache_hit") is False)
-    compile_s = sum(t.user_attrs.get("timings_s", {}).get("compile", 0.0) for t in trials)
+    records = [TrialRecord.of(t) for t in trials]
+    measured = sum(1 for r in records if r.cache_hit is False)
+    compile_s = sum((r.timings_s or {}).get("compile", 0.0) for r in records)
     return {
         "workers": workers,
         "mode": mode,

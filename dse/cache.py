@@ -8,7 +8,7 @@ records it would apply now differ from those it was built with, it is evaluated 
 read back (a corrupt entry costs one re-evaluation, never a wrong result). Only successful and
 invalid-combination results are kept: a timeout or a lost device may go better next time.
 
-Workers sharing the work folder evaluate a configuration under its lock (``dse._locks``): a
+Workers sharing the work folder evaluate a configuration under its lock (``dse.core.files.file_lock``): a
 second worker that drew the same configuration waits and then reads the first one's result.
 """
 

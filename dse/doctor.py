@@ -91,7 +91,7 @@ def _apt(*packages: str) -> str:
 
 
 def _cache_dir() -> Path:
-    """Where dse keeps the emulated board's root: the same rule as ``dse.devices.emulate``."""
+    """Where dse keeps the emulated board's root: the same rule as ``search_spaces.targets.devices.emulated.cache_dir`` (tests/dse/test_doctor.py checks they agree)."""
     return Path(os.environ.get("DSE_CACHE", Path.home() / ".cache" / "dse"))
 
 
@@ -100,6 +100,7 @@ def _qemu_binary() -> str | None:
 
 
 CROSS_CC = "aarch64-linux-gnu-gcc"
+ARM64_ROOT = "arm64-root"  # the emulated board's root folder under the cache
 _SHARED_C = "int dse_doctor_answer(void) { return 42; }\n"
 _HELLO_C = '#include <stdio.h>\nint main(void) { puts("dse-doctor-hello"); return 0; }\n'
 
@@ -211,7 +212,7 @@ def _probe_qemu_user() -> tuple[bool, str]:
 
 def _probe_arm64_root() -> tuple[bool, str]:
     """The emulated board's arm64 root: built already, or buildable on first use with mmdebstrap."""
-    root = _cache_dir() / "arm64-root"
+    root = _cache_dir() / ARM64_ROOT
     if (root / ".dse-ready").exists():
         return True, f"ready at {root}"
     if shutil.which("mmdebstrap"):

@@ -103,7 +103,7 @@ def require_existing_storage(url: str) -> None:
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """Open (creating if needed) the storage.
 
-    Dead workers are found by dse's own heartbeats (``dse._scheduler``), which work with every
+    Dead workers are found by dse's own heartbeats (``dse.lifecycle``), which work with every
     storage, so Optuna's RDB heartbeat is not switched on (it only runs inside ``study.optimize``).
     """
     import optuna

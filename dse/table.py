@@ -29,6 +29,7 @@ def table_frame(study: optuna.Study) -> pd.DataFrame:
     import optuna
 
     from dse.analysis import trials_frame
+    from dse.core.record import TrialRecord
 
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     trials = study.get_trials(deepcopy=False, states=finished)  # not the queue of a run still going
@@ -37,9 +38,9 @@ def table_frame(study: optuna.Study) -> pd.DataFrame:
         return frame
     device = study.user_attrs.get("dse", {}).get("measurement", {}).get("the measurement device")
     frame["params"] = [json.dumps(t.params, sort_keys=True) for t in trials]
-    frame["record"] = [json.dumps(t.user_attrs, sort_keys=True, default=str) for t in trials]
+    frame["record"] = [json.dumps(TrialRecord.of(t).attrs(), sort_keys=True, default=str) for t in trials]
     frame["cpu"] = json.dumps(device, sort_keys=True) if device is not None else None
-    frame["versions"] = [json.dumps(t.user_attrs.get("versions"), sort_keys=True) for t in trials]
+    frame["versions"] = [json.dumps(TrialRecord.of(t).versions, sort_keys=True) for t in trials]
     return frame
 
 

@@ -123,7 +123,7 @@ def _score_and_time(
     """Open the module and score its accuracy under the device lock (an upload to a board
     belongs to the session that holds it), then take its latency under the measurement lock;
     ``beside_latency`` (PyTorch's own timing) runs there too, on the same quiet machine."""
-    from objectives.accuracy import top1_accuracy
+    from objectives.accuracy import classify
     from objectives.latency import measure_stable
 
     start = time.perf_counter()
@@ -131,7 +131,9 @@ def _score_and_time(
         timings["device_wait"] = time.perf_counter() - start
         loaded = open_module()
         start = time.perf_counter()
-        accuracy = top1_accuracy(loaded, data)
+        classification = classify(loaded, data)
+        accuracy = classification.accuracy
+        info["predictions_digest"] = classification.digest
         timings["accuracy"] = time.perf_counter() - start
         start = time.perf_counter()
         with _measurement_lock(request):

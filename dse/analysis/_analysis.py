@@ -55,12 +55,13 @@ class Analysis:
 
 
 def _target_trials(studies: Sequence[optuna.Study], target: str) -> list[optuna.trial.FrozenTrial]:
-    return [
-        t
-        for s in studies
-        for t in s.get_trials(deepcopy=False)
-        if t.user_attrs.get("target") == target and not t.user_attrs.get("emulated", False)
-    ]
+    from dse.core.record import TrialRecord
+
+    def measured_on_target(trial: optuna.trial.FrozenTrial) -> bool:
+        record = TrialRecord.of(trial)
+        return record.target == target and not record.emulated
+
+    return [t for s in studies for t in s.get_trials(deepcopy=False) if measured_on_target(t)]
 
 
 def analyze_target(

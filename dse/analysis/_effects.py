@@ -27,7 +27,9 @@ shows). Over all tests of an analysis, Holm's correction
 keeps the chance of any false claim at ``alpha``; an interaction is claimed only when the
 verdicts contrast as above *and* its adjusted p-value is below ``alpha``. Every reported effect
 and cell carries a percentile bootstrap interval of its median ratio.
-Accuracy is deterministic per configuration, so accuracy effects are reported, not tested.
+An accuracy is one measurement over a finite evaluation set: a pair whose accuracies lie in one
+another's 95% interval is an accuracy tie, and an effect reports its accuracy difference only as
+"beyond the interval in k of n pairs", never as an exact gain.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Pair:
     trial2: str
     log_ratio: float  # ln(latency(a1) / latency(a2)); < 0: a1 faster
     accuracy_diff: float  # accuracy(a1) - accuracy(a2)
+    accuracy_tie: bool  # the two accuracies lie inside one another's 95% interval
     margin: float
     context: dict[str, str] = field(hash=False)  # choice name of every other layer, and target
 
@@ -83,6 +86,7 @@ class Effect:
     n_a1_faster: int  # pairs where a1 is faster beyond noise
     n_a2_faster: int
     accuracy_diff: float  # median accuracy(a1) - accuracy(a2)
+    n_accuracy_differs: int  # pairs whose accuracies differ beyond their 95% intervals
     examples: tuple[tuple[str, str], ...]
     ratio_ci: tuple[float, float] = (math.nan, math.nan)  # 95% bootstrap interval of latency_ratio
 
@@ -192,6 +196,7 @@ def matched_pairs(
                         trial2=_trial_id(r2, many),
                         log_ratio=math.log(float(r1["latency_ms"]) / float(r2["latency_ms"])),
                         accuracy_diff=float(r1["accuracy"]) - float(r2["accuracy"]),
+                        accuracy_tie=_accuracies_tie(r1, r2),
                         margin=max(thresholds.min_effect, thresholds.z * math.hypot(cv1, cv2)),
                         context={
                             **{o: str(r1[f"{o}_label"]) for o in LAYERS if o != layer},
@@ -200,6 +205,16 @@ def matched_pairs(
                     )
                 )
     return pairs
+
+
+def _accuracies_tie(r1: pd.Series, r2: pd.Series) -> bool:
+    """Whether the two rows' accuracies cannot be told apart (unknown evaluation size: exact)."""
+    from dse.core.stats import accuracies_tie
+
+    n1, n2 = r1.get("eval_size"), r2.get("eval_size")
+    if not n1 or not n2 or n1 != n1 or n2 != n2:  # missing or NaN
+        return bool(r1["accuracy"] == r2["accuracy"])
+    return accuracies_tie(float(r1["accuracy"]), int(n1), float(r2["accuracy"]), int(n2))
 
 
 def _one_param_apart(r1: pd.Series, r2: pd.Series, layer: str) -> bool:
@@ -233,6 +248,16 @@ def _stable_int(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
+def accuracy_words(effect: Effect) -> str:
+    """The accuracy side of a swap, as much as the evaluation set can tell."""
+    if effect.n_accuracy_differs == 0:
+        return "accuracy the same within its 95% interval"
+    return (
+        f"accuracy {effect.accuracy_diff:+.3f} (median; beyond the 95% interval in "
+        f"{effect.n_accuracy_differs} of {effect.n_pairs} pairs)"
+    )
+
+
 def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Effect]:
     """The main effect of each swap ``a2 -> a1`` of each layer, over all its matched pairs."""
     grouped: dict[tuple[str, str, str], list[Pair]] = defaultdict(list)
@@ -248,6 +273,7 @@ def effects(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Ef
             n_a1_faster=sum(p.log_ratio < -p.margin for p in ps),
             n_a2_faster=sum(p.log_ratio > p.margin for p in ps),
             accuracy_diff=median(p.accuracy_diff for p in ps),
+            n_accuracy_differs=sum(not p.accuracy_tie for p in ps),
             examples=_examples(ps),
             ratio_ci=_bootstrap_ratio([p.log_ratio for p in ps], thresholds, f"{layer}|{a1}|{a2}"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from dse.analysis._effects import accuracy_words
 from dse.analysis._text import FRONT_MEASURES, highlights, shown_effects
 from dse.core.layers import CHOICE_LAYERS, LAYERS
 
@@ -148,7 +149,7 @@ def target_html(t: TargetAnalysis) -> list[str]:
                 [
                     f"{e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} over {e.n_pairs} pairs "
                     f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
-                    f"accuracy {e.accuracy_diff:+.3f}"
+                    f"{accuracy_words(e)}"
                     for e in shown
                 ]
             )

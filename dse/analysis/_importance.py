@@ -37,10 +37,11 @@ def _evaluator(name: str, seed: int):
 
 def _all_tie(trials: Sequence[optuna.trial.FrozenTrial]) -> bool:
     """Whether every accuracy lies inside the best one's 95% interval (no difference to explain)."""
+    from dse.core.record import TrialRecord
     from dse.core.stats import accuracy_interval
 
     best = max(trials, key=lambda t: t.values[0])
-    size = best.user_attrs.get("eval_size")
+    size = TrialRecord.of(best).eval_size
     if not size:
         return False
     low, _ = accuracy_interval(best.values[0], int(size))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dse.analysis._effects import Effect
+from dse.analysis._effects import Effect, accuracy_words
 from dse.analysis._front import ChoiceShare
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def target_section(t: TargetAnalysis, analysis: Analysis) -> list[str]:
                 f"  {e.layer}: {e.a1} vs {e.a2}: latency x{e.latency_ratio:.2f} "
                 f"[95% CI {e.ratio_ci[0]:.2f}-{e.ratio_ci[1]:.2f}] over {e.n_pairs} pairs "
                 f"({e.a1} faster beyond noise in {e.n_a1_faster}, {e.a2} in {e.n_a2_faster}), "
-                f"accuracy {e.accuracy_diff:+.3f}; e.g. trials " + ", ".join(f"{a} vs {b}" for a, b in e.examples)
+                f"{accuracy_words(e)}; e.g. trials " + ", ".join(f"{a} vs {b}" for a, b in e.examples)
             )
     if isinstance(t.importance, str):
         lines.append(f"Parameter importance: not computed ({t.importance})")

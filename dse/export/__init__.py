@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dse.core.errors import UsageError
+from dse.core.errors import DseError, UsageError
 
 if TYPE_CHECKING:
     import optuna
@@ -34,7 +34,7 @@ RUNNER = "run.py"
 FORMAT = "dse-bundle/1"
 
 
-class ExportFailed(Exception):
+class ExportFailed(DseError):
     """The chosen trial could not be rebuilt as it was measured (exit 1; ``--out`` untouched)."""
 
 
@@ -126,9 +126,16 @@ def rebuild(config: StudyConfig, study: optuna.Study, trial: optuna.trial.Frozen
 
 
 def _same_classification(record: TrialRecord, result: EvaluationResult) -> bool:
-    """The rebuilt library got as many evaluation images right as the trial, on the same images."""
+    """The rebuilt library classified every evaluation image as the trial's build did.
+
+    Compared image by image through the predictions' digest; a record from before digests were
+    kept can only be compared by its count of right answers on the same images.
+    """
     if record.accuracy is None or result.accuracy is None or record.eval_size != result.eval_size:
         return False
+    recorded = (record.info or {}).get("predictions_digest")
+    if recorded is not None:
+        return bool(recorded == result.info.get("predictions_digest"))
     size = result.eval_size or 0
     return round(record.accuracy * size) == round(result.accuracy * size)
 
@@ -216,8 +223,8 @@ def export_bundle(
             raise ExportFailed(f"Rebuilding trial {trial.number} failed ({kind}): {result.error_message}")
         if not _same_classification(record, result):
             raise ExportFailed(
-                f"The rebuilt library of trial {trial.number} scores {result.accuracy} on {result.eval_size} images, "
-                f"the trial {record.accuracy} on {record.eval_size}: not the same build (did the weights, the data "
+                f"The rebuilt library of trial {trial.number} classifies the evaluation images otherwise than the "
+                f"trial did ({result.accuracy} vs {record.accuracy} on {result.eval_size} images): not the same build (did the weights, the data "
                 "or dse change since?); re-run the study"
             )
         described = manifest(config, study, trial, result)

@@ -304,3 +304,57 @@ def test_planted_reversal_survives_drift_and_carries_intervals() -> None:
     assert found and all(i.p_adjusted < 0.05 and i.n_tests > 1 for i in found)
     assert "after Holm over" in found[0].describe() and "95% CI" in found[0].describe()
     assert all(e.ratio_ci[0] <= e.latency_ratio <= e.ratio_ci[1] for e in target.effects if e.n_pairs > 1)
+
+
+def test_a_contrast_seen_on_other_models_at_each_level_is_marked_confounded() -> None:
+    """fp32 measured only on model a, int8 only on model b: a reversal between them may be the
+    model's doing, so it carries the confounder instead of standing as a finding."""
+    space = {**SPACE, "model": ["a", "b"]}
+    study = new_study()
+    on_one_model = {"fp32": "a", "int8": "b"}
+    add_trials(
+        study, space, reversal_latency, accuracy, cv=0.02, keep=lambda c: on_one_model[c["precision"]] == c["model"]
+    )
+    target = analyze([study], evaluator=None).targets["x86"]
+    reversal = next(i for i in target.interactions if (i.layer, i.by) == ("algorithm", "precision"))
+    assert "model" in reversal.confounded_with
+
+
+def test_importance_needs_twenty_distinct_configurations_and_counts_a_repeat_once() -> None:
+    import optuna
+
+    from dse.analysis._importance import MIN_CONFIGURATIONS, importances
+
+    study = new_study()
+    add_trials(study, {**SPACE, "tuning": ["untuned"]}, additive_latency, accuracy, cv=0.02)  # 18 configurations
+    trials = study.get_trials()
+    assert len(trials) == 18 < MIN_CONFIGURATIONS
+    repeated = [
+        *trials,
+        *(
+            optuna.trial.create_trial(params=t.params, distributions=t.distributions, values=t.values)
+            for t in trials[:5]
+        ),
+    ]
+    said = importances(repeated)
+    assert isinstance(said, str) and "got 18" in said  # 23 trials, 18 configurations: no importance
+    study = new_study()
+    add_trials(study, SPACE, additive_latency, accuracy, cv=0.02)  # 36 configurations
+    found = importances(study.get_trials())
+    assert isinstance(found, dict) and max(found["latency_ms"], key=found["latency_ms"].get) in ("algorithm", "tuning")
+
+
+def test_an_accuracy_difference_inside_the_interval_is_reported_as_the_same() -> None:
+    """One image of 200 between two algorithms is no finding; ten of 2000 apart on both sides is."""
+    from dse.analysis._text import shown_effects
+
+    def accuracy_by_algorithm(c: dict) -> float:
+        return 0.950 + (0.005 if c["algorithm"] == "direct" else 0.0)
+
+    for eval_size, expected in ((200, "accuracy the same within its 95% interval"), (20000, "beyond the 95% interval")):
+        study = new_study()
+        add_trials(study, SPACE, additive_latency, accuracy_by_algorithm, cv=0.02, eval_size=eval_size)
+        target = analyze([study], evaluator=None).targets["x86"]
+        swap = next(e for e in target.effects if (e.layer, e.a1, e.a2) == ("algorithm", "direct", "im2col_gemm"))
+        assert swap in shown_effects(target.effects) and expected in render(analyze([study], evaluator=None))
+        assert (swap.n_accuracy_differs == 0) == (eval_size == 200)

@@ -210,3 +210,16 @@ def test_a_cross_compiler_that_cannot_link_is_missing(tmp_path: Path, monkeypatc
     finally:
         doctor.check.cache_clear()
     assert not ok and "cannot find crti.o" in detail and "\n" not in detail
+
+
+def test_the_doctor_probes_the_hardware_the_targets_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The doctor repeats three facts of layer 6 so that it runs on a broken install (it imports
+    nothing of dse); this keeps the copies equal to their one home in ``search_spaces/targets``."""
+    from search_spaces.targets import arm
+    from search_spaces.targets.devices import emulated
+
+    monkeypatch.setenv("DSE_CACHE", str(tmp_path))
+    assert doctor.CROSS_CC == arm.CROSS_CC
+    assert doctor._cache_dir() == emulated.cache_dir()
+    assert doctor._qemu_binary() == emulated.qemu_binary()
+    assert doctor.ARM64_ROOT == emulated.ROOT_NAME

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
 from dse.export.__main__ import main as export_main
@@ -63,6 +64,7 @@ def test_exported_front_point_classifies_the_evaluation_images_as_the_trial(tmp_
     assert manifest["input"]["shape"] == [1, 1, 8, 8] and manifest["output"]["shape"] == [1, 10]
     assert manifest["measured"]["accuracy_95ci"] == trial.user_attrs["accuracy_ci"]
     assert manifest["check"]["accuracy"] == trial.values[0]
+    assert len(trial.user_attrs["info"]["predictions_digest"]) == 16  # the check compared every image
     assert manifest["versions"]["apache-tvm"] and manifest["preprocessing"]["crop"] == 8
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the runner needs nothing of dse
@@ -130,3 +132,40 @@ def test_arm_bundle_is_an_aarch64_library_that_runs_on_the_emulated_board(
     command, env = server_command(ensure_root(), 0, None, "")
     result = _run_bundle([command[0]], bundle, _eval_npz(tmp_path / "eval.npz"), env)  # the root's Python, under qemu
     assert result["accuracy"] == pytest.approx(trial.values[0], abs=1e-12)
+
+
+def _trial(number: int, accuracy: float, latency_ms: float, eval_size: int = 200) -> optuna.trial.FrozenTrial:
+    from dse.core.record import TrialRecord
+
+    record = TrialRecord(config={"model": f"m{number}"}, target="x86", accuracy=accuracy, latency_ms=latency_ms)
+    attrs = {**record.attrs(), "eval_size": eval_size}
+    return optuna.trial.create_trial(values=[accuracy, latency_ms], user_attrs=attrs)
+
+
+@pytest.mark.parametrize(("eval_size", "default"), [(2000, 2), (200, 3)])
+def test_the_rule_picks_the_trial_a_user_means(eval_size: int, default: int) -> None:
+    from dse.export import choose_trial
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for number, (accuracy, latency) in enumerate([(0.90, 1.0), (0.96, 3.0), (0.99, 9.0), (0.97, 2.0)]):
+        study.add_trial(_trial(number, accuracy, latency, eval_size))
+    assert choose_trial(study, 1, None).number == 1  # a named trial, even off the front
+    assert choose_trial(study, None, 0.95).number == 3  # the fastest at >= 0.95
+    assert choose_trial(study, None, 0.98).number == 2
+    # The front's most accurate point; over 200 images 0.99 and 0.97 are a tie, and the faster wins.
+    assert choose_trial(study, None, None).number == default
+
+
+def test_the_check_compares_each_image_not_just_the_count() -> None:
+    from dse.core.record import EvaluationResult, TrialRecord
+    from dse.export import _same_classification
+
+    def record(digest: str | None) -> TrialRecord:
+        info = {"predictions_digest": digest} if digest else {}
+        return TrialRecord(config={}, target="x86", accuracy=0.5, latency_ms=1.0, eval_size=4, info=info)
+
+    rebuilt = EvaluationResult(config={}, accuracy=0.5, eval_size=4, info={"predictions_digest": "aaaa"})
+    assert _same_classification(record("aaaa"), rebuilt)
+    assert not _same_classification(record("bbbb"), rebuilt)  # as many right, on other images
+    assert _same_classification(record(None), rebuilt)  # an older record: only its count is known
+    assert not _same_classification(record("aaaa"), EvaluationResult(config={}, accuracy=0.5, eval_size=6))

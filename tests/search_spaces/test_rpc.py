@@ -1,6 +1,6 @@
 """Layer 6 runners: TVM RPC errors are one line with exit 2; the emulated Arm board runs a whole study.
 
-The end-to-end test starts ``dse.devices.emulate`` (a TVM RPC server under qemu-user on
+The end-to-end test starts ``dse.emulate`` (a TVM RPC server under qemu-user on
 loopback), runs a one-trial ``--target arm --rpc`` study of tiny_cnn on it, and checks that
 the accuracy equals the x86 run's and that its latency is flagged emulated. It needs
 ``qemu-user-static`` and, the first time, ``mmdebstrap`` and PyPI (the arm64 root is cached).

@@ -108,6 +108,9 @@ server._listen_loop(sock, real_port, key, tracker_addr, None, None)
 """
 
 
+ROOT_NAME = "arm64-root"
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("DSE_CACHE", Path.home() / ".cache" / "dse"))
 
@@ -139,15 +142,15 @@ def _run(cmd: Sequence[str], what: str) -> None:
 def ensure_root(cache: Path | None = None) -> Path:
     """The arm64 root with TVM's aarch64 wheels unpacked in it; built once (minutes), then reused."""
     cache = cache or cache_dir()
-    root = cache / "arm64-root"
+    root = cache / ROOT_NAME
     marker = root / ".dse-ready"
     if marker.exists() and marker.read_text() == ROOT_VERSION:
         return root
     require_tools("mmdebstrap")
-    with file_lock(cache / ".arm64-root.lock"):
+    with file_lock(cache / f".{ROOT_NAME}.lock"):
         if marker.exists() and marker.read_text() == ROOT_VERSION:
             return root
-        scratch = cache / "arm64-root.partial"
+        scratch = cache / f"{ROOT_NAME}.partial"
         shutil.rmtree(scratch, ignore_errors=True)
         _say(f"building an arm64 Debian {SUITE} root in {root} (once; about a minute)")
         _run(

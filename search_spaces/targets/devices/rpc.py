@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from dse.core.config import DeviceOptions
     from dse.core.measure import Timer
 
-#: Global function the emulated board registers (see ``dse.devices.emulate``).
+#: Global function the emulated board registers (see ``search_spaces.targets.devices.emulated``).
 EMULATED_FUNC = "dse.device.emulated"
 CONNECT_TIMEOUT_S = 5.0
 
