@@ -12,11 +12,16 @@ GFLOP/s, with build (compile or quantize) seconds.
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
         [--size 224] [--channels 3] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
 
-``--size 8 --channels 1`` times the digits' shape, to set beside a study's trials.
+``--size 8 --channels 1`` times the digits' shape, to set beside a study's trials;
+``--against-study STORAGE --study-name NAME`` then prints, for every uncompressed untuned trial
+of that study whose (model, runtime, precision, algorithm) this run timed, the trial's latency
+beside this run's, each with its sample standard deviation, and whether they agree (the
+difference within twice their combined standard deviation, or within 5%: a machine's speed
+drifts by a few percent between runs, which neither measurement's own spread shows).
 
 ``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
 ``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
-``compile_s``, and for dse ``config``.
+``compile_s``, ``std_ms`` (the samples' standard deviation), and for dse ``config``.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def _config(model: str, precision: str, runtime: str, algorithm: str) -> Any:
     return TrialConfig("bench", model, target="x86", **layers)
 
 
-def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[float, float]:
+def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Any, float]:
     import torch
 
     from objectives.latency import torch_eager_latency
@@ -70,20 +75,20 @@ def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) ->
         with torch.inference_mode():
             model(data.eval_x)  # compiles here, not in the timing
     build_s = time.perf_counter() - start
-    return torch_eager_latency(model, data, measure, threads).median_ms, build_s
+    return torch_eager_latency(model, data.eval_x[:1], measure, threads), build_s
 
 
-def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[float, float]:
+def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Any, float]:
     from objectives.compile import load_on_runtime
     from objectives.latency import measure_latency
 
     start = time.perf_counter()
     loaded = load_on_runtime(config, model, ctx, folder)
     build_s = time.perf_counter() - start
-    return measure_latency(loaded, ctx.data, measure).median_ms, build_s
+    return measure_latency(loaded, ctx.data, measure), build_s
 
 
-def _tvm(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[float, float]:
+def _tvm(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Any, float]:
     from objectives.compile import compile_module, prepare_module
     from objectives.latency import measure_latency
     from search_spaces.targets.devices.local import LocalDevice
@@ -92,14 +97,22 @@ def _tvm(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple
     library = folder / f"{config.model}-{config.precision.name}-{config.algorithm.name}.so"
     compile_module(prepare_module(config, model, ctx), ctx, str(library))
     build_s = time.perf_counter() - start
-    return measure_latency(LocalDevice("cpu").load(str(library)), ctx.data, measure).median_ms, build_s
+    return measure_latency(LocalDevice("cpu").load(str(library)), ctx.data, measure), build_s
 
 
 def _row(
-    model: str, gflop: float, system: str, precision: str, result: tuple[float, float], config: str | None = None
+    model: str, gflop: float, system: str, precision: str, result: tuple[Any, float], config: str | None = None
 ) -> dict[str, Any]:
-    ms, build_s = result
-    row: dict[str, Any] = {"model": model, "system": system, "precision": precision, "ms": ms, "compile_s": build_s}
+    stats, build_s = result
+    ms = stats.median_ms
+    row: dict[str, Any] = {
+        "model": model,
+        "system": system,
+        "precision": precision,
+        "ms": ms,
+        "std_ms": stats.std_ms,
+        "compile_s": build_s,
+    }
     if config is not None:
         row["config"] = config
     print(f"  {model} {system} {precision}{' ' + config if config else ''}: {ms:.3f} ms", flush=True)
@@ -130,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--against-study", metavar="STORAGE", help="a study's storage URL: set its trials beside")
+    parser.add_argument("--study-name", help="the study in --against-study (default: its only one)")
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's runtime starts
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
@@ -172,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                         result = _tvm(model, config, ctx, measure, folder)
                         rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
     _print_table(rows)
+    if args.against_study:
+        _print_agreement(rows, args.against_study, args.study_name)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
         print(f"rows written to {args.json}")
@@ -196,6 +213,44 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                 f"{model:20s} {precision:9s} {system:14s} {r.get('config', ''):24s} {r['ms']:9.3f} {ratio} "
                 f"{r['gflop_per_s']:8.1f} {r['compile_s']:8.1f}"
             )
+
+
+def _trial_key(config: dict[str, Any]) -> tuple[str, str, str, str | None] | None:
+    """(model, system, precision, dse config) of an uncompressed untuned trial, as peers names it."""
+    if config["pruning"]["name"] != "none" or config.get("tuning", {}).get("name") not in ("untuned", "n/a"):
+        return None
+    runtime = config.get("runtime", {}).get("name", "tvm")
+    if runtime == "tvm":
+        return config["model"], "dse", config["precision"]["name"], f"{config['algorithm']['name']} untuned"
+    return config["model"], runtime, config["precision"]["name"], None
+
+
+def _print_agreement(rows: list[dict[str, Any]], storage: str, study_name: str | None) -> None:
+    """Each matching trial's latency beside this run's: the study and the benchmark time alike."""
+    import optuna
+
+    from dse.core.record import TrialRecord
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    ours = {(r["model"], r["system"], r["precision"], r.get("config")): r for r in rows}
+    print(f"\nAgainst the trials of study {study.study_name!r} (same model, runtime, precision, algorithm):")
+    print(
+        f"{'trial':>6s} {'model':20s} {'system':12s} {'precision':9s} {'trial ms':>16s} {'bench ms':>16s} {'ratio':>6s} agree"
+    )
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        record = TrialRecord.of(trial)
+        key = _trial_key(record.config or {})
+        if key is None or key not in ours or not record.latency:
+            continue
+        bench = ours[key]
+        trial_ms, trial_std = record.latency["median_ms"], record.latency["std_ms"]
+        difference = abs(trial_ms - bench["ms"])
+        agree = difference <= max(2 * (trial_std**2 + bench["std_ms"] ** 2) ** 0.5, 0.05 * bench["ms"])
+        print(
+            f"{trial.number:6d} {key[0]:20s} {key[1]:12s} {key[2]:9s} {trial_ms:9.3f}+-{trial_std:<6.3f} "
+            f"{bench['ms']:9.3f}+-{bench['std_ms']:<6.3f} {trial_ms / bench['ms']:6.3f} {'yes' if agree else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ def main() -> None:
 
     print(machine_line(args.threads), flush=True)
 
-    from bench._common import torch_eager_latency_ms
-    from dse.core.config import SpaceConfig, StudyConfig
+    from dse.core.config import MeasureConfig, SpaceConfig, StudyConfig
     from dse.evaluator import Evaluator
     from dse.worker import IsolatedRunner
+    from objectives.latency import torch_eager_latency
     from search_spaces import BASELINE, LayerChoice, TrialConfig
     from search_spaces.datasets import load_dataset
     from search_spaces.models import WeightsSpec, build_model, load_weights, resolve_weights
@@ -40,7 +40,7 @@ def main() -> None:
     data = load_dataset("digits", None, args.eval_limit)
     weights = resolve_weights(args.model, "digits", data, WeightsSpec("train", Path("studies/weights").resolve()))
     model = load_weights(build_model(args.model, data.num_classes, data.input_shape), weights)
-    eager_ms = torch_eager_latency_ms(model, data.eval_x[:1], args.threads)
+    eager_ms = torch_eager_latency(model, data.eval_x[:1], MeasureConfig(), args.threads).median_ms
 
     header = (
         f"{'algorithm':14s} {'compile_s':>9s} {'accuracy_s':>10s} {'measure_s':>9s} {'cache_hit_s':>11s} "

@@ -72,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from dse.core.config import MeasureConfig
+    from objectives.latency import torch_eager_latency
     from search_spaces.models import build_model
     from search_spaces.tuning import TUNING
 
-    torch.manual_seed(0)  # torch_eager_latency_ms sets the thread count
-    from bench._common import torch_eager_latency_ms
+    torch.manual_seed(0)  # torch_eager_latency sets the thread count
 
     model = build_model(args.model, 10, (3, 32, 32)).eval()
     x = torch.randn(1, 3, 32, 32)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, float, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="dse-bench-tuning-") as tmp:
         folder = Path(tmp)
-        torch_ms = torch_eager_latency_ms(model, x, args.threads, args.repeat, args.min_repeat_ms)
+        torch_ms = torch_eager_latency(model, x, measure, args.threads).median_ms
         rows.append(("pytorch eager", torch_ms, "-", "-"))
         ctx = BuildContext.on_host(folder / "untuned", args.threads, _Images(x))
         mod = TUNING.get("untuned").schedule(_lowered(model, ctx, args.algorithm), {}, ctx)

@@ -240,7 +240,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
 
         def time_torch_eager() -> None:
             fresh = load_weights(build_model(config.model, data.num_classes, data.input_shape), request.weights)
-            eager = torch_eager_latency(fresh, data, request.measure, request.threads)
+            eager = torch_eager_latency(fresh, data.eval_x[:1], request.measure, request.threads)
             info["torch_eager"] = {"median_ms": eager.median_ms, "cv": eager.cv, "threads": eager.threads}
 
         eager_possible = target.measured_on_host_cpu and not request.device.remote and not is_onnx_model(config.model)

@@ -18,29 +18,16 @@ if TYPE_CHECKING:
     from search_spaces.targets import LoadedModule
 
 
-def torch_eager_latency(model: torch.nn.Module, data: DataSplits, measure: MeasureConfig, threads: int) -> LatencyStats:
-    """PyTorch eager inference of ``model`` on one image, timed with the same protocol as TVM's
+def torch_eager_latency(model: torch.nn.Module, x: torch.Tensor, measure: MeasureConfig, threads: int) -> LatencyStats:
+    """PyTorch eager inference of ``model`` on ``x`` (one image, batch 1), timed with the same protocol as TVM's
     (``dse.core.measure``: warm-up, sample size, repeats): the reference a user would ship."""
-    import time
-
     import torch
 
-    from dse.core.measure import sample
+    from dse.core.measure import call_timer, sample
 
     torch.set_num_threads(threads)
     model.eval()
-    x = data.eval_x[:1]
-
-    def timer(number: int, repeat: int) -> list[float]:
-        seconds = []
-        with torch.inference_mode():
-            for _ in range(repeat):
-                start = time.perf_counter()
-                for _ in range(number):
-                    model(x)
-                seconds.append((time.perf_counter() - start) / number)
-        return seconds
-
+    timer = call_timer(lambda: model(x), around=torch.inference_mode)
     return LatencyStats.from_samples(sample(timer, measure, threads, emulated=False))
 
 

@@ -86,6 +86,19 @@ def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def optimize(args: list[str], timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m dse.optimize ARGS`` to its end, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "dse.optimize", *args],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

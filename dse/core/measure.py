@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,24 @@ if TYPE_CHECKING:
 
 #: ``timer(number, repeat)`` -> seconds per run of each of ``repeat`` samples.
 Timer = Callable[[int, int], Sequence[float]]
+
+
+def call_timer(call: Callable[[], object], around: Callable[[], AbstractContextManager[object]] = nullcontext) -> Timer:
+    """A :data:`Timer` of a Python callable, wall-clock per run (for runtimes without a timer of
+    their own: PyTorch eager, ONNX Runtime, OpenVINO). ``around`` wraps the whole sampling (e.g.
+    ``torch.inference_mode``), so no context is entered inside the timed runs."""
+
+    def run(number: int, repeat: int) -> Sequence[float]:
+        seconds = []
+        with around():
+            for _ in range(repeat):
+                start = time.perf_counter()
+                for _ in range(number):
+                    call()
+                seconds.append((time.perf_counter() - start) / number)
+        return seconds
+
+    return run
 
 
 def runs_per_sample(single_run_s: float, min_repeat_ms: float) -> int:

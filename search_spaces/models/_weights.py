@@ -125,7 +125,8 @@ def _pretrained_weights(model_name: str, data: DataSplits) -> Path:
     if data.num_classes != 1000 or data.input_shape[0] != 3 or data.input_shape[1] <= 64:
         raise UsageError(
             f"torchvision's pretrained {model_name} expects 3x224x224 images and 1000 classes, the data set has "
-            f"{data.input_shape} and {data.num_classes}; pass --weights PATH or --weights train"
+            f"{data.input_shape} and {data.num_classes}; pass --weights PATH"
+            + (" or --weights train" if data.input_shape[1] <= 64 else " (your fine-tuned checkpoint)")
         )
     weights = getattr(torchvision.models, spec.pretrained).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name

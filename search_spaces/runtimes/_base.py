@@ -9,11 +9,11 @@ precision included; it runs on this host's CPU and is timed with the same protoc
 from __future__ import annotations
 
 import importlib.util
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dse.core.measure import call_timer
 from dse.core.registry import Registry
 from search_spaces._base import Choice
 from search_spaces.targets.devices.local import HostCpuModule
@@ -68,17 +68,7 @@ class FunctionModule(HostCpuModule):
 
     def timer(self, x: np.ndarray) -> Timer:
         infer = self._infer
-
-        def run(number: int, repeat: int) -> Sequence[float]:
-            seconds = []
-            for _ in range(repeat):
-                start = time.perf_counter()
-                for _ in range(number):
-                    infer(x)
-                seconds.append((time.perf_counter() - start) / number)
-            return seconds
-
-        return run
+        return call_timer(lambda: infer(x))
 
 
 def calibration_images(ctx: BuildContext, n: int = 64) -> list[np.ndarray]:

@@ -62,3 +62,18 @@ def test_changed_dse_code_is_never_served_a_result_of_the_old(tmp_path: Path) ->
     changed._versions = {**changed._versions, "dse-source": "0" * 16}  # a fixed kernel, say
     assert changed.get_or_run(request, _run(calls))[1] is False
     assert len(calls) == 2
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
+    calls: list[int] = []
+    run = _run(calls)
+    request = _request(tmp_path)
+    cache = EvaluationCache(tmp_path / "cache")
+    assert cache.get_or_run(request, run)[1] is False
+    assert cache.get_or_run(request, run) == (run(request), True) and len(calls) == 2
+    outputs = list((tmp_path / "cache").rglob("output.pkl"))
+    assert len(outputs) == 1
+    outputs[0].write_bytes(b"\x80\x04 damaged")
+    result, hit = EvaluationCache(tmp_path / "cache").get_or_run(request, run)  # joblib logs the damage
+    assert result.accuracy == 0.5 and hit is False and len(calls) == 3
+    assert EvaluationCache(tmp_path / "cache").get_or_run(request, run)[1] is True  # stored again

@@ -19,7 +19,7 @@ import pytest
 
 from dse.core.errors import FailureKind, TrialFailure
 from dse.worker import IsolatedRunner
-from tests._studyrun import FAST, ROOT, env, load, untrained_weights, wait_for
+from tests._studyrun import FAST, ROOT, env, load, optimize, untrained_weights, wait_for
 
 
 def _sigkill_self() -> None:
@@ -132,46 +132,6 @@ def test_stale_trials_are_reaped_and_requeued(tmp_path: Path) -> None:
     assert budget.used() == 4
 
 
-def test_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
-    from dse.cache import EvaluationCache
-    from dse.core.config import DeviceOptions, MeasureConfig
-    from dse.core.record import EvaluationResult
-    from objectives.request import EvaluationRequest
-    from search_spaces import LayerChoice, TrialConfig
-    from search_spaces.models import ResolvedWeights
-
-    config = TrialConfig(
-        "digits",
-        "tiny_cnn",
-        LayerChoice("none"),
-        LayerChoice("fp32"),
-        LayerChoice("direct"),
-        LayerChoice("untuned"),
-        "x86",
-    )
-    request = EvaluationRequest(
-        config, ResolvedWeights(tmp_path / "w.pt", "0" * 64), None, 10, tmp_path, 1, MeasureConfig(), DeviceOptions()
-    )
-    calls = []
-
-    from dse.core.measure import LatencySamples, LatencyStats
-
-    def run(req: EvaluationRequest) -> EvaluationResult:
-        calls.append(1)
-        latency = LatencyStats.from_samples(LatencySamples((0.001, 0.002), 1, 1, emulated=False))
-        return EvaluationResult(req.config.as_dict(), accuracy=0.5, eval_size=10, latency=latency)
-
-    cache = EvaluationCache(tmp_path / "cache")
-    assert cache.get_or_run(request, run)[1] is False
-    assert cache.get_or_run(request, run) == (run(request), True) and len(calls) == 2
-    outputs = list((tmp_path / "cache").rglob("output.pkl"))
-    assert len(outputs) == 1
-    outputs[0].write_bytes(b"\x80\x04 damaged")
-    result, hit = EvaluationCache(tmp_path / "cache").get_or_run(request, run)  # joblib logs the damage
-    assert result.accuracy == 0.5 and hit is False and len(calls) == 3
-    assert EvaluationCache(tmp_path / "cache").get_or_run(request, run)[1] is True  # stored again
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -196,15 +156,7 @@ def test_trial_timeout_is_recorded_retried_and_the_study_finishes(tmp_path: Path
         "--weights",
         str(untrained_weights(tmp_path / "tiny_cnn.pt")),
     ]
-    done = subprocess.run(
-        [sys.executable, "-m", "dse.optimize", *args],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = optimize(args)
     assert done.returncode == 0, done.stderr
     trials = load(f"sqlite:///{work / 'dse.db'}").trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._studyrun import FAST, ROOT, env, load, start, untrained_weights, wait_for
+from tests._studyrun import FAST, load, optimize, start, untrained_weights, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +51,7 @@ def test_kill_9_mid_trial_then_resume(tmp_path: Path) -> None:
     killed = load(storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
     assert len(killed) == 1
 
-    second = subprocess.run(
-        [sys.executable, "-m", "dse.optimize", *args],
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    second = optimize(args)
     assert second.returncode == 0, second.stdout + second.stderr
 
     trials = load(storage).trials
