@@ -78,3 +78,32 @@ def test_an_onnx_export_of_a_torchvision_model_scores_as_the_pytorch_model(tmp_p
     low, high = trials["torch"].user_attrs["accuracy_ci"]
     assert low <= onnx_acc <= high and abs(onnx_acc - torch_acc) <= 1 / 60 + 1e-9  # at most one image of 60
     assert trials["onnx"].user_attrs["config"]["model"] == str(onnx_file)
+
+
+@pytest.mark.e2e
+def test_an_onnx_model_takes_every_precision_and_its_trial_exports(tmp_path: Path, work_dir: Path) -> None:
+    """Precision, algorithm and export apply to an ONNX file as to the PyTorch model it came from."""
+    from dse.export.__main__ import main as export_main
+    from search_spaces.datasets import load_dataset
+    from search_spaces.models import WeightsSpec, build_model, load_weights, resolve_weights
+
+    data = load_dataset("digits", None)
+    weights = resolve_weights("tiny_cnn", "digits", data, WeightsSpec("train", work_dir / "weights"))
+    model = load_weights(build_model("tiny_cnn", 10, (1, 8, 8)), weights).eval()
+    onnx_file = _export_onnx(model, tmp_path / "tiny.onnx", (1, 1, 8, 8))
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    flags = [*FAST_TRIAL_FLAGS[2:], "--models", str(onnx_file), "--precision", "fp32,fp16,int8"]
+    flags += ["--param", "precision.fp16.accumulate=float32", "--param", "precision.int8.calibration=max"]
+    flags += ["--algorithms", "spatial_pack", "--work-dir", str(work_dir), "--storage", storage]
+    assert main([*flags, "--sampler", "grid", "--n-trials", "3", "--no-report"]) == 0  # the whole grid
+
+    trials = optuna.load_study(study_name="dse-x86-digits", storage=storage).get_trials()
+    by_precision = {t.user_attrs["config"]["precision"]["name"]: t for t in trials}
+    assert set(by_precision) == {"fp32", "fp16", "int8"}
+    for trial in trials:
+        assert trial.state is optuna.trial.TrialState.COMPLETE, trial.user_attrs.get("error_message")
+    low, high = by_precision["fp32"].user_attrs["accuracy_ci"]
+    assert all(low <= t.values[0] <= high for t in trials)  # reduced precision costs no real accuracy here
+    int8 = by_precision["int8"].number
+    assert export_main([*flags, "--trial", str(int8), "--out", str(tmp_path / "bundle")]) == 0
+    assert (tmp_path / "bundle" / "model.so").is_file()
