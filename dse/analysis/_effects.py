@@ -41,7 +41,7 @@ from itertools import combinations
 from statistics import median
 from typing import TYPE_CHECKING
 
-from dse.core.layers import LAYERS
+from dse.core.layers import LAYERS, NOT_APPLICABLE, TVM_ONLY_LAYERS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,6 +157,12 @@ class Interaction:
         )
 
 
+def _sub_choices(layer: str) -> tuple[str, ...]:
+    """Layers that exist only under some choices of ``layer``: a runtime swap (TVM against ONNX
+    Runtime) cannot hold TVM's algorithm and tuning equal, so it pairs whatever each side ran."""
+    return TVM_ONLY_LAYERS if layer == "runtime" else ()
+
+
 def _trial_id(row: pd.Series, many_studies: bool) -> str:
     return f"{row['study']}#{row['trial']}" if many_studies else f"#{row['trial']}"
 
@@ -173,7 +179,8 @@ def matched_pairs(
     many = points["study"].nunique() > 1 if qualify is None else qualify
     pairs: list[Pair] = []
     for layer in LAYERS:
-        rest = [f"{other}_label" for other in LAYERS if other != layer] + ["target", "dataset"]
+        others = [other for other in LAYERS if other != layer and other not in _sub_choices(layer)]
+        rest = [f"{other}_label" for other in others] + ["target", "dataset"]
         for _, group in points.groupby(rest, dropna=False, sort=False):
             if group[f"{layer}_label"].nunique() < 2:
                 continue
@@ -199,7 +206,7 @@ def matched_pairs(
                         accuracy_tie=_accuracies_tie(r1, r2),
                         margin=max(thresholds.min_effect, thresholds.z * math.hypot(cv1, cv2)),
                         context={
-                            **{o: str(r1[f"{o}_label"]) for o in LAYERS if o != layer},
+                            **{o: str(r1[f"{o}_label"]) for o in others},
                             "target": str(r1["target"]),
                         },
                     )
@@ -352,10 +359,12 @@ def questions(pairs: list[Pair]) -> list[tuple[Question, dict[str, list[Pair]], 
         grouped[(p.layer, p.a1, p.a2)].append(p)
     out = []
     for (layer, a1, a2), ps in sorted(grouped.items()):
-        for by in [*(o for o in LAYERS if o != layer), "target"]:
+        for by in [o for o in (*LAYERS, "target") if o in ps[0].context]:
             levels: dict[str, list[Pair]] = defaultdict(list)
             for p in ps:
                 levels[p.context[by]].append(p)
+            # n/a is not an algorithm or tuning but "not TVM": contrasting it asks the runtime's question
+            levels.pop(NOT_APPLICABLE, None)
             out.append(((layer, a1, a2, by), dict(levels), ps))
     return out
 
@@ -414,7 +423,7 @@ def _confounders(
     """Other layers whose levels differ completely between the two contrasting sides' pairs."""
     out = []
     for other in [*LAYERS, "target"]:
-        if other in (by, layer):
+        if other in (by, layer) or other in _sub_choices(layer):
             continue
         seen_left = {p.context[other] for level in left for p in levels[level]}
         seen_right = {p.context[other] for level in right for p in levels[level]}

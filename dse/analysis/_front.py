@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dse.core.layers import LAYERS
+from dse.core.layers import LAYERS, NOT_APPLICABLE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,6 +164,11 @@ def choice_breakdown(points: pd.DataFrame, pareto: pd.DataFrame) -> list[ChoiceS
 
 
 def dominant_choices(shares: list[ChoiceShare], n_front: int) -> list[ChoiceShare]:
-    """Choices every front point uses while the layer's other choices were tried too."""
+    """Choices every front point uses while the layer's other choices were tried too.
+
+    ``n/a`` (no algorithm or tuning on a runtime other than TVM) is no choice: the front being
+    all ``n/a`` says the runtime, which the runtime layer's own share already shows."""
     tried = {layer: sum(1 for s in shares if s.layer == layer) for layer in LAYERS}
-    return [s for s in shares if n_front >= 2 and s.n_front == n_front and tried[s.layer] > 1]
+    return [
+        s for s in shares if n_front >= 2 and s.n_front == n_front and tried[s.layer] > 1 and s.choice != NOT_APPLICABLE
+    ]

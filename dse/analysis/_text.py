@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from dse.analysis._effects import Effect, accuracy_words
 from dse.analysis._front import ChoiceShare
+from dse.core.layers import NOT_APPLICABLE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,8 @@ def highlights(shares: list[ChoiceShare], dominant: list[ChoiceShare]) -> list[s
     for s in shares:
         if (s.layer, s.choice) in dominant_keys or not s.front_latency_ms or not s.front_accuracy:
             continue
+        if s.choice == NOT_APPLICABLE:  # not a choice: the runtime's share says it
+            continue
         if s.share_front >= s.share_trials + 0.2:
             lines.append(
                 f"{s.layer}={s.choice} is over-represented on the front ({s.share_front:.0%} vs "
@@ -80,7 +83,7 @@ def highlights(shares: list[ChoiceShare], dominant: list[ChoiceShare]) -> list[s
             )
     for s in shares:
         layer_choices = sum(1 for o in shares if o.layer == s.layer)
-        if s.n_front == 0 and s.n_trials >= 3 and layer_choices > 1:
+        if s.n_front == 0 and s.n_trials >= 3 and layer_choices > 1 and s.choice != NOT_APPLICABLE:
             lines.append(
                 f"{s.layer}={s.choice} is never on the front ({s.n_trials} trials; best "
                 f"{s.best_latency_ms:.3g} ms, best accuracy {s.best_accuracy:.3f})"

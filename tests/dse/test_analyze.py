@@ -358,3 +358,39 @@ def test_an_accuracy_difference_inside_the_interval_is_reported_as_the_same() ->
         swap = next(e for e in target.effects if (e.layer, e.a1, e.a2) == ("algorithm", "direct", "im2col_gemm"))
         assert swap in shown_effects(target.effects) and expected in render(analyze([study], evaluator=None))
         assert (swap.n_accuracy_differs == 0) == (eval_size == 200)
+
+
+RUNTIME_SPACE = {
+    "model": ["net", "wide_net"],
+    "pruning": ["none", "magnitude", "channel"],
+    "precision": ["fp32", "int8"],
+    "runtime": ["tvm", "onnxruntime"],
+    "algorithm": ["spatial_pack", "n/a"],
+    "tuning": ["untuned", "n/a"],
+}
+
+
+def _as_run(c: dict) -> bool:
+    """Algorithm and tuning exist on TVM only; every other runtime records them as n/a."""
+    on_tvm = c["runtime"] == "tvm"
+    return (c["algorithm"] != "n/a") == on_tvm and (c["tuning"] != "n/a") == on_tvm
+
+
+def test_runtime_is_a_layer_whose_swaps_and_interactions_are_found() -> None:
+    """int8 makes TVM faster and ONNX Runtime slower (as QDQ int8 did on ResNet-18): a runtime x
+    precision reversal, found across TVM's own algorithm and tuning, with no n/a 'choice' claimed."""
+
+    def lat(c: dict) -> float:
+        table = {("tvm", "fp32"): 2.0, ("tvm", "int8"): 1.0, ("onnxruntime", "fp32"): 1.5, ("onnxruntime", "int8"): 2.5}
+        width = 2.0 if c["model"] == "wide_net" else 1.0
+        return table[(c["runtime"], c["precision"])] * PRUNING_SPEED[c["pruning"]] * width
+
+    study = new_study()
+    add_trials(study, RUNTIME_SPACE, lat, accuracy, cv=0.02, keep=_as_run)
+    target = analyze([study], evaluator=None).targets["x86"]
+    swap = next(e for e in target.effects if e.layer == "runtime")
+    assert (swap.a1, swap.a2, swap.n_pairs) == ("onnxruntime", "tvm", 12)
+    found = {(i.layer, i.by) for i in target.interactions}
+    assert ("runtime", "precision") in found
+    assert not any(s.choice == "n/a" for s in target.dominant)
+    assert "=n/a" not in render(analyze([study], evaluator=None))
