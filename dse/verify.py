@@ -11,6 +11,8 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from dse.core.record import TrialRecord
+
 if TYPE_CHECKING:
     import optuna
 
@@ -18,7 +20,11 @@ if TYPE_CHECKING:
     from search_spaces import SearchSpace
     from search_spaces.models import ResolvedWeights
 
-VERIFY_ATTR = "dse_verification"
+
+def verification_question(trial: optuna.trial.FrozenTrial) -> tuple[str, ...] | None:
+    """The question a ``--verify`` trial was queued to answer; None for the study's own trials."""
+    tag = TrialRecord.of(trial).dse_verification
+    return tuple(json.loads(tag)) if tag is not None else None
 
 
 def _fits(space: SearchSpace, params: dict[str, Any]) -> bool:
@@ -47,7 +53,7 @@ def verify_study(
         return f"Verification (--verify {config.verify}) waits for the study's budget: re-run to finish it first"
     analysis = analyze([study], evaluator=None)
     trials = study.get_trials(deepcopy=False)
-    earlier = [t for t in trials if VERIFY_ATTR in t.user_attrs]
+    earlier = [t for t in trials if verification_question(t) is not None]
     room = config.verify - len(earlier)
     target = analysis.targets.get(config.target)
     planned = []
@@ -57,22 +63,23 @@ def verify_study(
             target.points, target.pairs, complete, room, lambda p: _fits(space, p), analysis.thresholds
         )
     for trial in planned:
-        study.enqueue_trial(trial.params, user_attrs={VERIFY_ATTR: json.dumps(list(trial.question))})
+        tag = TrialRecord(dse_verification=json.dumps(list(trial.question)))
+        study.enqueue_trial(trial.params, user_attrs=tag.attrs())
     if planned:
         run_study(replace(config, n_trials=budget.used()), space, weights, study)  # the queue is in `used` already
         analysis = analyze([study], evaluator=None)
         target = analysis.targets.get(config.target)
     asked = list(
         dict.fromkeys(
-            tuple(json.loads(t.user_attrs[VERIFY_ATTR]))
-            for t in study.get_trials(deepcopy=False)
-            if VERIFY_ATTR in t.user_attrs
+            question
+            for question in map(verification_question, study.get_trials(deepcopy=False))
+            if question is not None
         )
     )
     if not asked:
         return f"Verification (--verify {config.verify}): no open interaction question the space can answer"
     status = verdicts(asked, target.pairs if target else [], analysis.thresholds)
-    runs = sum(1 for t in study.get_trials(deepcopy=False) if VERIFY_ATTR in t.user_attrs)
+    runs = sum(1 for t in study.get_trials(deepcopy=False) if verification_question(t) is not None)
     counts = {word: sum(v == word for v in status.values()) for word in ("confirmed", "rejected", "untested")}
     lines = [
         f"Verification (--verify {config.verify}): {runs} matched-pair trials for {len(asked)} questions: "

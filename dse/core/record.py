@@ -99,6 +99,8 @@ class TrialRecord:
     heartbeat_at: float | None = None
     retry_of: int | None = None
     retry_count: int | None = None
+    #: A ``--verify`` trial: the interaction question (JSON list) it was planned to answer.
+    dse_verification: str | None = None
 
     @classmethod
     def of(cls, trial: optuna.trial.FrozenTrial | optuna.Trial) -> TrialRecord:

@@ -322,6 +322,9 @@ def _ms_loggers(folder: str, names: list[str]) -> list[Any]:
     unnamed = [handler for handler in logger.handlers if handler.get_name() is None]
     for handler in unnamed:
         logger.removeHandler(handler)
+    # Its console handler is made at the logger's level: WARNING keeps "Logging directory" and the
+    # progress tables in the log files (the config then sets the logger itself back to DEBUG).
+    logger.setLevel(logging.WARNING)
     try:
         return list(get_loggers_from_work_dir(folder, names))
     finally:

@@ -119,7 +119,7 @@ def test_a_finished_grid_study_is_a_table_that_samplers_replay(work_dir: Path, t
 def test_verify_runs_matched_pair_trials_in_the_study_and_reports_each_question(
     work_dir: Path, tmp_path: Path, capsys
 ) -> None:
-    from dse.verify import VERIFY_ATTR
+    from dse.verify import verification_question
 
     storage = f"sqlite:///{tmp_path / 'verify.db'}"
     # 2 pruning x 2 precisions x 4 algorithm variants: two pruning contexts behind every
@@ -131,12 +131,12 @@ def test_verify_runs_matched_pair_trials_in_the_study_and_reports_each_question(
     assert main([*flags, "--verify", "4"]) == 0
     printed = capsys.readouterr().out
     study = optuna.load_study(study_name="dse-x86-digits", storage=storage)
-    extra = [t for t in study.get_trials() if VERIFY_ATTR in t.user_attrs]
+    extra = [t for t in study.get_trials() if verification_question(t) is not None]
     assert 0 < len(extra) <= 4 and len(study.trials) == 6 + len(extra), printed
     assert f"Verification (--verify 4): {len(extra)} matched-pair trials for" in printed
     assert any(word in printed for word in (" confirmed ", " rejected ", " untested "))
     # Every verification trial completes a matched pair: it differs from a measured trial in one layer.
-    measured = [t.params for t in study.get_trials() if VERIFY_ATTR not in t.user_attrs]
+    measured = [t.params for t in study.get_trials() if verification_question(t) is None]
     for trial in extra:
         assert any(
             sum(trial.params.get(k) != m.get(k) for k in {*trial.params, *m} if "." not in k) == 1 for m in measured

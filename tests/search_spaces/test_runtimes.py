@@ -57,8 +57,14 @@ def _evaluate(tmp_path: Path, weights: object, runtime: str, precision: str = "f
     return result
 
 
-def test_every_runtime_gives_the_same_top1_at_fp32(tmp_path: Path, trained: object) -> None:
+def test_every_runtime_gives_the_same_top1_at_fp32(
+    tmp_path: Path, trained: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dse.core.stats import accuracy_interval
+
+    # TVM's module reports the thread count of TVM_NUM_THREADS, which an in-process study run
+    # earlier in the session may have set otherwise
+    monkeypatch.setenv("TVM_NUM_THREADS", str(THREADS))
 
     require("onnxruntime")
     require("openvino")
