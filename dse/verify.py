@@ -21,10 +21,14 @@ if TYPE_CHECKING:
     from search_spaces.models import ResolvedWeights
 
 
-def verification_question(trial: optuna.trial.FrozenTrial) -> tuple[str, ...] | None:
-    """The question a ``--verify`` trial was queued to answer; None for the study's own trials."""
+def verification_question(trial: optuna.trial.FrozenTrial) -> tuple[str, str, str, str] | None:
+    """The question a ``--verify`` trial was queued to answer (layer, a1, a2, by); None for the
+    study's own trials."""
     tag = TrialRecord.of(trial).dse_verification
-    return tuple(json.loads(tag)) if tag is not None else None
+    if tag is None:
+        return None
+    layer, a1, a2, by = json.loads(tag)
+    return str(layer), str(a1), str(a2), str(by)
 
 
 def _fits(space: SearchSpace, params: dict[str, Any]) -> bool:
