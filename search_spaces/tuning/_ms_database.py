@@ -4,7 +4,7 @@ Layout of ``<root>/<target key>/``::
 
     budget-<N>/database_workload.json          records of tuning runs of N trials per kernel
     budget-<N>/database_tuning_record.json     (best record per workload)
-    budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials"}}
+    budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials", "tuned_s", "default_s"}}
     .lock                                      exclusive while tuning and committing, shared while reading
 
 Records are kept per budget, so what ``tuning.metaschedule.trials=N`` measures does not depend
@@ -12,7 +12,9 @@ on what ran before: a trial at budget N applies, per workload, the best record o
 budget was at most N (a kernel tuned at 128 is not "reused" for a 16-trial request). Each
 task is committed as soon as it is tuned (its best record only; the full run lives in a
 scratch database), so a tuning process killed half-way keeps the finished tasks and leaves
-the files intact. Records of one target do not transfer to another (an x86 database is not
+the files intact. Beside each task's best record its default schedule (the algorithm layer's)
+is timed by the same runner, and a trial applies the record only where it is faster: a tuned
+build is never slower than the untuned one kernel for kernel, whatever the budget. Records of one target do not transfer to another (an x86 database is not
 valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder per exact target.
 """
 
@@ -110,26 +112,47 @@ class TuningDatabase:
                     state[workload].append(each)
         return state
 
+    def default_times(self, budget: int) -> dict[str, float]:
+        """Per workload, the default schedule's seconds per run, timed beside its tuning at a
+        budget <= ``budget`` (absent for kernels tuned before defaults were timed)."""
+        times: dict[str, float] = {}
+        for each in (b for b in self.budgets() if b <= budget):
+            for workload, entry in self.attempts(each).items():
+                if entry.get("default_s") is not None:
+                    times.setdefault(workload, float(entry["default_s"]))
+        return times
+
     def applicable(self, budget: int, mods: list[Any]) -> tuple[Any, dict[str, Any]]:
-        """The records a trial at ``budget`` may apply: per workload, the best of budgets <= ``budget``.
+        """The records a trial at ``budget`` may apply: per workload, the best of budgets <= ``budget``,
+        unless the default schedule measured at least as fast (then none: the default stays).
 
         Returns them as an in-memory database, and per workload hash of ``mods`` what it gets
-        (``{"budget", "run_s", "digest"}``, None for no record): the trial's provenance.
+        (``{"budget", "run_s", "digest", "default_s"}``, with ``"kept_default": True`` where the
+        default won; None for no record): the trial's provenance.
         """
         from tvm.s_tir import meta_schedule as ms
 
+        sources = [(each, self.open(each)) for each in self.budgets() if each <= budget]
+        defaults = self.default_times(budget)
         merged = ms.database.MemoryDatabase()
-        chosen: dict[str, Any] = {workload_hash(mod): None for mod in mods}
-        for each in (b for b in self.budgets() if b <= budget):
-            source = self.open(each)
-            for mod in mods:
-                if merge_best(source, merged, [mod]):
-                    record = source.get_top_k(source.commit_workload(mod), 1)[0]
-                    chosen[workload_hash(mod)] = {
-                        "budget": each,
-                        "run_s": best_run_s(source, mod),
-                        "digest": stable_hash(str(record.trace), 16),
-                    }
+        chosen: dict[str, Any] = {}
+        for mod in mods:
+            workload = workload_hash(mod)
+            timed = [
+                (run_s, each, source) for each, source in sources if (run_s := best_run_s(source, mod)) is not None
+            ]
+            if not timed:
+                chosen[workload] = None
+                continue
+            run_s, each, source = min(timed, key=lambda item: item[0])
+            default_s = defaults.get(workload)
+            chosen[workload] = {"budget": each, "run_s": run_s, "default_s": default_s}
+            if default_s is not None and default_s <= run_s:
+                chosen[workload]["kept_default"] = True
+                continue
+            merge_best(source, merged, [mod])
+            record = source.get_top_k(source.commit_workload(mod), 1)[0]
+            chosen[workload]["digest"] = stable_hash(str(record.trace), 16)
         return merged, chosen
 
 

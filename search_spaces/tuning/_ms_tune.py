@@ -216,11 +216,42 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
                 scratch, trials = _run_tuner([task], [mod], budget, builder, runner, ctx, db)
                 report.trials += trials
                 merge_best(scratch, db.open(budget), [mod])
-                ok = best_run_s(scratch, mod) is not None
+                tuned_s = best_run_s(scratch, mod)
+                ok = tuned_s is not None
                 (report.tuned_now if ok else report.failed).append(task.task_name)
-                db.record_attempt(budget, workload_hash(mod), {"task": task.task_name, "ok": ok, "trials": trials})
+                entry = {"task": task.task_name, "ok": ok, "trials": trials, "tuned_s": tuned_s}
+                # The default schedule, timed by the same runner: applying keeps the faster of the two
+                entry["default_s"] = time_default_schedule(mod, builder, runner, ctx)
+                db.record_attempt(budget, workload_hash(mod), entry)
         report.wall_s = time.perf_counter() - start
     return report
+
+
+def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext) -> float | None:
+    """Seconds per run of the algorithm layer's default schedule of a task's kernel, built and
+    timed exactly as MetaSchedule's candidates are (None when it does not build or run)."""
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+
+    from search_spaces.algorithms.schedules import apply_default_schedules
+
+    copy = tvm.IRModule(dict(mod.functions.items()))  # scheduling replaces functions in place
+    scheduled = apply_default_schedules(copy, ctx.tvm_target)
+    (built,) = builder.build([ms.builder.BuilderInput(scheduled, ctx.tvm_target)])
+    if built.error_msg is not None:
+        return None
+    prim_func = next(iter(scheduled.functions.values()))
+    request = ms.runner.RunnerInput(
+        built.artifact_path,
+        device_type="cuda" if ctx.tvm_target.kind.name == "cuda" else "cpu",  # the runner names devices
+        args_info=ms.arg_info.ArgInfo.from_prim_func(prim_func),
+    )
+    (future,) = runner.run([request])
+    result = future.result()
+    if result.error_msg is not None or not result.run_secs:
+        return None
+    seconds = [float(s) for s in result.run_secs]
+    return sum(seconds) / len(seconds)
 
 
 def _run_tuner(
@@ -355,11 +386,14 @@ def _search_strategy(budget: int) -> Any:
 
 def apply_records(
     mod: Any, tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext
-) -> tuple[Any, list[str]]:
-    """Replace each PrimFunc that has a record at a budget <= ``budget`` with its best schedule.
+) -> tuple[Any, list[str], list[str]]:
+    """Replace each PrimFunc that has a record at a budget <= ``budget`` with its best schedule,
+    where that beat the default schedule when both were timed.
 
-    Returns the module and the names of the functions that got a tuned schedule; which record
-    each task got goes to ``ctx.info["tuning_records"]`` (workload hash -> budget, run time, digest).
+    Returns the module, the names of the functions that got a tuned schedule, and the tasks
+    whose default schedule measured faster than their best record (they keep it); which record
+    each task got goes to ``ctx.info["tuning_records"]`` (workload hash -> budget, run time,
+    digest, the default's run time).
     """
     import tvm
     from tvm import relax, tirx
@@ -378,7 +412,10 @@ def apply_records(
         for gv, f in mod.functions.items()
         if isinstance(f, tirx.PrimFunc) and gv.name_hint in before and not f.same_as(before[gv.name_hint])
     ]
-    return mod, sorted(applied)
+    kept_default = [
+        t.task_name for t in tasks if (chosen.get(workload_hash(t.dispatched[0])) or {}).get("kept_default")
+    ]
+    return mod, sorted(applied), sorted(kept_default)
 
 
 def current_records(folder: Path, budget: int, workloads: list[str]) -> dict[str, list[int]]:

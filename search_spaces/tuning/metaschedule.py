@@ -6,8 +6,10 @@ records apply (tvm-notes: re-running passes in between silently applies nothing)
 kernel is tuned at most once per target and budget: the database under
 ``<tuning db>/<target>-<exact target key>/budget-<N>/`` is shared by trials, studies and
 workers, and a trial at budget N applies only records of budgets <= N (see ``_ms_database``).
-Kernels without a record fall back to the algorithm layer's default schedules; the trial
-records how many kernels got a tuned schedule (``tuned_kernels`` of ``total_kernels``).
+Kernels without a record fall back to the algorithm layer's default schedules, and so do
+kernels whose default schedule was timed faster than their best record (``default_kept_kernels``):
+per kernel the faster of tuned and default is built. The trial records how many kernels were
+decided by tuning (``tuned_kernels`` of ``total_kernels``).
 """
 
 from __future__ import annotations
@@ -87,12 +89,12 @@ class MetaSchedule(TuningMode):
         try:
             tasks = tunable_tasks(mod, ctx.tvm_target)
             report = tune_pending(tasks, budget, db, ctx) if tasks else None
-            mod, applied = apply_records(mod, tasks, budget, db, ctx)
+            mod, applied, kept_default = apply_records(mod, tasks, budget, db, ctx)
         except TrialFailure:
             raise
         except Exception as exc:  # TVMError, builder/runner pool errors: this trial did not build
             raise TrialFailure(FailureKind.COMPILE, f"MetaSchedule: {type(exc).__name__}: {first_line(exc)}") from exc
-        if report is not None and report.tuned_now == [] and report.failed and not applied:
+        if report is not None and report.tuned_now == [] and report.failed and not applied and not kept_default:
             # Every candidate failed: say so instead of quietly keeping naive code (tvm-notes).
             raise TrialFailure(
                 FailureKind.COMPILE,
@@ -100,7 +102,9 @@ class MetaSchedule(TuningMode):
                 f"({', '.join(report.failed[:3])}); see the logs in {db.folder / 'logs'}",
             )
         ctx.info.update(
-            tuned_kernels=len(applied),
+            # a kernel whose default schedule beat its tuned one counts as tuned: it was decided
+            tuned_kernels=len(applied) + len(kept_default),
+            default_kept_kernels=kept_default,
             total_kernels=len(tasks),
             tuning_budget=budget,
             tuning_trials=report.trials if report else 0,
@@ -108,6 +112,6 @@ class MetaSchedule(TuningMode):
             tuning_reused_kernels=len(report.reused) if report else 0,
             tuning_failed_kernels=list(report.failed) if report else [],
             tuning_db=str(db.folder),
-            partly_tuned=len(applied) < len(tasks),
+            partly_tuned=len(applied) + len(kept_default) < len(tasks),
         )
         return default_schedules(mod, ctx)

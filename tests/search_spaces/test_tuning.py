@@ -95,6 +95,7 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     assert len(records) == first["total_kernels"]  # only the best record of each kernel is kept
     attempts = json.loads((folder / f"budget-{TRIALS}" / "attempts.json").read_text())
     assert len(attempts) == first["total_kernels"] and all(a["ok"] for a in attempts.values())
+    assert all(a["default_s"] > 0 and a["tuned_s"] > 0 for a in attempts.values())  # both timed, same runner
     assert all(r["budget"] == TRIALS for r in first["tuning_records"].values())
 
     again = _run_in_fresh_process(tmp_path, TRIALS)
@@ -147,3 +148,24 @@ def test_killed_tuning_keeps_the_tasks_it_finished(tmp_path: Path) -> None:
     assert 1 <= kept < resumed["total_kernels"], "the kill came after every task had finished"
     assert resumed["tuning_reused_kernels"] == kept  # the tasks finished before the kill
     assert resumed["tuned_kernels"] == resumed["total_kernels"]
+
+
+def test_a_kernel_keeps_its_default_schedule_where_that_measured_faster(tmp_path: Path) -> None:
+    """Per kernel the faster of tuned and default is built: with the defaults' recorded times
+    made faster than every record, nothing tuned is applied and the module still computes right."""
+    pytest.importorskip("tvm")
+    first = run_case(str(tmp_path), TRIALS)
+    path = Path(first["tuning_db"]) / f"budget-{TRIALS}" / "attempts.json"
+    attempts = json.loads(path.read_text())
+    slowest = max(a["tuned_s"] for a in attempts.values())
+    fast = {w: {**a, "default_s": a["tuned_s"] / 2} for w, a in attempts.items()}
+    path.write_text(json.dumps(fast))
+    kept = run_case(str(tmp_path), TRIALS)  # run_case checks the output against PyTorch
+    assert kept["tuning_trials"] == 0 and kept["tuned_kernels"] == kept["total_kernels"]
+    assert len(kept["default_kept_kernels"]) == kept["total_kernels"] and kept["partly_tuned"] is False
+    assert all(r["kept_default"] for r in kept["tuning_records"].values())
+    slow = {w: {**a, "default_s": slowest * 10} for w, a in attempts.items()}
+    path.write_text(json.dumps(slow))
+    tuned = run_case(str(tmp_path), TRIALS)
+    assert tuned["default_kept_kernels"] == [] and tuned["tuned_kernels"] == tuned["total_kernels"]
+    assert all("digest" in r and not r.get("kept_default") for r in tuned["tuning_records"].values())
