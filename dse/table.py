@@ -38,9 +38,10 @@ def table_frame(study: optuna.Study) -> pd.DataFrame:
         return frame
     device = study.user_attrs.get("dse", {}).get("measurement", {}).get("the measurement device")
     frame["params"] = [json.dumps(t.params, sort_keys=True) for t in trials]
-    frame["record"] = [json.dumps(TrialRecord.of(t).attrs(), sort_keys=True, default=str) for t in trials]
+    records = [TrialRecord.of(t) for t in trials]
+    frame["record"] = [json.dumps(r.attrs(), sort_keys=True, default=str) for r in records]
     frame["cpu"] = json.dumps(device, sort_keys=True) if device is not None else None
-    frame["versions"] = [json.dumps(TrialRecord.of(t).versions, sort_keys=True) for t in trials]
+    frame["versions"] = [json.dumps(r.versions, sort_keys=True) for r in records]
     return frame
 
 

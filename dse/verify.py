@@ -73,17 +73,12 @@ def verify_study(
         run_study(replace(config, n_trials=budget.used()), space, weights, study)  # the queue is in `used` already
         analysis = analyze([study], evaluator=None)
         target = analysis.targets.get(config.target)
-    asked = list(
-        dict.fromkeys(
-            question
-            for question in map(verification_question, study.get_trials(deepcopy=False))
-            if question is not None
-        )
-    )
+    tagged = [q for q in map(verification_question, study.get_trials(deepcopy=False)) if q is not None]
+    asked = list(dict.fromkeys(tagged))
     if not asked:
         return f"Verification (--verify {config.verify}): no open interaction question the space can answer"
     status = verdicts(asked, target.pairs if target else [], analysis.thresholds)
-    runs = sum(1 for t in study.get_trials(deepcopy=False) if verification_question(t) is not None)
+    runs = len(tagged)
     counts = {word: sum(v == word for v in status.values()) for word in ("confirmed", "rejected", "untested")}
     lines = [
         f"Verification (--verify {config.verify}): {runs} matched-pair trials for {len(asked)} questions: "

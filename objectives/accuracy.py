@@ -29,7 +29,7 @@ class Classification:
     def digest(self) -> str:
         """A short hash of the predictions: two builds with equal digests classified every image
         alike (an export's check compares it, not just the count of right answers)."""
-        return stable_hash(self.predictions.astype(np.int64).tolist(), length=16)
+        return stable_hash(self.predictions.tolist(), length=16)
 
 
 def classify(module: LoadedModule, data: DataSplits) -> Classification:

@@ -161,9 +161,14 @@ def best_run_s(database: Any, mod: Any) -> float | None:
     if not database.has_workload(mod):
         return None
     records = database.get_top_k(database.commit_workload(mod), 1)
-    if not records or not records[0].run_secs:
+    return mean_run_s(records[0].run_secs) if records else None
+
+
+def mean_run_s(run_secs: Any) -> float | None:
+    """Mean of a MetaSchedule run's seconds, or None for no run or a failed one."""
+    if not run_secs:
         return None
-    seconds = [float(s) for s in records[0].run_secs]
+    seconds = [float(s) for s in run_secs]
     mean = sum(seconds) / len(seconds)
     return mean if mean < FAILED_RUN_S else None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import InvalidCombination
-from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, merge_best, workload_hash
+from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, mean_run_s, merge_best, workload_hash
 
 if TYPE_CHECKING:
     from dse.core.config import DeviceOptions
@@ -221,7 +221,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
                 (report.tuned_now if ok else report.failed).append(task.task_name)
                 entry = {"task": task.task_name, "ok": ok, "trials": trials, "tuned_s": tuned_s}
                 # The default schedule, timed by the same runner: applying keeps the faster of the two
-                entry["default_s"] = time_default_schedule(mod, builder, runner, ctx)
+                entry["default_s"] = time_default_schedule(mod, builder, runner, ctx) if ok else None
                 db.record_attempt(budget, workload_hash(mod), entry)
         report.wall_s = time.perf_counter() - start
     return report
@@ -248,10 +248,7 @@ def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext
     )
     (future,) = runner.run([request])
     result = future.result()
-    if result.error_msg is not None or not result.run_secs:
-        return None
-    seconds = [float(s) for s in result.run_secs]
-    return sum(seconds) / len(seconds)
+    return None if result.error_msg is not None else mean_run_s(result.run_secs)
 
 
 def _run_tuner(
