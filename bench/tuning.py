@@ -2,7 +2,8 @@
 
 For each budget (trials per kernel) the model is tuned into its own fresh database, so every
 row shows the cost of tuning from scratch (per kernel the faster of the tuned and the default
-schedule is built, so the tuned rows are never slower than untuned beyond noise); then the first budget's schedule is run again in
+schedule is built, as each kernel is timed alone; the whole model can still be slower than
+untuned at a small budget); then the first budget's schedule is run again in
 this process to time a compile that reuses the records (no new trials). PyTorch runs at the
 same thread count as TVM (``TVM_NUM_THREADS`` is set from ``--threads`` before TVM starts).
 

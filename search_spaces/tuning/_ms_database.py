@@ -13,8 +13,9 @@ budget was at most N (a kernel tuned at 128 is not "reused" for a 16-trial reque
 task is committed as soon as it is tuned (its best record only; the full run lives in a
 scratch database), so a tuning process killed half-way keeps the finished tasks and leaves
 the files intact. Beside each task's best record its default schedule (the algorithm layer's)
-is timed by the same runner, and a trial applies the record only where it is faster: a tuned
-build is never slower than the untuned one kernel for kernel, whatever the budget. Records of one target do not transfer to another (an x86 database is not
+is timed by the same runner, and a trial applies the record only where it is faster: kernel for
+kernel, timed alone, a tuned build is never slower than the untuned one (the whole model can
+be, since kernels timed alone do not add up to it). Records of one target do not transfer to another (an x86 database is not
 valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder per exact target.
 """
 
