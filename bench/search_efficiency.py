@@ -7,6 +7,13 @@ exhaustive front's hypervolume, as a fraction of the table's size::
 
     python -m bench.search_efficiency                   # 20 seeds, trials up to 25% of the table
     python -m bench.search_efficiency --seeds 40 --json out.json
+    python -m bench.search_efficiency --tuning untuned  # a sub-space: any dse.optimize option
+
+Also printed: the analyzer's claims on the whole table (the reference) and, per sampler, how
+many of them its first trials (then ``--verify``) get right, wrong or miss; and planted nulls:
+each layer's outcomes shuffled among configurations that differ only in it, where any claim
+about that layer is false. Optuna's AutoSampler (OptunaHub) is replayed when it can be loaded
+(it is fetched from GitHub at first use; offline it is reported as unavailable, with why).
 
 It holds the host CPU shared for its whole run (as a compile does), so a study measuring on
 this host waits for it rather than timing beside it. A live comparison that compiles and
@@ -65,16 +72,20 @@ def main(argv: list[str]) -> int:
     p.add_argument("--claims-budget", type=float, default=0.10, help="trials whose claims are checked (fraction)")
     p.add_argument("--verify-budget", type=float, default=0.05, help="--verify trials on top of them (fraction)")
     p.add_argument("--no-claims", action="store_true", help="skip checking the analyzer's claims")
+    p.add_argument("--null-seeds", type=int, default=3, help="planted-null shuffles per layer (default 3)")
     p.add_argument("--json", type=Path, help="write one object per sampler here")
-    args = p.parse_args(argv)
+    args, restriction = p.parse_known_args(argv)
     print(machine_line(args.jobs) + " (replay: no measurement, the table's CPU is in its cpu column)", flush=True)
 
     start = time.perf_counter()
     frame = load_table(args.table)
-    config = config_from_args(parse_args(["--config", str(args.config)]))
+    config = config_from_args(_restricted(parse_args(["--config", str(args.config), *restriction]), restriction))
     table = ReplayTable.of(config, frame)
     n_trials = max(1, round(args.budget * table.size))
     factories = samplers(config, table.space, n_trials)
+    auto, auto_missing = _auto_sampler()
+    if auto is not None:
+        factories["autosampler"] = auto
     chosen = args.samplers.split(",") if args.samplers else list(factories)
     unknown = sorted(set(chosen) - set(factories))
     if unknown:
@@ -98,6 +109,12 @@ def main(argv: list[str]) -> int:
         checks = (reference, budget, verify)
         print(f"the analyzer's claims on the whole table ({len(reference)}, the reference):")
         print("\n".join(f"  {kind}: {layer} {a1} vs {a2} by {by}" for layer, a1, a2, by, kind in sorted(reference)))
+        print(_size_accuracy_latency(table))
+        for layer, false_claims in _planted_nulls(table, args.null_seeds).items():
+            print(
+                f"planted null, {layer} outcomes shuffled among configurations differing only in it "
+                f"({args.null_seeds} shuffles): {false_claims} claims about {layer} (each one false)"
+            )
     with cpu_work():
         runs = Parallel(n_jobs=args.jobs)(
             delayed(_run)(table, factories[name], seed, n_trials, checks) for name, seed in jobs
@@ -149,9 +166,78 @@ def main(argv: list[str]) -> int:
         f"slowest (never: the median seed did not reach it within {n_trials} trials); "
         f"{time.perf_counter() - start:.0f} s"
     )
+    if auto_missing:
+        print(f"autosampler: not replayed ({auto_missing})")
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+def _restricted(options: Any, restriction: list[str]) -> Any:
+    """The study file's options narrowed by ``restriction``: a ``--param`` of a choice the
+    restriction leaves out (the tuning budget, once ``--tuning untuned``) is dropped with it."""
+    from dse.core.layers import LAYER_FLAGS
+
+    restricted = {layer for layer, flag in LAYER_FLAGS.items() if flag in restriction}
+    attribute = {"runtime": "runtimes", "algorithm": "algorithms"}
+
+    def searched(name: str) -> bool:
+        layer, choice = name.split(".")[:2]
+        return layer not in restricted or choice in getattr(options, attribute.get(layer, layer))
+
+    options.param = [(name, values) for name, values in options.param if searched(name)]
+    return options
+
+
+def _size_accuracy_latency(table: Any) -> str:
+    """DLAS's first finding, checked on the table: rank correlations (Spearman) between model
+    size (non-zero parameters, and the compiled artifact's bytes), accuracy and latency."""
+    import pandas as pd
+
+    rows = [
+        {
+            "nonzero_params": (record.get("info") or {}).get("nonzero_params"),
+            "artifact_bytes": record.get("artifact_bytes"),
+            "accuracy": table.measured[key][0],
+            "latency_ms": table.measured[key][1],
+        }
+        for key, (_, record) in table.records.items()
+    ]
+    corr = pd.DataFrame(rows).astype(float).corr(method="spearman")
+    pairs = [("nonzero_params", "accuracy"), ("nonzero_params", "latency_ms"), ("accuracy", "latency_ms")]
+    pairs.append(("artifact_bytes", "latency_ms"))
+    shown = ", ".join(f"{a} ~ {b} {corr.loc[a, b]:+.2f}" for a, b in pairs)
+    return f"size, accuracy and latency over the table's {len(rows)} configurations (Spearman): {shown}"
+
+
+def _auto_sampler() -> tuple[Any, str | None]:
+    """OptunaHub's AutoSampler as a seeded factory, or None and why it cannot be loaded."""
+    try:
+        import optunahub
+    except ImportError:
+        return None, "pip install optunahub, and network access to github.com, where it loads the sampler from"
+    try:
+        module = optunahub.load_module("samplers/auto_sampler")
+    except Exception as exc:  # noqa: BLE001 (any failure to fetch or import it: reported, not fatal)
+        return None, f"optunahub could not load samplers/auto_sampler: {type(exc).__name__}: {str(exc)[:120]}"
+    return (lambda seed: module.AutoSampler(seed=seed)), None
+
+
+def _planted_nulls(table: Any, shuffles: int) -> dict[str, int]:
+    """Per searched layer with more than one choice, the claims about it summed over ``shuffles``
+    planted nulls (``dse.replay.planted_null``); every one of them is a false claim."""
+    from dse.core.layers import LAYERS
+    from dse.replay import about, claims, planted_null
+
+    counts: dict[str, int] = {}
+    for layer in LAYERS:
+        if len(table.grid.get(layer, [])) < 2:
+            continue
+        counts[layer] = sum(
+            len(about(claims(table, list(table.records), planted_null(table, layer, seed)), layer))
+            for seed in range(shuffles)
+        )
+    return counts
 
 
 if __name__ == "__main__":

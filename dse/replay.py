@@ -58,6 +58,10 @@ class ReplayTable:
         from search_spaces import SearchSpace, distinct_configurations
 
         space = SearchSpace(config.space, config.dataset, config.target)
+        compatible: set[str] = set()
+        for params in distinct_configurations(space):
+            if space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None:  # type: ignore[arg-type]
+                compatible.add(_params_key(params))
         measured: dict[str, tuple[float, float]] = {}
         records: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         failed: set[str] = set()
@@ -65,6 +69,8 @@ class ReplayTable:
         for row in frame.itertuples(index=False):
             params = json.loads(str(row.params))
             key = _params_key(params)
+            if key not in compatible:
+                continue  # measured outside this (sub-)space: a replay of part of a table ignores it
             if row.state == "COMPLETE" and row.accuracy == row.accuracy and row.latency_ms == row.latency_ms:
                 measured.setdefault(key, (float(row.accuracy), float(row.latency_ms)))  # NaN != NaN
                 if has_records and key not in records:
@@ -72,10 +78,6 @@ class ReplayTable:
             elif row.state in ("FAIL", "PRUNED"):
                 failed.add(key)
         failed -= set(measured)  # a configuration that failed once and then completed counts as measured
-        compatible = 0
-        for params in distinct_configurations(space):
-            if space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None:  # type: ignore[arg-type]
-                compatible += 1
         import pandas as pd
 
         cloud = pd.DataFrame(list(measured.values()), columns=["accuracy", "latency_ms"])
@@ -86,7 +88,7 @@ class ReplayTable:
         from dse.analysis import loss_points
 
         best = losses_hypervolume(loss_points(reference_front), reference)
-        return cls(space, space.grid(), measured, records, failed, compatible, reference, best)
+        return cls(space, space.grid(), measured, records, failed, len(compatible), reference, best)
 
     @property
     def coverage(self) -> float:
@@ -164,31 +166,79 @@ def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: i
 Claim = tuple[str, str, str, str, str]
 
 
-def _trials(table: ReplayTable, keys: Sequence[str]) -> list[optuna.trial.FrozenTrial]:
-    """The table's records of ``keys`` as finished Optuna trials, numbered in order."""
+def _trials(
+    table: ReplayTable, keys: Sequence[str], outcome_of: dict[str, str] | None = None
+) -> list[optuna.trial.FrozenTrial]:
+    """The table's records of ``keys`` as finished Optuna trials, numbered in order. With
+    ``outcome_of``, a trial keeps its own configuration but carries the outcome (accuracy,
+    latency, everything measured) of the configuration it maps to: a relabelled table."""
     import optuna
     from optuna.distributions import BaseDistribution, CategoricalDistribution
 
     trials = []
     for number, key in enumerate(dict.fromkeys(keys)):
         params, record = table.records[key]
+        source = (outcome_of or {}).get(key, key)
+        if source != key:
+            record = _relabelled(table.records[source][1], record)
         distributions: dict[str, BaseDistribution] = {
             name: CategoricalDistribution(table.grid.get(name, [value])) for name, value in params.items()
         }
         trial = optuna.trial.create_trial(
-            params=params, distributions=distributions, values=list(table.measured[key]), user_attrs=record
+            params=params, distributions=distributions, values=list(table.measured[source]), user_attrs=record
         )
         trial.number = number
         trials.append(trial)
     return trials
 
 
-def claims(table: ReplayTable, keys: Sequence[str]) -> set[Claim]:
-    """The interactions the analyzer claims from the table's trials ``keys`` alone."""
+#: What of a trial's record says which configuration ran (the rest is what was measured).
+_LABEL_INFO = ("effective_algorithm", "algorithm_flop_share", "algorithm_layers", "tuned_kernels", "total_kernels")
+
+
+def _relabelled(outcome: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:
+    """The record ``outcome`` under the configuration of the record ``labels``."""
+    info = {**(outcome.get("info") or {})}
+    for name in _LABEL_INFO:
+        info.pop(name, None)
+        if name in (labels.get("info") or {}):
+            info[name] = labels["info"][name]
+    return {**outcome, "config": labels.get("config"), "info": info}
+
+
+def claims(table: ReplayTable, keys: Sequence[str], outcome_of: dict[str, str] | None = None) -> set[Claim]:
+    """The interactions the analyzer claims from the table's trials ``keys`` alone (relabelled
+    by ``outcome_of``, see :func:`_trials`)."""
     from dse.analysis import feasible, interactions, matched_pairs, trials_frame
 
-    points = feasible(trials_frame([("replay", _trials(table, keys))]), emulated=False)
+    points = feasible(trials_frame([("replay", _trials(table, keys, outcome_of))]), emulated=False)
     return {(i.layer, i.a1, i.a2, i.by, i.kind) for i in interactions(matched_pairs(points))}
+
+
+def planted_null(table: ReplayTable, layer: str, seed: int) -> dict[str, str]:
+    """A null for ``layer``: among the table's configurations that differ only in that layer,
+    outcomes are shuffled, so its labels carry no effect and nothing else changes. Returns
+    the relabelling (configuration -> the configuration whose outcome it gets) for :func:`claims`;
+    any claim the analyzer then makes about ``layer`` (as the contrast or as what it depends
+    on) is false."""
+    import random
+
+    strata: dict[str, list[str]] = {}
+    for key, (params, _) in table.records.items():
+        rest = {name: value for name, value in params.items() if name.split(".", 1)[0] != layer}
+        strata.setdefault(_params_key(rest), []).append(key)
+    rng = random.Random(seed)
+    outcome_of: dict[str, str] = {}
+    for keys in strata.values():
+        shuffled = sorted(keys)
+        rng.shuffle(shuffled)
+        outcome_of.update(zip(sorted(keys), shuffled, strict=True))
+    return outcome_of
+
+
+def about(found: set[Claim], layer: str) -> set[Claim]:
+    """The claims that name ``layer``, as the contrast or as what the contrast depends on."""
+    return {claim for claim in found if layer in (claim[0], claim[3])}
 
 
 def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> set[Claim]:

@@ -174,11 +174,18 @@ def make_sampler(config: StudyConfig, space: SearchSpace) -> optuna.samplers.Bas
         "gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "qmc": lambda: optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False),
+        "layered": lambda: _layered_sampler(space, seed),
         # Exhaustive search queues the distinct configurations itself (enqueue_grid); the
         # sampler only fills parameters a queued trial lacks, which none does.
         "grid": lambda: optuna.samplers.RandomSampler(seed=seed),
     }
     return samplers[config.sampler]()
+
+
+def _layered_sampler(space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
+    from dse.layered_sampler import LayeredSampler
+
+    return LayeredSampler(space, seed)
 
 
 #: Exhaustive search refuses spaces larger than this (listing them alone would take minutes).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dse.core.errors import UsageError
 
-SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc", "grid")
+SAMPLERS = ("tpe", "nsga2", "gp", "random", "qmc", "layered", "grid")
 
 #: A running trial's heartbeat must come at least this often (a day; longer overflows timers).
 MAX_HEARTBEAT_INTERVAL_S = 86_400.0

@@ -9,9 +9,20 @@ import optuna
 import pandas as pd
 import pytest
 
+from dse.analysis._synthetic import add_trials, new_study
 from dse.core.errors import UsageError
 from dse.optimize import config_from_args, parse_args
-from dse.replay import ReplayTable, median_reach, quartiles, replay, samplers, trials_to_reach
+from dse.replay import (
+    ReplayTable,
+    about,
+    claims,
+    median_reach,
+    planted_null,
+    quartiles,
+    replay,
+    samplers,
+    trials_to_reach,
+)
 from dse.table import load_table
 from search_spaces import SearchSpace, distinct_configurations
 
@@ -75,3 +86,35 @@ def test_a_missing_or_foreign_table_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(UsageError, match="is not a dse table"):
         load_table(tmp_path / "other.csv")
+
+
+def _synthetic_table(latency) -> ReplayTable:  # type: ignore[no-untyped-def]
+    """A table with full records of a synthetic grid (dse.analysis._synthetic), for claims."""
+    from tests.dse.test_analyze import SPACE, accuracy
+
+    study = new_study("truth")
+    add_trials(study, SPACE, latency, accuracy, cv=0.02, seed=1)
+    measured, records = {}, {}
+    for trial in study.get_trials():
+        key = json.dumps(trial.params, sort_keys=True)
+        measured[key] = (trial.values[0], trial.values[1])
+        records[key] = (trial.params, trial.user_attrs)
+    return ReplayTable(None, dict(SPACE), measured, records, set(), len(measured), None, 1.0)  # type: ignore[arg-type]
+
+
+def test_a_planted_null_removes_every_claim_about_its_layer_and_only_shuffles_outcomes() -> None:
+    from tests.dse.test_analyze import reversal_latency
+
+    table = _synthetic_table(reversal_latency)
+    reference = claims(table, list(table.records))
+    assert ("algorithm", "precision", "reversal") in {(c[0], c[3], c[4]) for c in reference}
+    for layer in ("algorithm", "precision"):
+        for seed in range(3):
+            outcome_of = planted_null(table, layer, seed)
+            assert sorted(outcome_of.values()) == sorted(table.records)  # a permutation
+            moved = [key for key, source in outcome_of.items() if key != source]
+            assert moved  # something was shuffled
+            for key in moved:  # only among configurations that differ in this layer alone
+                mine, theirs = table.records[key][0], table.records[outcome_of[key]][0]
+                assert {n for n in mine if mine[n] != theirs[n]} <= {n for n in mine if n.split(".")[0] == layer}
+            assert about(claims(table, list(table.records), outcome_of), layer) == set(), (layer, seed)
