@@ -5,6 +5,7 @@ from __future__ import annotations
 from search_spaces.algorithms import (  # noqa: F401  (registration)
     direct,
     im2col_gemm,
+    per_layer,
     sparse_direct,
     sparse_gemm,
     sparse_spatial_pack,

@@ -29,6 +29,9 @@ class ConvAlgorithm(Choice):
     layer: ClassVar[str] = "algorithm"
     #: Whether it computes on sparse weights (useful only for a pruned model).
     sparse: ClassVar[bool] = False
+    #: Whether it hands each layer to another algorithm (:meth:`delegate`): the trial then
+    #: counts as this algorithm, whatever the layers ran.
+    delegates: ClassVar[bool] = False
 
     def lower(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         from search_spaces.algorithms._lowering import lower_module
@@ -42,6 +45,11 @@ class ConvAlgorithm(Choice):
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
         """Emit this algorithm's computation of ``call`` into ``bb``; return the new Relax expr."""
         raise NotImplementedError
+
+    def delegate(self, spec: ConvSpec, params: Params, ctx: BuildContext) -> tuple[str, Params, dict[str, Any]] | None:
+        """The registered algorithm (with its parameters) that should compute this layer instead,
+        and what to record about the choice; None: this algorithm emits it itself."""
+        return None
 
     def fallback(self, params: Params) -> str | None:
         """The registered algorithm for layers :meth:`emit` rejects (None: TVM's default)."""

@@ -30,6 +30,13 @@ class Lowerable(Protocol):
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any: ...
 
+    @property
+    def delegates(self) -> bool: ...
+
+    def delegate(
+        self, spec: ConvSpec, params: Params, ctx: BuildContext
+    ) -> tuple[str, Params, dict[str, Any]] | None: ...
+
     def fallback(self, params: Params) -> str | None: ...
 
 
@@ -61,6 +68,16 @@ def _emit_with_fallback(
     reasons: list[str] = []
     current: Lowerable | None = algorithm
     current_params: Params = params
+    try:
+        chosen = algorithm.delegate(spec, params, ctx)
+    except NotApplicable as exc:  # it cannot choose for this layer: its fallback computes it
+        reasons.append(f"{algorithm.name}: {exc}")
+        fallback = algorithm.fallback(params)
+        chosen = (fallback, {}, {}) if fallback else None
+    if chosen is not None:  # per_layer: the layer goes to the algorithm it picked
+        picked, current_params, note = chosen
+        current = resolve(picked)
+        record.update(note)
     seen: set[str] = set()
     while current is not None and current.name not in seen:
         seen.add(current.name)
@@ -147,7 +164,9 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
     ctx.info["algorithm_summary"] = dict(Counter(r["algorithm"] for r in records))
     shares = flop_shares(records)
     ctx.info["algorithm_flop_share"] = shares
-    ctx.info["effective_algorithm"] = effective_algorithm(shares, algorithm.name)
+    ctx.info["effective_algorithm"] = (
+        algorithm.name if algorithm.delegates else effective_algorithm(shares, algorithm.name)
+    )
     used = sum(1 for r in records if r["algorithm"] == algorithm.name)
     if records and used == 0 and all(r.get("dtype_unsupported") for r in records):
         raise InvalidCombination(

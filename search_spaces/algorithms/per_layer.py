@@ -1,0 +1,193 @@
+"""Per-layer algorithm choice: every convolution workload gets the algorithm that is fastest on it.
+
+The best algorithm differs from layer to layer (``bench/algorithms.py``: spatial pack on 3x3 and
+7x7, GEMM or direct on 1x1, Winograd on wide 3x3), so one algorithm per trial leaves time on the
+table. For each distinct workload of the model (shape, stride, padding, dilation, groups,
+dtypes) every dense candidate is lowered on that layer alone, given its default schedule,
+compiled for the trial's target and timed on it under the measurement lock (nothing else of
+dse runs on the CPU meanwhile); the fastest is used. Decisions are kept per exact target and
+thread count in ``<tuning db>/per-layer-<target key>.json``, shared by trials, studies and
+workers like tuning records, so a workload is timed once. Each layer's record says what was
+chosen, from which timings (``per_layer`` in ``info["algorithm_layers"]``).
+
+Candidates all compute in NCHW, the graph's own layout, so layers mix without layout
+conversions between them. Timing needs the device at hand: only a target that is this host's
+own CPU (a board would need an RPC session per workload, an emulated one gives no timings).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dse.core.files import atomic_write, file_lock
+from search_spaces._base import Params
+from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
+from search_spaces.algorithms._conv import ConvSpec, NotApplicable
+
+if TYPE_CHECKING:
+    from search_spaces._context import BuildContext
+
+#: (algorithm, its parameters): the dense NCHW candidates timed on each workload.
+CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("direct", {"layout": "nchw"}),
+    ("im2col_gemm", {"layout": "nchw"}),
+    ("spatial_pack", {}),
+    ("winograd", {"tile": 2}),
+    ("winograd", {"tile": 4}),
+)
+#: Timing protocol of one candidate (a layer alone runs in microseconds to milliseconds).
+REPEAT, MIN_REPEAT_MS = 5, 20
+
+
+def workload_key(spec: ConvSpec) -> str:
+    """Everything of a conv that decides its speed (the weight's values do not, for dense code)."""
+    fields = (
+        spec.batch, spec.in_channels, spec.height, spec.width, spec.out_channels, spec.kernel_h, spec.kernel_w,
+        spec.stride_h, spec.stride_w, spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right,
+        spec.dilation_h, spec.dilation_w, spec.groups, spec.data_layout, spec.in_dtype, spec.weight_dtype,
+        spec.out_dtype,
+    )  # fmt: skip
+    return "x".join(str(f) for f in fields)
+
+
+def _label(name: str, params: dict[str, Any]) -> str:
+    return name + "".join(f"/{key}={value}" for key, value in sorted(params.items()))
+
+
+def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any]) -> dict[str, float]:
+    """Milliseconds of each applicable candidate on ``spec`` alone (default schedules), each timed
+    inside a fresh ``timing_lock()``."""
+    import numpy as np
+
+    from search_spaces.algorithms import testing
+    from search_spaces.algorithms.schedules import apply_default_schedules
+
+    rng = np.random.default_rng(0)
+    shape = (spec.batch, spec.in_channels, spec.height, spec.width)
+    if spec.is_float:
+        x = rng.standard_normal(shape).astype(spec.in_dtype)
+    else:
+        x = rng.integers(-8, 8, shape).astype(spec.in_dtype)
+    timings: dict[str, float] = {}
+    for name, params in CANDIDATES:
+        mod = testing.conv_module(
+            shape,
+            spec.require_constant_weight(),
+            stride=(spec.stride_h, spec.stride_w),  # type: ignore[arg-type]
+            padding=(spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right),  # type: ignore[arg-type]
+            dilation=(spec.dilation_h, spec.dilation_w),  # type: ignore[arg-type]
+            groups=spec.groups,
+            in_dtype=spec.in_dtype,
+            out_dtype=spec.out_dtype,
+        )
+        ctx = testing.lowering_context(target)
+        try:
+            lowered = ALGORITHMS.get(name).lower(mod, params, ctx)
+        except Exception:  # noqa: BLE001 (a candidate that does not lower is not a candidate)
+            continue
+        if [layer["algorithm"] for layer in ctx.info["algorithm_layers"]] != [name]:
+            continue  # it fell back (Winograd on a 1x1): the fallback is timed as itself
+        vm = testing.build(apply_default_schedules(lowered, target), target)
+        with timing_lock():
+            timings[_label(name, params)] = testing.time_ms(vm, x, REPEAT, MIN_REPEAT_MS)
+    return timings
+
+
+#: Decisions this process has taken or read, per (decisions file or target, workload).
+_SEEN: dict[str, dict[str, float]] = {}
+
+
+class _Decisions:
+    """The per-workload decisions of one exact target, in one JSON file shared by processes
+    (``path``), or for this process only (``path`` None: a bare lowering context)."""
+
+    def __init__(self, path: Path | None, scope: str) -> None:
+        self.path = path
+        self.scope = str(path) if path is not None else scope
+
+    def get(self, key: str) -> dict[str, float] | None:
+        seen = _SEEN.get(f"{self.scope}|{key}")
+        if seen is not None or self.path is None or not self.path.exists():
+            return seen
+        try:
+            return json.loads(self.path.read_text()).get(key)
+        except (OSError, ValueError):  # unreadable: time again (and rewrite it)
+            return None
+
+    def put(self, key: str, timings: dict[str, float]) -> None:
+        _SEEN[f"{self.scope}|{key}"] = timings
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
+            try:
+                known = json.loads(self.path.read_text()) if self.path.exists() else {}
+            except (OSError, ValueError):
+                known = {}
+            known[key] = timings
+            with atomic_write(self.path) as partial:
+                partial.write_text(json.dumps(known, indent=1, sort_keys=True))
+
+
+def _decisions(ctx: BuildContext) -> _Decisions:
+    from search_spaces.tuning._ms_database import target_key
+
+    key = target_key(ctx.tvm_target)
+    tuning_db = getattr(ctx, "tuning_db", None)
+    if tuning_db is None:  # a bare lowering context (tests, benchmarks): this process only
+        return _Decisions(None, key)
+    return _Decisions(Path(tuning_db) / f"per-layer-{key}.json", key)
+
+
+def _timing_lock(ctx: BuildContext) -> Any:
+    from dse.core.config import DeviceOptions
+    from search_spaces.targets import measurement_lock
+
+    target = getattr(ctx, "target", None)
+    if target is None:
+        return measurement_lock("x86", DeviceOptions(), True)
+    return measurement_lock(target.name, ctx.device_options, target.measured_on_host_cpu)
+
+
+@ALGORITHMS.register("per_layer")
+class PerLayer(ConvAlgorithm):
+    description = (
+        "per convolution workload the fastest of direct, im2col_gemm, spatial_pack and winograd (NCHW), "
+        "timed on each layer alone and cached per target"
+    )
+    delegates: ClassVar[bool] = True
+    opt_in = True  # seconds of timing per new workload: searched only when named (--algorithms)
+
+    def incompatibility(self, config: Any) -> str | None:
+        from search_spaces.targets import TARGETS
+
+        if not TARGETS.get(config.target).is_this_host_cpu():
+            return "per-layer choice times each layer on this host's CPU; this target is another device"
+        return None
+
+    def delegate(self, spec: ConvSpec, params: Params, ctx: BuildContext) -> tuple[str, Params, dict[str, Any]]:
+        decisions = _decisions(ctx)
+        key = f"threads={getattr(ctx, 'threads', None)}|{workload_key(spec)}"
+        timings = decisions.get(key)
+        cached = timings is not None
+        if timings is None:
+            if spec.weight is None:
+                raise NotApplicable("per-layer choice needs a constant weight to time the layer")
+            timings = time_candidates(spec, ctx.tvm_target, lambda: _timing_lock(ctx))
+            decisions.put(key, timings)
+        if not timings:
+            raise NotApplicable("no candidate algorithm lowers this layer")
+        best = min(timings, key=lambda label: timings[label])
+        name, _, rest = best.partition("/")
+        chosen = dict(item.split("=", 1) for item in rest.split("/") if item)
+        typed: Params = {k: int(v) if v.isdigit() else v for k, v in chosen.items()}
+        return name, typed, {"per_layer": {"timings_ms": timings, "cached": cached}}
+
+    def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
+        raise NotApplicable("per_layer delegates each layer to the algorithm it chose")
+
+    def fallback(self, params: Params) -> str | None:
+        return "spatial_pack"  # the best single algorithm untuned on most CNN layers here

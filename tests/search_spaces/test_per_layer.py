@@ -1,0 +1,73 @@
+"""The per_layer algorithm: each workload timed once, the fastest candidate used, decisions kept."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from dse.core.config import DeviceOptions
+from search_spaces.algorithms import ALGORITHMS
+from search_spaces.algorithms import testing as T
+from search_spaces.algorithms.per_layer import CANDIDATES
+from search_spaces.algorithms.schedules import apply_default_schedules
+from search_spaces.targets import TARGETS
+
+
+def _two_conv_module(x_shape, w3, w1):  # type: ignore[no-untyped-def]
+    """main(x) = conv1x1(relu(conv3x3(x))): two workloads with different best algorithms."""
+    from tvm import relax
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType(list(x_shape), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.nn.relu(relax.op.nn.conv2d(x, relax.const(w3), padding=1)))
+            out = bb.emit_output(relax.op.nn.conv2d(y, relax.const(w1)))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 16, 8, 8)).astype("float32")
+    w3 = rng.standard_normal((32, 16, 3, 3)).astype("float32")
+    w1 = rng.standard_normal((8, 32, 1, 1)).astype("float32")
+    target = T.host_target()
+
+    def lower():  # type: ignore[no-untyped-def]
+        ctx = SimpleNamespace(
+            tvm_target=target, info={}, tuning_db=tmp_path, target=TARGETS.get("x86"), device_options=DeviceOptions(),
+            threads=2,
+        )  # fmt: skip
+        return ALGORITHMS.get("per_layer").lower(_two_conv_module(x.shape, w3, w1), {}, ctx), ctx.info
+
+    mod, info = lower()
+    layers = info["algorithm_layers"]
+    assert len(layers) == 2 and info["effective_algorithm"] == "per_layer"
+    for layer in layers:
+        timings = layer["per_layer"]["timings_ms"]
+        fastest = min(timings, key=lambda label: timings[label])
+        assert layer["algorithm"] == fastest.split("/")[0] and not layer["per_layer"]["cached"]
+    assert not any(label.startswith("winograd") for label in layers[1]["per_layer"]["timings_ms"])  # 1x1
+    assert len(layers[0]["per_layer"]["timings_ms"]) == len(CANDIDATES)  # every candidate takes a 3x3
+    (decisions,) = tmp_path.glob("per-layer-*.json")
+    assert len(json.loads(decisions.read_text())) == 2
+
+    out = T.run(T.build(apply_default_schedules(mod, target), target), x)
+    ref = torch.nn.functional.conv2d(
+        torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w3), padding=1).relu(), torch.tensor(w1)
+    )
+    np.testing.assert_allclose(out, ref.numpy(), rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+
+    _, again = lower()  # the same workloads: read back, nothing timed
+    assert all(layer["per_layer"]["cached"] for layer in again["algorithm_layers"])
+    assert [layer["algorithm"] for layer in again["algorithm_layers"]] == [layer["algorithm"] for layer in layers]
+
+
+def test_it_is_offered_only_where_the_host_cpu_is_measured() -> None:
+    per_layer = ALGORITHMS.get("per_layer")
+    assert per_layer.incompatibility(SimpleNamespace(target="x86")) is None
+    assert "this host's CPU" in (per_layer.incompatibility(SimpleNamespace(target="arm")) or "")
