@@ -12,3 +12,37 @@ def machine_line(threads: int) -> str:
         f"CPU: {cpu['name']} ({cpu['arch']}, {cpu['cores']} cores); vector features: "
         f"{' '.join(cpu['features']) or 'none reported'}; threads: {threads}"
     )
+
+
+def cpu_mhz() -> float | None:
+    """The clock /proc/cpuinfo reports (a VM's nominal clock; turbo is not seen), or None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "cpu mhz":
+                    return float(value)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | None:
+    """The CPU's peak multiply-add rate on ``threads`` cores, per precision, and how it was reckoned:
+    vector width from its features x 2 flops per FMA x ``fma_units`` per core x the reported clock.
+    int8 counts 4 multiply-adds per 32-bit lane with a dot-product instruction (VNNI, AVX-VNNI),
+    2 with AVX2's ``vpmaddubsw`` pair. None when the clock is not reported."""
+    from search_spaces.targets import host_cpu
+
+    mhz = cpu_mhz()
+    if mhz is None:
+        return None
+    features = set(host_cpu()["features"])
+    bits = 512 if "avx512f" in features else 256 if "avx2" in features or "avx" in features else 128
+    fp32 = threads * mhz / 1000 * (bits // 32) * 2 * fma_units
+    int8_lanes = 4 if features & {"avx512_vnni", "avx_vnni", "asimddp"} else 2
+    how = (
+        f"{threads} cores x {mhz / 1000:.2f} GHz (reported) x {bits}-bit vectors x {fma_units} FMA units "
+        f"(assumed: not probeable) x 2; int8 x{int8_lanes} per lane"
+    )
+    return {"fp32": fp32, "int8": fp32 * int8_lanes}, how

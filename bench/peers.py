@@ -7,7 +7,10 @@ OpenVINO fp32 and int8 (NNCF), and dse's TVM builds, untuned, under each algorit
 own protocol (``dse.core.measure``: warm-up, samples of at least ``--min-repeat-ms``, median),
 the ONNX Runtime and OpenVINO ones through the same code a ``--runtimes`` trial uses, so these
 numbers and a study's agree. Printed as ms, as a ratio to OpenVINO at the same precision, as
-GFLOP/s, with build (compile or quantize) seconds.
+GFLOP/s and as a share of the CPU's peak at that precision (vector width from its features,
+``--fma-units`` per core, the clock /proc/cpuinfo reports; the reckoning is printed), with build
+(compile or quantize) seconds. ``--algorithms`` may name ``per_layer`` (each layer's fastest
+algorithm, timed during its build: its build seconds include that timing).
 
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
         [--size 224] [--channels 3] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
@@ -21,7 +24,8 @@ drifts by a few percent between runs, which neither measurement's own spread sho
 
 ``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
 ``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
-``compile_s``, ``std_ms`` (the samples' standard deviation), and for dse ``config``.
+``compile_s``, ``std_ms`` (the samples' standard deviation), ``gflop_per_s``, ``share_of_peak``
+and for dse ``config``.
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default="torch_eager,torch_compile,onnxruntime,openvino,dse")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
+    parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--against-study", metavar="STORAGE", help="a study's storage URL: set its trials beside")
     parser.add_argument("--study-name", help="the study in --against-study (default: its only one)")
@@ -150,13 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
     import torch
 
-    from bench._common import machine_line
+    from bench._common import machine_line, peak_gflops
     from dse.core.config import MeasureConfig
     from search_spaces import BuildContext
     from search_spaces.models import build_model
 
     torch.set_num_threads(args.threads)
     print(machine_line(args.threads), flush=True)
+    peak = peak_gflops(args.threads, args.fma_units)
+    print(f"peak: {peak[1]}" if peak else "peak: the clock is not reported; no share of peak", flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
     systems, precisions = args.systems.split(","), args.precisions.split(",")
     classes = args.classes or (1000 if args.size > 64 else 10)
@@ -186,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                         config = _config(name, precision, "tvm", algorithm)
                         result = _tvm(model, config, ctx, measure, folder)
                         rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
+    for row in rows:
+        row["share_of_peak"] = row["gflop_per_s"] / peak[0][row["precision"]] if peak else None
     _print_table(rows)
     if args.against_study:
         _print_agreement(rows, args.against_study, args.study_name)
@@ -198,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 def _print_table(rows: list[dict[str, Any]]) -> None:
     """Per model and precision: every system, dse's best marked, and the ratio to OpenVINO."""
     print(
-        f"\n{'model':20s} {'precision':9s} {'system':14s} {'config':24s} {'ms':>9s} {'x OV':>6s} {'GFLOP/s':>8s} {'build_s':>8s}"
+        f"\n{'model':20s} {'precision':9s} {'system':14s} {'config':24s} {'ms':>9s} {'x OV':>6s} {'GFLOP/s':>8s} {'peak':>6s} {'build_s':>8s}"
     )
     keys = sorted({(r["model"], r["precision"]) for r in rows}, key=lambda k: (k[0], k[1] != "fp32"))
     for model, precision in keys:
@@ -209,9 +218,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         for r in group:
             ratio = f"{r['ms'] / openvino:6.2f}" if openvino else "     -"
             system = "dse best" if r is best else r["system"]
+            share = "     -" if r["share_of_peak"] is None else f"{r['share_of_peak']:6.1%}"
             print(
                 f"{model:20s} {precision:9s} {system:14s} {r.get('config', ''):24s} {r['ms']:9.3f} {ratio} "
-                f"{r['gflop_per_s']:8.1f} {r['compile_s']:8.1f}"
+                f"{r['gflop_per_s']:8.1f} {share} {r['compile_s']:8.1f}"
             )
 
 
