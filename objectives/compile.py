@@ -1,11 +1,13 @@
 """The TVM compile path: PyTorch model -> torch.export (or an ONNX file) -> Relax -> layers 3-5 -> tvm.compile.
 
-Compilation never times anything; it returns the path of an exported shared library.
+Compilation never times a module (it only notes its own stages' seconds in
+``info["build_stages_s"]``); it returns the path of an exported shared library.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,27 +51,41 @@ def prepare_module(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: Build
     choice = {layer: registries[layer].get(getattr(config, layer).name) for layer in registries}
     params = {layer: getattr(config, layer).param_dict for layer in registries}
 
+    seconds: dict[str, float] = {}
+    ctx.info["build_stages_s"] = seconds
     if isinstance(model, OnnxGraph):  # no PyTorch module: pruning is left out for it (NO_PYTORCH_MODULE)
         ctx.info["param_count"] = model.parameter_count()
-        with _stage("import", "onnx"):
+        with _stage("import", "onnx", seconds):
             mod = import_onnx(model, tuple(ctx.example_input.shape))
         torch_model = None
     else:
-        with _stage("pruning", config.pruning.name):
+        with _stage("pruning", config.pruning.name, seconds):
             torch_model = choice["pruning"].apply(model, params["pruning"], ctx)
-        mod = import_to_relax(torch_model, ctx)
-    with _stage("precision", config.precision.name):
+        with _timed("import", seconds):
+            mod = import_to_relax(torch_model, ctx)
+    with _stage("precision", config.precision.name, seconds):
         mod = choice["precision"].apply(mod, torch_model, params["precision"], ctx)
-    with _stage("algorithm", config.algorithm.name):
+    with _stage("algorithm", config.algorithm.name, seconds):
         mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
-    with _stage("tuning", config.tuning.name):
+    with _stage("tuning", config.tuning.name, seconds):
         return choice["tuning"].schedule(mod, params["tuning"], ctx)
 
 
 @contextmanager
-def _stage(layer: str, choice: str) -> Iterator[None]:
+def _timed(name: str, seconds: dict[str, float]) -> Iterator[None]:
+    """Adds the block's wall seconds to ``seconds[name]``: where a build's time goes, per stage."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+@contextmanager
+def _stage(layer: str, choice: str, seconds: dict[str, float]) -> Iterator[None]:
     """A layer's passes that raise anything but a TrialFailure fail the build as a compile error
-    naming the layer, the choice and the TVM pass that was running (not as "unexpected")."""
+    naming the layer, the choice and the TVM pass that was running (not as "unexpected"); the
+    stage's seconds are added to ``seconds[layer]``."""
     import tvm
 
     running: list[str] = []
@@ -93,7 +109,7 @@ def _stage(layer: str, choice: str) -> Iterator[None]:
         instruments=[*current.instruments, RunningPass()],
     )
     try:
-        with context:
+        with context, _timed(layer, seconds):
             yield
     except (TrialFailure, MemoryError):
         raise
@@ -113,15 +129,17 @@ def load_on_runtime(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: Buil
 
     registries = layer_registries()
     runtime = registries["runtime"].get(config.runtime.name)
+    seconds: dict[str, float] = {}
+    ctx.info["build_stages_s"] = seconds
     if isinstance(model, OnnxGraph):
         onnx_path = model.path
         ctx.info["param_count"] = model.parameter_count()
     else:
-        with _stage("pruning", config.pruning.name):
+        with _stage("pruning", config.pruning.name, seconds):
             pruned = registries["pruning"].get(config.pruning.name).apply(model, config.pruning.param_dict, ctx)
-        with _stage("export", "onnx"):
+        with _stage("export", "onnx", seconds):
             onnx_path = export_onnx(pruned, ctx.example_input, folder / "model.onnx")
-    with _stage("runtime", config.runtime.name):
+    with _stage("runtime", config.runtime.name, seconds):
         return runtime.load(onnx_path, config, ctx, folder)
 
 
@@ -137,9 +155,12 @@ def compile_module(mod: Any, ctx: BuildContext, library_path: str) -> int:
     """Compile a prepared module for the target and export it; returns the library size."""
     import tvm
 
+    seconds: dict[str, float] = ctx.info.setdefault("build_stages_s", {})
     try:
-        executable = tvm.compile(mod, ctx.tvm_target)
-        ctx.target.export_library(executable, library_path)
+        with _timed("tvm.compile", seconds):
+            executable = tvm.compile(mod, ctx.tvm_target)
+        with _timed("export", seconds):
+            ctx.target.export_library(executable, library_path)
     except TrialFailure:
         raise
     except Exception as exc:  # TVMError and friends: the configuration does not build
