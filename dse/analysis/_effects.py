@@ -314,11 +314,21 @@ def within_variance(levels: list[list[float]]) -> tuple[float, int]:
     return (squares / dof if dof > 0 else 0.0), dof
 
 
+def noise_floor(spread: list[tuple[float, int]]) -> float:
+    """The within-level variance no test may claim to be below: the median over the analysis's
+    tests (with degrees of freedom) of their own within-level variance. A typical test's
+    spread is what per-trial drift and noise produce; a pooled mean would instead be set by the
+    few swaps whose effect varies wildly with the context (pruning a model that then collapses,
+    a sparse kernel on dense weights), and in a full factorial that silenced every test."""
+    variances = sorted(v for v, d in spread if d > 0)
+    return median(variances) if variances else 0.0
+
+
 def heterogeneity_p(levels: list[list[float]], noise_floor: float = 0.0) -> float:
     """p-value of "the mean log ratio is the same at every level" (one-way ANOVA F-test).
 
-    The within-level variance is never taken below ``noise_floor`` (the variance pooled over
-    every test of the analysis): two or three pairs that agree by chance must not make a
+    The within-level variance is never taken below ``noise_floor`` (:func:`noise_floor` of the
+    analysis's tests): two or three pairs that agree by chance must not make a
     per-trial drift look like precision. A permutation test cannot go below 1/C(n, k) (about
     0.002 for two levels of 6 pairs), which a correction over dozens of tests turns into
     "never significant"; the F-test's tail keeps clear effects clear. Checked by the null
@@ -385,9 +395,7 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
         if is_tested(levels, thresholds):
             tested = [[p.log_ratio for p in lp] for lp in levels.values() if len(lp) >= thresholds.min_pairs]
             tests.append((_contrast(layer, a1, a2, by, levels, ps, thresholds), tested))
-    spread = [within_variance(groups) for _, groups in tests]
-    dof = sum(d for _, d in spread)
-    floor = sum(v * d for v, d in spread) / dof if dof else 0.0
+    floor = noise_floor([within_variance(groups) for _, groups in tests])
     candidates = [found for found, _ in tests]
     p_values = [heterogeneity_p(groups, floor) for _, groups in tests]
     adjusted = holm(p_values)

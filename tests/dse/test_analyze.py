@@ -394,3 +394,15 @@ def test_runtime_is_a_layer_whose_swaps_and_interactions_are_found() -> None:
     assert ("runtime", "precision") in found
     assert not any(s.choice == "n/a" for s in target.dominant)
     assert "=n/a" not in render(analyze([study], evaluator=None))
+
+
+def test_the_noise_floor_is_the_typical_tests_spread_not_the_wildest() -> None:
+    """Two swaps whose effect varies wildly with the context (variance 50) beside eight
+    ordinary ones (0.01): the floor stays at the ordinary spread, where a pooled mean (about 10)
+    would have silenced every test of a full factorial (the shipped table: 0 claims then, 2 now;
+    the 200 null studies above guard the other side)."""
+    from dse.analysis._effects import noise_floor
+
+    spread = [(0.01, 5)] * 8 + [(50.0, 5)] * 2 + [(7.0, 0)]  # a test without dof is no evidence
+    assert noise_floor(spread) == pytest.approx(0.01)
+    assert noise_floor([]) == 0.0

@@ -118,3 +118,19 @@ def test_a_planted_null_removes_every_claim_about_its_layer_and_only_shuffles_ou
                 mine, theirs = table.records[key][0], table.records[outcome_of[key]][0]
                 assert {n for n in mine if mine[n] != theirs[n]} <= {n for n in mine if n.split(".")[0] == layer}
             assert about(claims(table, list(table.records), outcome_of), layer) == set(), (layer, seed)
+
+
+def test_the_shipped_table_replays_against_its_study_file() -> None:
+    """studies/tables/ holds the table of studies/dlas.toml: it must still parse as that space
+    (its untuned half, measured in full), with its provenance, and be replayable."""
+    from bench.search_efficiency import STUDY, TABLE, _restricted
+
+    frame = load_table(TABLE)
+    restriction = ["--tuning", "untuned"]
+    config = config_from_args(_restricted(parse_args(["--config", str(STUDY), *restriction]), restriction))
+    table = ReplayTable.of(config, frame)
+    assert table.coverage == 1.0 and table.size > 300
+    assert all(json.loads(cpu)["cpu"]["name"] for cpu in frame["cpu"])  # the CPU of every trial
+    assert all("apache-tvm" in json.loads(versions) for versions in frame["versions"])
+    shares = replay(table, optuna.samplers.RandomSampler(seed=0), 20).shares
+    assert 0.0 < shares[-1] <= 1.0 + 1e-9
