@@ -393,7 +393,7 @@ def apply_records(
     digest, the default's run time).
     """
     import tvm
-    from tvm import relax, tirx
+    from tvm import tirx
 
     with db.locked(exclusive=False):
         mods = [t.dispatched[0] for t in tasks]
@@ -401,18 +401,46 @@ def apply_records(
         state = db.record_state(budget, [workload_hash(m) for m in mods])
     ctx.info["tuning_records"] = chosen
     ctx.info["tuning_state"] = state
-    before = {gv.name_hint: f for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
-    with ctx.tvm_target, database, tvm.transform.PassContext(opt_level=3):
-        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
-    applied = [
-        gv.name_hint
-        for gv, f in mod.functions.items()
-        if isinstance(f, tirx.PrimFunc) and gv.name_hint in before and not f.same_as(before[gv.name_hint])
-    ]
+    applied: list[str] = []
+    mismatched: list[str] = []
+    mod = tvm.IRModule(dict(mod.functions.items()), attrs=mod.attrs)  # scheduled functions replace these
+    with ctx.tvm_target, tvm.transform.PassContext(opt_level=3):
+        for gv, func in list(mod.functions.items()):
+            if not isinstance(func, tirx.PrimFunc) or "tirx.is_scheduled" in (func.attrs or {}):
+                continue
+            scheduled = _query_schedule(database, func, ctx.tvm_target, gv.name_hint)
+            if scheduled is _MISMATCH:
+                mismatched.append(gv.name_hint)
+            elif scheduled is not None:
+                mod.update_func(gv, scheduled)
+                applied.append(gv.name_hint)
+    # MetaSchedule matches records structurally, and structural equality ignores block names:
+    # a kernel whose blocks are numbered otherwise (FuseTIR names them per module) matches a
+    # record whose trace cannot find them. It keeps its default schedule instead of failing.
+    ctx.info["tuning_records_mismatched"] = sorted(mismatched)
     kept_default = [
         t.task_name for t in tasks if (chosen.get(workload_hash(t.dispatched[0])) or {}).get("kept_default")
     ]
     return mod, sorted(applied), sorted(kept_default)
+
+
+#: What :func:`_query_schedule` returns for a record whose trace does not replay on the kernel.
+_MISMATCH = object()
+
+
+def _query_schedule(database: Any, func: Any, target: Any, name: str) -> Any:
+    """``func`` scheduled by its record in ``database``, None without one, or ``_MISMATCH``."""
+    import tvm
+    from tvm import s_tir
+
+    task = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
+    try:
+        sch = database.query_schedule(task, target, name)
+    except (s_tir.ScheduleError, tvm.error.InternalError):
+        return _MISMATCH
+    if sch is None:
+        return None
+    return sch.mod["main"].with_attr("global_symbol", name).with_attr("tirx.is_scheduled", True)
 
 
 def current_records(folder: Path, budget: int, workloads: list[str]) -> dict[str, list[int]]:
