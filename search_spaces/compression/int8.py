@@ -44,7 +44,7 @@ class Int8(PrecisionMethod):
         images = ctx.data.calibration(CALIBRATION_IMAGES)
         start = time.perf_counter()
         try:
-            ranges = _quantize.calibrate(mod, images, method)
+            ranges = _quantize.calibrate(mod, images, method, ctx.threads)
         except Exception as exc:  # TVMError from compiling or running the calibration probe
             raise TrialFailure(
                 FailureKind.COMPILE, f"int8 calibration failed: {type(exc).__name__}: {first_line(exc)}"
