@@ -124,7 +124,8 @@ def _compile_for_host(mod: Any, threads: int) -> Any:
 
     cpu = tvm.target.codegen.llvm_get_system_cpu()
     target = tvm.target.Target({"kind": "llvm", "mcpu": cpu, "num-cores": max(1, threads)})
-    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, SimpleNamespace(tvm_target=target, info={}))
+    context = SimpleNamespace(tvm_target=target, info={})  # all that lowering reads of a BuildContext
+    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, context)  # type: ignore[arg-type]
     return tvm.compile(apply_default_schedules(lowered, target), target)
 
 
