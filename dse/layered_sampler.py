@@ -129,7 +129,7 @@ class LayeredSampler(optuna.samplers.BaseSampler):
 
     It chooses a whole configuration before each trial (``before_trial``) and answers each
     ``suggest`` from it; a parameter outside the plan (a space changed under a resumed study)
-    is drawn at random.
+    is drawn at random. The study's values are dse's objectives: accuracy, then latency in ms.
     """
 
     def __init__(self, space: SearchSpace, seed: int | None = None, beta: float = 1.0) -> None:
@@ -166,7 +166,7 @@ class LayeredSampler(optuna.samplers.BaseSampler):
         if _PLAN_ATTR in trial.system_attrs or "fixed_params" in trial.system_attrs:
             return  # an enqueued trial (a retry, a --verify pair) keeps what it was given
         plan = self._next(study)
-        if plan is not None:
+        if plan is not None:  # kept in storage, as Optuna's GridSampler keeps its grid id
             study._storage.set_trial_system_attr(trial._trial_id, _PLAN_ATTR, plan)
 
     def sample_independent(
@@ -191,7 +191,7 @@ class LayeredSampler(optuna.samplers.BaseSampler):
     # Choosing --------------------------------------------------------------------------------
 
     def _next(self, study: optuna.Study) -> dict[str, Any] | None:
-
+        """The configuration for the next trial; None once every one has been tried."""
         seen: set[str] = set()
         points: list[tuple[int, float, float]] = []  # (candidate index, accuracy, latency)
         position = {key: i for i, key in enumerate(self._keys)}
