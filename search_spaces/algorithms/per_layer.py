@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.core.files import atomic_write, file_lock
+from dse.core.files import atomic_write, file_lock, stable_hash
 from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
@@ -57,12 +57,37 @@ def _label(name: str, params: dict[str, Any]) -> str:
     return name + "".join(f"/{key}={value}" for key, value in sorted(params.items()))
 
 
+def _one_conv(spec: ConvSpec) -> Any:
+    """A Relax module ``main(x) = conv2d(x, weight)`` of exactly ``spec``'s layer."""
+    from tvm import relax
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType([spec.batch, spec.in_channels, spec.height, spec.width], spec.in_dtype))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            conv = relax.op.nn.conv2d(
+                x,
+                relax.const(spec.require_constant_weight()),
+                strides=(spec.stride_h, spec.stride_w),
+                padding=(spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right),
+                dilation=(spec.dilation_h, spec.dilation_w),
+                groups=spec.groups,
+                out_dtype=spec.out_dtype,
+            )
+            out = bb.emit_output(bb.emit(conv))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
 def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any]) -> dict[str, float]:
     """Milliseconds of each applicable candidate on ``spec`` alone (default schedules), each timed
     inside a fresh ``timing_lock()``."""
-    import numpy as np
+    from types import SimpleNamespace
 
-    from search_spaces.algorithms import testing
+    import numpy as np
+    import tvm
+    from tvm import relax
+
     from search_spaces.algorithms.schedules import apply_default_schedules
 
     rng = np.random.default_rng(0)
@@ -73,26 +98,17 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
         x = rng.integers(-8, 8, shape).astype(spec.in_dtype)
     timings: dict[str, float] = {}
     for name, params in CANDIDATES:
-        mod = testing.conv_module(
-            shape,
-            spec.require_constant_weight(),
-            stride=(spec.stride_h, spec.stride_w),  # type: ignore[arg-type]
-            padding=(spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right),  # type: ignore[arg-type]
-            dilation=(spec.dilation_h, spec.dilation_w),  # type: ignore[arg-type]
-            groups=spec.groups,
-            in_dtype=spec.in_dtype,
-            out_dtype=spec.out_dtype,
-        )
-        ctx = testing.lowering_context(target)
+        ctx = SimpleNamespace(tvm_target=target, info={})  # all that lowering reads of a BuildContext
         try:
-            lowered = ALGORITHMS.get(name).lower(mod, params, ctx)
+            lowered = ALGORITHMS.get(name).lower(_one_conv(spec), params, ctx)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 (a candidate that does not lower is not a candidate)
             continue
         if [layer["algorithm"] for layer in ctx.info["algorithm_layers"]] != [name]:
             continue  # it fell back (Winograd on a 1x1): the fallback is timed as itself
-        vm = testing.build(apply_default_schedules(lowered, target), target)
+        vm = relax.VirtualMachine(tvm.compile(apply_default_schedules(lowered, target), target), tvm.cpu())
+        timer = vm.time_evaluator("main", tvm.cpu(), number=1, repeat=REPEAT, min_repeat_ms=MIN_REPEAT_MS)
         with timing_lock():
-            timings[_label(name, params)] = testing.time_ms(vm, x, REPEAT, MIN_REPEAT_MS)
+            timings[_label(name, params)] = float(timer(tvm.runtime.tensor(x)).median * 1e3)
     return timings
 
 
@@ -133,9 +149,9 @@ class _Decisions:
 
 
 def _decisions(ctx: BuildContext) -> _Decisions:
-    from search_spaces.tuning._ms_database import target_key
-
-    key = target_key(ctx.tvm_target)
+    target = ctx.tvm_target
+    config = dict(target.export()) if hasattr(target, "export") else dict(target)
+    key = f"{config.get('mcpu') or config.get('kind')}-{stable_hash(config, 8)}"
     tuning_db = getattr(ctx, "tuning_db", None)
     if tuning_db is None:  # a bare lowering context (tests, benchmarks): this process only
         return _Decisions(None, key)
