@@ -178,12 +178,11 @@ def _restricted(options: Any, restriction: list[str]) -> Any:
     restriction leaves out (the tuning budget, once ``--tuning untuned``) is dropped with it."""
     from dse.core.layers import LAYER_FLAGS
 
-    restricted = {layer for layer, flag in LAYER_FLAGS.items() if flag in restriction}
-    attribute = {"runtime": "runtimes", "algorithm": "algorithms"}
+    restricted = {layer: flag for layer, flag in LAYER_FLAGS.items() if flag in restriction}
 
     def searched(name: str) -> bool:
         layer, choice = name.split(".")[:2]
-        return layer not in restricted or choice in getattr(options, attribute.get(layer, layer))
+        return layer not in restricted or choice in getattr(options, restricted[layer].lstrip("-"))
 
     options.param = [(name, values) for name, values in options.param if searched(name)]
     return options

@@ -133,16 +133,12 @@ class LayeredSampler(optuna.samplers.BaseSampler):
     """
 
     def __init__(self, space: SearchSpace, seed: int | None = None, beta: float = 1.0) -> None:
-        from search_spaces import distinct_configurations
+        from search_spaces import compatible_configurations
 
         self._random = optuna.samplers.RandomSampler(seed=seed)
         self._rng = np.random.default_rng(seed)
         self._beta = beta
-        candidates = []
-        for params in distinct_configurations(space):
-            config = space.suggest(optuna.trial.FixedTrial(params))  # type: ignore[arg-type]
-            if space.incompatibility(config) is None:
-                candidates.append(params)
+        candidates = compatible_configurations(space)
         self._candidates = candidates
         self._keys = [_key(p) for p in candidates]
         self._latency_rows = [_features(p, None) for p in candidates]

@@ -52,16 +52,11 @@ class ReplayTable:
     @classmethod
     def of(cls, config: StudyConfig, frame: pd.DataFrame) -> ReplayTable:
         """The table of ``frame`` (``dse.table.load_table``) over ``config``'s space."""
-        import optuna
-
         from dse.analysis import front, losses_hypervolume, reference_point
-        from search_spaces import SearchSpace, distinct_configurations
+        from search_spaces import SearchSpace, compatible_configurations
 
         space = SearchSpace(config.space, config.dataset, config.target)
-        compatible: set[str] = set()
-        for params in distinct_configurations(space):
-            if space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None:  # type: ignore[arg-type]
-                compatible.add(_params_key(params))
+        compatible = {_params_key(params) for params in compatible_configurations(space)}
         measured: dict[str, tuple[float, float]] = {}
         records: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         failed: set[str] = set()

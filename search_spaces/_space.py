@@ -261,6 +261,17 @@ def distinct_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
     return configs
 
 
+def compatible_configurations(space: SearchSpace) -> list[dict[str, ParamValue]]:
+    """The :func:`distinct_configurations` whose choices work together (what a search can measure)."""
+    import optuna
+
+    return [
+        params
+        for params in distinct_configurations(space)
+        if space.incompatibility(space.suggest(optuna.trial.FixedTrial(params))) is None  # type: ignore[arg-type]
+    ]
+
+
 def count_configurations(space: SearchSpace) -> int:
     """How many distinct configurations the discretized ``space`` holds (without listing them)."""
     count = len(space.models) * len(_runtime_branches(space))
