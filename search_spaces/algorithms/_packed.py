@@ -67,3 +67,47 @@ def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
     ocb = spec.out_channels // oc_bn
     w5 = w.reshape(ocb, oc_bn, spec.in_per_group, spec.kernel_h, spec.kernel_w)
     return np.ascontiguousarray(w5.transpose(0, 2, 3, 4, 1))
+
+
+def pack_input_u8(data: Any, spec: ConvSpec, group: int) -> Any:
+    """Pad and pack signed int8 NCHW ``data`` into ``[N, ceil(C / group), H', W', group]`` uint8,
+    each byte offset by +128 (``dse_pack``): the unsigned operand of a dot-product instruction.
+    Zero padding (spatial, and the channels that round C up to ``group``) becomes 128."""
+    from tvm import te, tirx
+
+    from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET
+
+    pt, pl = spec.pad_top, spec.pad_left
+    shape = (
+        spec.batch,
+        -(-spec.in_channels // group),
+        spec.height + pt + spec.pad_bottom,
+        spec.width + pl + spec.pad_right,
+        group,
+    )
+
+    def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
+        c = cb * group + ci
+        inside = tirx.all(y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl, c < spec.in_channels)
+        value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype("int32"), tirx.const(0, "int32"))
+        return (value + ACTIVATION_OFFSET).astype("uint8")
+
+    return te.compute(shape, f, name="dse_pack")
+
+
+def pack_weight_dot(spec: ConvSpec, lanes: int, group: int) -> tuple[Any, Any]:
+    """int8 OIHW -> ``[ceil(O / lanes), ceil(I / group), KH, KW, lanes, group]`` (zero-filled)
+    and the per-output-channel compensation ``128 * sum(w)`` (int32, length O), in numpy."""
+    import numpy as np
+
+    from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET
+
+    w = spec.require_constant_weight()
+    oc_pad = -(-spec.out_channels // lanes) * lanes
+    ic_pad = -(-spec.in_channels // group) * group
+    padded = np.zeros((oc_pad, ic_pad, spec.kernel_h, spec.kernel_w), dtype=np.int8)
+    padded[: spec.out_channels, : spec.in_channels] = w
+    w6 = padded.reshape(oc_pad // lanes, lanes, ic_pad // group, group, spec.kernel_h, spec.kernel_w)
+    packed = np.ascontiguousarray(w6.transpose(0, 2, 4, 5, 1, 3))
+    compensation = (ACTIVATION_OFFSET * w.astype(np.int64).sum(axis=(1, 2, 3))).astype(np.int32)
+    return packed, compensation

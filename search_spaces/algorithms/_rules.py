@@ -122,6 +122,31 @@ def spatial_pack(env: Env, block: Any) -> Any:
     return fused
 
 
+def spatial_pack_dot(env: Env, block: Any) -> Any:
+    """n, ocb, y, x, oci | icb, kh, kw, ici: as ``spatial_pack`` with a 2 x 8 tile of
+    (output-channel block, pixel), and (oci, ici) tensorized into one dot-product instruction
+    per tile element (``_dot_product``)."""
+    from search_spaces.algorithms._dot_product import dot_product_by_lanes, register
+
+    sch = env.sch
+    n, ocb, y, x, oci, rco, rkh, rkw, rci = sch.get_loops(block)
+    intrinsic = register(dot_product_by_lanes(loop_extent(sch, oci)))
+    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
+    # Two output-channel blocks x 8 pixels: 16 independent accumulators hide the instruction's
+    # latency (one block: 8, measured 15% slower over ResNet-18's 3x3 layers).
+    oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), 2)])
+    sch.reorder(n, oco, y, xo, rco, rkh, rkw, obi, xi, oci, rci)
+    fused = _parallel(env, [n, oco, y])
+    local = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(local, xo)
+    sch.decompose_reduction(block, rco)
+    sch.unroll(obi)
+    sch.unroll(xi)
+    sch.tensorize(oci, intrinsic)
+    sch.vectorize(sch.get_loops(local)[-1])
+    return fused
+
+
 def winograd_data(env: Env, block: Any) -> None:
     """eps, nu, c, p | a, b: parallel (eps, nu, c), vectorize tiles, unroll the transform."""
     sch = env.sch
@@ -191,6 +216,7 @@ RULES: dict[str, Callable[[Env, Any], Any]] = {
     "dse_gemm": gemm_nchw,
     "dse_gemm_nhwc": gemm_nhwc,
     "dse_spatial_pack": spatial_pack,
+    "dse_spatial_pack_dot": spatial_pack_dot,
     "dse_winograd_data": winograd_data,
     "dse_winograd_gemm": winograd_gemm,
     "dse_winograd_inverse": winograd_inverse,

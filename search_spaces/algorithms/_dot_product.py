@@ -1,0 +1,120 @@
+"""int8 dot-product instructions of a CPU target and the TVM tensor intrinsics that use them.
+
+One x86 VNNI instruction (``vpdpbusd``) multiplies 4 unsigned bytes by 4 signed bytes in each
+32-bit lane and adds the 4 products to the lane: 64 multiply-adds per 512-bit instruction,
+against 16 for an fp32 FMA. The int8 spatial-pack kernel (``spatial_pack``) is written so its
+innermost loops are exactly that (``C[16] += A[4] . B[16, 4]``) and the schedule tensorizes
+them with the intrinsic registered here.
+
+The instruction is unsigned x signed. dse's activations are signed (symmetric int8), so the
+kernel adds 128 to every activation byte (zero padding becomes 128) and subtracts
+``128 * sum(weights of the output channel)``, a per-channel constant computed at compile
+time. That identity is exact: ``sum((a + 128) * w) - 128 * sum(w) == sum(a * w)``.
+
+TVM's own x86 intrinsic (``tvm.s_tir.tensor_intrin.x86``) passes the bytes as ``int32x16``,
+which LLVM 22 rejects (its ``vpdpbusd`` takes ``<64 x i8>``): the ones here pass bytes.
+Without VNNI (AVX2 or AVX-512 without VNNI) the ``vpmaddubsw`` route would saturate on 8-bit
+activations, so such targets keep the widening int8 kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+#: Products summed into each 32-bit lane by one instruction (the reduction block).
+GROUP = 4
+#: Added to each signed activation byte to make it the instruction's unsigned operand.
+ACTIVATION_OFFSET = 128
+
+
+@dataclass(frozen=True)
+class DotProduct:
+    """One dot-product instruction: its name, lanes (int32 outputs) and LLVM intrinsic."""
+
+    name: str
+    lanes: int
+    llvm_intrinsic: str
+
+    @property
+    def tensor_intrinsic(self) -> str:
+        """The name the tensor intrinsic is registered under (:func:`register`)."""
+        return f"dse_dot_u8s8i32_{self.lanes}x{GROUP}"
+
+
+#: Best first: the widest instruction the target has wins.
+_X86_DOT_PRODUCTS = (
+    ("avx512vnni", DotProduct("avx512_vnni", 16, "llvm.x86.avx512.vpdpbusd.512")),
+    ("avxvnni", DotProduct("avx_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
+)
+
+
+def dot_product_for(target: Any) -> DotProduct | None:
+    """The u8 x s8 dot-product instruction ``target`` has (from its mcpu/mattr), or None."""
+    if target is None or str(target.kind.name) != "llvm":
+        return None
+    from tvm.target import codegen
+
+    triple = str(target.attrs.get("mtriple", ""))
+    if triple and not triple.startswith(("x86_64", "i686", "i386")):
+        return None
+    for feature, dot in _X86_DOT_PRODUCTS:
+        if codegen.llvm_cpu_has_features(feature, target):
+            return dot
+    return None
+
+
+def dot_product_by_lanes(lanes: int) -> DotProduct:
+    """The instruction whose kernel has ``lanes`` output lanes (what a schedule rule sees)."""
+    for _, dot in _X86_DOT_PRODUCTS:
+        if dot.lanes == lanes:
+            return dot
+    raise ValueError(f"no dot-product instruction has {lanes} lanes; known: 16 (AVX-512 VNNI), 8 (AVX-VNNI)")
+
+
+def register(dot: DotProduct) -> str:
+    """Register ``dot``'s tensor intrinsic with TVM (once per process); return its name."""
+    return _register(dot.lanes, dot.llvm_intrinsic, dot.tensor_intrinsic)
+
+
+@functools.cache
+def _register(lanes: int, llvm_intrinsic: str, name: str) -> str:
+    from tvm.s_tir import TensorIntrin
+    from tvm.script import tirx as T
+
+    # The accumulator is the register tile ("local"): the schedule caches the output there.
+    @T.prim_func(s_tir=True)
+    def description(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (GROUP,), "uint8", offset_factor=1)
+        B = T.match_buffer(b, (lanes, GROUP), "int8", offset_factor=1)
+        C = T.match_buffer(c, (lanes,), "int32", offset_factor=1, scope="local")
+        with T.sblock("root"):
+            T.reads(C[0:lanes], A[0:GROUP], B[0:lanes, 0:GROUP])
+            T.writes(C[0:lanes])
+            for i in T.serial(0, lanes):
+                for k in T.serial(0, GROUP):
+                    with T.sblock("update"):
+                        vi, vk = T.axis.remap("SR", [i, k])
+                        C[vi] = C[vi] + T.cast(A[vk], "int32") * T.cast(B[vi, vk], "int32")
+
+    @T.prim_func(s_tir=True)
+    def implementation(a: T.handle, b: T.handle, c: T.handle) -> None:
+        A = T.match_buffer(a, (GROUP,), "uint8", offset_factor=1)
+        B = T.match_buffer(b, (lanes, GROUP), "int8", offset_factor=1)
+        C = T.match_buffer(c, (lanes,), "int32", offset_factor=1, scope="local")
+        with T.sblock("root"):
+            T.reads(C[0:lanes], A[0:GROUP], B[0:lanes, 0:GROUP])
+            T.writes(C[0:lanes])
+            four_bytes = T.reinterpret(A.vload([0], f"uint8x{GROUP}"), dtype="int32")
+            activations = T.reinterpret(T.broadcast(four_bytes, lanes), dtype=f"int8x{lanes * GROUP}")
+            C[T.ramp(T.int32(0), 1, lanes)] = T.call_llvm_pure_intrin(
+                T.llvm_lookup_intrinsic_id(llvm_intrinsic),
+                C.vload([0], dtype=f"int32x{lanes}"),
+                activations,
+                B.vload([0, 0], dtype=f"int8x{lanes * GROUP}"),
+                dtype=f"int32x{lanes}",
+            )
+
+    TensorIntrin.register(name, description, implementation, override=True)
+    return name

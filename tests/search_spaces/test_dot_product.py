@@ -1,0 +1,112 @@
+"""int8 convolutions on the CPU's dot-product instructions (x86 VNNI).
+
+Which instruction a target gets is LLVM's answer for its ``mcpu``, so the selection is
+checked on named CPUs. A kernel is run only where this machine can execute it (capability
+probe of the host, never a CPU name): an AVX-512 VNNI host runs the 16-lane kernel, a host
+with AVX-VNNI also runs the 8-lane kernel compiled for ``alderlake``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TVM_NUM_THREADS", "2")
+
+torch = pytest.importorskip("torch")
+tvm = pytest.importorskip("tvm")
+
+from search_spaces.algorithms import ALGORITHMS
+from search_spaces.algorithms import testing as T
+from search_spaces.algorithms._dot_product import dot_product_for
+from search_spaces.algorithms.schedules import apply_default_schedules
+
+
+def _target(**attrs: object):
+    return tvm.target.Target({"kind": "llvm", "num-cores": 2, **attrs})
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        ({"mcpu": "cascadelake"}, "avx512_vnni"),
+        ({"mcpu": "znver4"}, "avx512_vnni"),
+        ({"mcpu": "alderlake"}, "avx_vnni"),
+        ({"mcpu": "skylake-avx512"}, None),  # AVX-512 without VNNI: vpmaddubsw would saturate
+        ({"mcpu": "haswell"}, None),
+        ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon", "+dotprod"]}, None),
+    ],
+)
+def test_the_instruction_follows_the_targets_features(attrs, expected):
+    dot = dot_product_for(_target(**attrs))
+    assert (dot.name if dot else None) == expected
+
+
+def _host_can_run(target) -> bool:
+    """Whether this machine executes ``target``'s dot-product instruction (the kernel's own flags
+    in /proc/cpuinfo: LLVM's model of the host CPU can lack some, e.g. AVX-VNNI on a Xeon)."""
+    from pathlib import Path
+
+    dot = dot_product_for(target)
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text().split() if cpuinfo.exists() else []
+    return dot is not None and dot.name in flags
+
+
+# (in_ch, size, out_ch, kernel, stride, padding, dilation): channels that are not multiples of
+# the 4-byte group or of the lanes are padded by the kernel; a 7x7 stem with 3 channels.
+SHAPES = {
+    "k3s1p1": (16, 9, 32, 3, 1, 1, 1),
+    "k3s2-odd-channels": (6, 9, 12, 3, 2, 1, 1),
+    "k1s2": (32, 8, 48, 1, 2, 0, 1),
+    "k7s2p3-stem": (3, 16, 16, 7, 2, 3, 1),
+    "dilated": (8, 11, 16, 3, 1, 2, 2),
+}
+TARGETS = {"host": T.host_target(), "alderlake": _target(mcpu="alderlake")}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
+@pytest.mark.parametrize("target_name", list(TARGETS))
+def test_dot_product_conv_is_exact_and_uses_the_instruction(target_name, shape):
+    target = TARGETS[target_name]
+    if not _host_can_run(target):
+        pytest.skip(f"this machine cannot run the {target_name} target's dot-product instruction")
+    c, size, oc, k, s, p, d = shape
+    rng = np.random.default_rng(1)
+    # The full int8 range: +128 offset and compensation must be exact at the extremes.
+    x = rng.integers(-128, 128, (2, c, size, size)).astype("int8")
+    w = rng.integers(-127, 128, (oc, c, k, k)).astype("int8")
+    b = rng.integers(-1000, 1000, oc).astype("int32")
+    mod = T.conv_module(x.shape, w, s, p, d, in_dtype="int8", out_dtype="int32", bias=b, relu=True)
+    ctx = T.lowering_context(target)
+    report: dict[str, str] = {}
+    lowered = apply_default_schedules(ALGORITHMS.get("spatial_pack").lower(mod, {}, ctx), target, report)
+    executable = tvm.compile(lowered, target)
+    out = T.run(tvm.relax.VirtualMachine(executable, tvm.cpu()), x)
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(w, dtype=torch.float64),
+        torch.tensor(b, dtype=torch.float64),
+        s,
+        p,
+        d,
+    ).relu()
+    np.testing.assert_array_equal(out, ref.numpy().astype("int32"))
+    assert ctx.info["dot_product"] == {"instruction": dot_product_for(target).name, "layers": 1}
+    assert [how for name, how in report.items() if "dse_spatial_pack_dot" in name] == ["rules"], report
+    assert "vpdpbusd" in executable.mod.imports[0].inspect_source("asm")
+
+
+def test_depthwise_and_targets_without_the_instruction_keep_the_widening_kernel():
+    x = np.ones((1, 8, 6, 6), "int8")
+    for w, groups, target in [
+        (np.ones((8, 1, 3, 3), "int8"), 8, T.host_target()),  # depthwise: no reduction over channels
+        (np.ones((8, 8, 3, 3), "int8"), 1, _target(mcpu="haswell")),
+    ]:
+        mod = T.conv_module(x.shape, w, 1, 1, groups=groups, in_dtype="int8", out_dtype="int32")
+        ctx = T.lowering_context(target)
+        lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, ctx)
+        assert "dot_product" not in ctx.info
+        assert "dse_spatial_pack_dot" not in lowered.script()
