@@ -159,30 +159,29 @@ def spec_from_call(call: Any) -> ConvSpec:
     )
 
 
+def vector_bits(target: Any) -> int:
+    """Width of the widest SIMD register ``target`` has, from LLVM's features for its
+    mcpu/mattr (AVX-512: 512, AVX/AVX2: 256, SSE or Arm NEON: 128); 256 when unknown."""
+    if target is None or not hasattr(target, "attrs"):
+        return 256
+    triple = str(target.attrs.get("mtriple", ""))
+    mattr = " ".join(str(a) for a in target.attrs.get("mattr", []))
+    if "aarch64" in triple or "arm" in triple or "neon" in mattr:
+        return 128
+    if str(target.kind.name) != "llvm":
+        return 256
+    from tvm.target import codegen
+
+    for feature, bits in (("avx512f", 512), ("avx", 256)):
+        if codegen.llvm_cpu_has_features(feature, target):
+            return bits
+    return 128
+
+
 def vector_lanes(target: Any, dtype: str = "float32") -> int:
-    """Lanes of one SIMD register for ``dtype`` on ``target`` (512-bit on AVX-512 x86, 128 on Arm)."""
-    bits = 256
-    if target is not None:
-        mcpu = str(target.attrs.get("mcpu", "")) if hasattr(target, "attrs") else ""
-        mattr = " ".join(str(a) for a in target.attrs.get("mattr", [])) if hasattr(target, "attrs") else ""
-        triple = str(target.attrs.get("mtriple", "")) if hasattr(target, "attrs") else ""
-        if "aarch64" in triple or "arm" in triple or "neon" in mattr:
-            bits = 128
-        elif "avx512" in mattr or mcpu.startswith(
-            (
-                "znver4",
-                "znver5",
-                "skylake-avx512",
-                "cascadelake",
-                "icelake",
-                "sapphirerapids",
-                "tigerlake",
-                "cooperlake",
-            )
-        ):
-            bits = 512
+    """Lanes of one SIMD register for ``dtype`` on ``target`` (:func:`vector_bits` / element bits)."""
     elem_bits = int("".join(ch for ch in dtype if ch.isdigit()) or 32)
-    return max(1, bits // elem_bits)
+    return max(1, vector_bits(target) // elem_bits)
 
 
 def largest_divisor(n: int, candidates: tuple[int, ...] | list[int]) -> int:

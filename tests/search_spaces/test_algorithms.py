@@ -231,3 +231,21 @@ def test_every_algorithm_gives_the_same_accuracy_end_to_end(tmp_path):
         assert result.error_message is None, (name, result.error_message)
         accuracies[name] = result.accuracy
     assert len(set(accuracies.values())) == 1, accuracies
+
+
+@pytest.mark.parametrize(
+    ("attrs", "bits"),
+    [
+        ({"mcpu": "rocketlake"}, 512),  # an mcpu list once missed it: 8 fp32 lanes on an AVX-512 CPU
+        ({"mcpu": "znver4"}, 512),
+        ({"mcpu": "haswell"}, 256),
+        ({}, 128),  # generic x86-64: SSE2 only
+        ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]}, 128),
+    ],
+)
+def test_vector_width_comes_from_the_targets_features(attrs, bits):
+    import tvm
+
+    from search_spaces.algorithms._conv import vector_bits
+
+    assert vector_bits(tvm.target.Target({"kind": "llvm", **attrs})) == bits
