@@ -25,16 +25,16 @@ if TYPE_CHECKING:
 def import_to_relax(model: nn.Module, ctx: BuildContext) -> Any:
     """Export with torch.export (not from_fx: it mis-imports BatchNorm) and prepare for inference."""
     import torch
-    from tvm import relax
     from tvm.relax.frontend.torch import from_exported_program
+
+    from search_spaces.models import for_inference
 
     try:
         exported = torch.export.export(model.eval(), (ctx.example_input,))
         mod = from_exported_program(exported, keep_params_as_input=False)
     except Exception as exc:  # unsupported operators surface here, from either library
         raise TrialFailure(FailureKind.COMPILE, f"import failed: {type(exc).__name__}: {first_line(exc)}") from exc
-    mod = relax.transform.DecomposeOpsForInference()(mod)
-    return relax.transform.CanonicalizeBindings()(mod)
+    return for_inference(mod)
 
 
 def build_library(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext, library_path: str) -> int:

@@ -147,6 +147,26 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     return fused
 
 
+def matmul(env: Env, block: Any) -> Any:
+    """TVM's legalized ``matmul`` (the classifier; ``[.., M, K] x [K, N]`` with the weight
+    pre-transposed by FoldConstant): columns vectorized, the reduction outside them, so each
+    weight row is read once with unit stride. The generic rule ran the reduction innermost
+    and scalar: MobileNetV2's 1280x1000 classifier took 0.7 ms, a tenth of the model."""
+    sch = env.sch
+    *spatial, j, k = sch.get_loops(block)
+    iters = sch.get(block).iter_vars
+    if len(iters) != len(spatial) + 2 or int(iters[-1].iter_type) != 2:
+        raise ValueError("matmul rule expects spatial loops then one reduction")
+    extent = loop_extent(sch, j)
+    lanes = next(f for f in (env.lanes, env.lanes // 2, env.lanes // 4, 4, 2, 1) if f >= 1 and extent % f == 0)
+    jo, ji = sch.split(j, [None, lanes])
+    jo_o, jo_i = sch.split(jo, [None, tile_factor(extent // lanes, 4)])
+    sch.reorder(*spatial, jo_o, k, jo_i, ji)
+    fused = _parallel(env, [*spatial, jo_o])
+    _register_tile(env, block, fused, k, [jo_i], ji)
+    return fused
+
+
 def winograd_data(env: Env, block: Any) -> None:
     """eps, nu, c, p | a, b: parallel (eps, nu, c), vectorize tiles, unroll the transform."""
     sch = env.sch
@@ -223,4 +243,5 @@ RULES: dict[str, Callable[[Env, Any], Any]] = {
     "dse_sparse_direct": sparse_rows,
     "dse_sparse_gemm": sparse_rows,
     "dse_sparse_spatial_pack": sparse_spatial_pack,
+    "matmul": matmul,
 }

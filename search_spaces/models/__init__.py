@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from search_spaces.models import tiny, torchvision_zoo  # noqa: F401  (registration)
 from search_spaces.models._base import MODELS, ModelSpec, build_model, is_user_model
+from search_spaces.models._relax import for_inference
 from search_spaces.models._weights import (
     ResolvedWeights,
     TrainingRecipe,
@@ -40,6 +41,7 @@ __all__ = [
     "check_onnx_model",
     "export_onnx",
     "file_sha256",
+    "for_inference",
     "import_onnx",
     "is_onnx_model",
     "is_user_model",

@@ -84,14 +84,14 @@ def check_onnx_model(name: str, num_classes: int, input_shape: tuple[int, int, i
 
 def import_onnx(graph: OnnxGraph, input_shape: tuple[int, ...]) -> Any:
     """The ONNX graph as a Relax module with its weights bound as constants, batch 1."""
-    from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
+
+    from search_spaces.models._relax import for_inference
 
     model = _load(graph.path)
     (image,) = _graph_inputs(model)
     mod = from_onnx(model, shape_dict={image.name: list(input_shape)}, keep_params_in_input=False)
-    mod = relax.transform.DecomposeOpsForInference()(mod)
-    return relax.transform.CanonicalizeBindings()(mod)
+    return for_inference(mod)
 
 
 def input_name(path: Path) -> str:

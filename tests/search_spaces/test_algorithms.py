@@ -249,3 +249,27 @@ def test_vector_width_comes_from_the_targets_features(attrs, bits):
     from search_spaces.algorithms._conv import vector_bits
 
     assert vector_bits(tvm.target.Target({"kind": "llvm", **attrs})) == bits
+
+
+@pytest.mark.parametrize(("dtype", "out_dtype"), [("float32", None), ("int8", "int32")])
+@pytest.mark.parametrize(("k", "n"), [(64, 10), (96, 1000), (40, 12)])
+def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n):
+    from tvm import relax
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-5, 5, (k, n)).astype(dtype)
+    bias = rng.integers(-5, 5, n).astype(out_dtype or dtype)
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType([1, k], dtype))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            y = bb.emit(relax.op.matmul(x, relax.const(w), out_dtype=out_dtype))
+            out = bb.emit_output(bb.emit(relax.op.add(y, relax.const(bias))))
+        bb.emit_func_output(out)
+    target = T.host_target()
+    report: dict[str, str] = {}
+    lowered = ALGORITHMS.get("spatial_pack").lower(bb.get(), {}, T.lowering_context(target))
+    vm = T.build(apply_default_schedules(lowered, target, report), target)
+    xs = rng.integers(-5, 5, (1, k)).astype(dtype)
+    np.testing.assert_array_equal(T.run(vm, xs), xs.astype("int64") @ w.astype("int64") + bias)
+    _check_report(report)

@@ -66,3 +66,33 @@ def test_digits_split_is_fixed_and_disjoint() -> None:
     assert first.input_shape == (1, 8, 8) and first.num_classes == 10
     assert len(first.train_y) + len(first.eval_y) == 1797
     assert (first.eval_y == second.eval_y).all()
+
+
+def test_batch_norm_after_a_conv_is_folded_into_its_weight_on_import() -> None:
+    """No BN arithmetic is left for the conv epilogues (or for int8 to quantize around), and
+    the folded module computes what the PyTorch model does."""
+    import numpy as np
+    import torch
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.torch import from_exported_program
+
+    from search_spaces.models import for_inference
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
+    with torch.no_grad():  # a BN that is not the identity
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+        model[1].weight.uniform_(0.5, 2)
+    x = torch.randn(1, 3, 8, 8)
+    mod = for_inference(from_exported_program(torch.export.export(model, (x,)), keep_params_as_input=False))
+    ops: set[str] = set()
+    relax.analysis.post_order_visit(
+        mod["main"], lambda e: ops.add(e.op.name) if isinstance(e, relax.Call) and hasattr(e.op, "name") else None
+    )
+    assert ops == {"relax.nn.conv2d", "relax.add", "relax.nn.relu"}, ops
+    vm = relax.VirtualMachine(tvm.compile(mod, "llvm"), tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x.numpy()))
+    out = out.numpy() if hasattr(out, "numpy") else out[0].numpy()
+    np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-5, atol=1e-5)
