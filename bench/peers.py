@@ -15,6 +15,11 @@ algorithm, timed during its build: its build seconds include that timing).
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
         [--size 224] [--channels 3] [--algorithms spatial_pack,direct,im2col_gemm] [--json FILE]
 
+``--tuning-trials N`` also builds each of ``--algorithms`` with MetaSchedule at N trials per
+kernel, tuned from scratch into the run's own database (per kernel the faster of the tuned and
+the default schedule is kept), and prints each tuned build beside its untuned one; its build
+seconds include the tuning.
+
 ``--size 8 --channels 1`` times the digits' shape, to set beside a study's trials;
 ``--against-study STORAGE --study-name NAME`` then prints, for every uncompressed untuned trial
 of that study whose (model, runtime, precision, algorithm) this run timed, the trial's latency
@@ -57,7 +62,7 @@ def _data(size: int, classes: int, channels: int) -> Any:
     return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
 
 
-def _config(model: str, precision: str, runtime: str, algorithm: str) -> Any:
+def _config(model: str, precision: str, runtime: str, algorithm: str, tuning_trials: int | None = None) -> Any:
     from dse.core.layers import NOT_APPLICABLE
     from search_spaces import BASELINE, LayerChoice, TrialConfig
 
@@ -65,6 +70,8 @@ def _config(model: str, precision: str, runtime: str, algorithm: str) -> Any:
     layers["algorithm"] = LayerChoice(algorithm if runtime == "tvm" else NOT_APPLICABLE)
     if runtime != "tvm":
         layers["tuning"] = LayerChoice(NOT_APPLICABLE)
+    elif tuning_trials:
+        layers["tuning"] = LayerChoice("metaschedule", (("trials", tuning_trials),))
     return TrialConfig("bench", model, target="x86", **layers)
 
 
@@ -144,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--algorithms", default="spatial_pack,direct,im2col_gemm", help="dse's untuned algorithms")
     parser.add_argument("--precisions", default="fp32,int8")
     parser.add_argument("--systems", default="torch_eager,torch_compile,onnxruntime,openvino,dse")
+    parser.add_argument(
+        "--tuning-trials", type=int, help="also build each algorithm with MetaSchedule at N trials per kernel"
+    )
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
@@ -193,9 +203,16 @@ def main(argv: list[str] | None = None) -> int:
                         config = _config(name, precision, "tvm", algorithm)
                         result = _tvm(model, config, ctx, measure, folder)
                         rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
+                        if args.tuning_trials:
+                            config = _config(name, precision, "tvm", algorithm, args.tuning_trials)
+                            result = _tvm(model, config, ctx, measure, folder)
+                            label = f"{algorithm} metaschedule({args.tuning_trials})"
+                            rows.append(_row(name, gflop, "dse", precision, result, label))
     for row in rows:
         row["share_of_peak"] = row["gflop_per_s"] / peak[0][row["precision"]] if peak else None
     _print_table(rows)
+    if args.tuning_trials:
+        _print_tuned_vs_untuned(rows)
     if args.against_study:
         _print_agreement(rows, args.against_study, args.study_name)
     if args.json is not None:
@@ -223,6 +240,22 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                 f"{model:20s} {precision:9s} {system:14s} {r.get('config', ''):24s} {r['ms']:9.3f} {ratio} "
                 f"{r['gflop_per_s']:8.1f} {share} {r['compile_s']:8.1f}"
             )
+
+
+def _print_tuned_vs_untuned(rows: list[dict[str, Any]]) -> None:
+    """Each MetaSchedule build's latency as a ratio to the untuned build of the same configuration."""
+    untuned = {
+        (r["model"], r["precision"], r["config"].split()[0]): r for r in rows if r.get("config", "").endswith("untuned")
+    }
+    print("\nMetaSchedule vs untuned (same model, precision and algorithm; < 1: tuning pays):")
+    for r in rows:
+        if "metaschedule" not in r.get("config", ""):
+            continue
+        base = untuned[(r["model"], r["precision"], r["config"].split()[0])]
+        print(
+            f"  {r['model']:20s} {r['precision']:5s} {r['config']:32s} {r['ms']:8.3f} ms vs {base['ms']:8.3f} ms "
+            f"untuned: x{r['ms'] / base['ms']:.3f} (build {r['compile_s']:.0f} s)"
+        )
 
 
 def _trial_key(config: dict[str, Any]) -> tuple[str, str, str, str | None] | None:
