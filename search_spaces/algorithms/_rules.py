@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from search_spaces.algorithms._conv import largest_divisor
+
 
 @dataclass
 class Env:
@@ -158,7 +160,7 @@ def matmul(env: Env, block: Any) -> Any:
     if len(iters) != len(spatial) + 2 or int(iters[-1].iter_type) != 2:
         raise ValueError("matmul rule expects spatial loops then one reduction")
     extent = loop_extent(sch, j)
-    lanes = next(f for f in (env.lanes, env.lanes // 2, env.lanes // 4, 4, 2, 1) if f >= 1 and extent % f == 0)
+    lanes = largest_divisor(extent, [env.lanes, env.lanes // 2, env.lanes // 4, 4, 2])
     jo, ji = sch.split(j, [None, lanes])
     jo_o, jo_i = sch.split(jo, [None, tile_factor(extent // lanes, 4)])
     sch.reorder(*spatial, jo_o, k, jo_i, ji)
