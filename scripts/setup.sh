@@ -22,7 +22,16 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  # A fresh environment is about 7 GB (torch's CUDA build alone is 5.5 GB) plus pip's unpacking:
+  # say so up front rather than fail minutes in with pip's "No space left on device".
+  free_gb=$(df --output=avail -B1G . | tail -1 | tr -d ' ')
+  if [ "$free_gb" -lt 9 ]; then
+    echo "setup: only ${free_gb} GB free under $(pwd); a fresh .venv needs about 9 GB: free disk space and run again" >&2
+    exit 1
+  fi
+  "$PYTHON" -m venv .venv
+fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[test,postgres,dev,runtimes]"
