@@ -100,6 +100,7 @@ def time_candidate(
     and trials are timed by the same loop (``dse.core.measure.take_samples``).
     """
     from dse.core.measure import take_samples
+    from search_spaces.targets.devices.local import beside_bound_workers
 
     costs: list[float] = []
     for args in repeated_args:
@@ -107,7 +108,8 @@ def time_candidate(
         def timer(number: int, repeat: int, args: Any = args) -> list[float]:
             device.sync()
             evaluator = rt_mod.time_evaluator(rt_mod.entry_name, device, number=number, repeat=repeat)
-            return list(evaluator(*args).results)
+            with beside_bound_workers():  # as a trial is timed (over RPC the remote runs it: no effect)
+                return list(evaluator(*args).results)
 
         seconds, _ = take_samples(timer, evaluator_config.repeat, evaluator_config.min_repeat_ms, warmup_runs)
         costs.extend(seconds)

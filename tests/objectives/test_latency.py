@@ -102,3 +102,37 @@ def test_the_host_probe_sees_another_process_and_not_its_own_work() -> None:
         spinner.kill()
         spinner.wait()
     assert before is not None and after is not None and foreign_load(before, after) > 0.6
+
+
+def test_the_timing_thread_leaves_the_cores_bound_workers_hold_and_gets_its_cores_back() -> None:
+    """TVM binds each runtime worker to one core; the thread that times must not share one."""
+    import os
+    import threading
+
+    import pytest
+
+    from search_spaces.targets.devices.local import beside_bound_workers
+
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity and two usable cores")
+    mine = os.sched_getaffinity(0)
+    bound_core = max(mine)
+    ready, done = threading.Event(), threading.Event()
+
+    def worker() -> None:  # bound as TVM binds its pool's workers
+        os.sched_setaffinity(0, {bound_core})
+        ready.set()
+        done.wait()
+
+    with beside_bound_workers():
+        assert os.sched_getaffinity(0) == mine  # nothing bound yet: left alone
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        ready.wait()
+        with beside_bound_workers():
+            assert os.sched_getaffinity(0) == mine - {bound_core}
+        assert os.sched_getaffinity(0) == mine  # restored for threads started later
+    finally:
+        done.set()
+        thread.join()
