@@ -39,7 +39,7 @@ def _run(table: Any, factory: Any, seed: int, n_trials: int, checks: Any) -> tup
     """One seeded run: its hypervolume shares and, with ``checks`` = (reference claims, trials,
     verification trials), the count of its claims that are true, false and missed, before and
     after --verify."""
-    from dse.replay import claims, replay, verified_claims
+    from dse.replay import claims, replay, score, verified_claims
 
     run = replay(table, factory(seed), n_trials)
     counts: dict[str, int] = {}
@@ -47,9 +47,7 @@ def _run(table: Any, factory: Any, seed: int, n_trials: int, checks: Any) -> tup
         reference, budget, verify = checks
         keys = run.measured_within(budget)
         for stage, found in (("guided", claims(table, keys)), ("verified", verified_claims(table, keys, verify))):
-            counts[f"{stage}_true"] = len(found & reference)
-            counts[f"{stage}_false"] = len(found - reference)
-            counts[f"{stage}_missed"] = len(reference - found)
+            counts.update({f"{stage}_{kind}": n for kind, n in score(found, reference)._asdict().items()})
     return run.shares, counts
 
 
@@ -108,7 +106,7 @@ def main(argv: list[str]) -> int:
         budget, verify = round(args.claims_budget * table.size), round(args.verify_budget * table.size)
         checks = (reference, budget, verify)
         print(f"the analyzer's claims on the whole table ({len(reference)}, the reference):")
-        print("\n".join(f"  {kind}: {layer} {a1} vs {a2} by {by}" for layer, a1, a2, by, kind in sorted(reference)))
+        print("\n".join(f"  {claim.kind}: {claim.describe()}" for claim in reference))
         print(_size_accuracy_latency(table))
         for layer, false_claims in _planted_nulls(table, args.null_seeds).items():
             print(
@@ -155,7 +153,7 @@ def main(argv: list[str]) -> int:
             line = f"{row['sampler']:18s}"
             for stage in ("guided", "verified"):
                 total = {kind: sum(c[f"{stage}_{kind}"] for c in runs_counts) for kind in ("true", "false", "missed")}
-                recalls = sorted(c[f"{stage}_true"] / len(reference) for c in runs_counts) if reference else []
+                recalls = sorted(1 - c[f"{stage}_missed"] / len(reference) for c in runs_counts) if reference else []
                 recall = recalls[len(recalls) // 2] if recalls else None  # no reference claim: nothing to recall
                 row[f"{stage}_claims"] = {**total, "recall_median": recall}
                 shown = "n/a" if recall is None else f"{recall:.2f}"

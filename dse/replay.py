@@ -15,13 +15,14 @@ import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
     import optuna
     import pandas as pd
 
+    from dse.analysis import Cell, Interaction
     from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
 
@@ -157,10 +158,6 @@ def replay(table: ReplayTable, sampler: optuna.samplers.BaseSampler, n_trials: i
     return ReplayRun(shares, found)
 
 
-#: A claim of the analyzer: (layer, a1, a2, by, kind), e.g. an algorithm reversal by precision.
-Claim = tuple[str, str, str, str, str]
-
-
 def _trials(
     table: ReplayTable, keys: Sequence[str], outcome_of: dict[str, str] | None = None
 ) -> list[optuna.trial.FrozenTrial]:
@@ -201,13 +198,66 @@ def _relabelled(outcome: dict[str, Any], labels: dict[str, Any]) -> dict[str, An
     return {**outcome, "config": labels.get("config"), "info": info}
 
 
-def claims(table: ReplayTable, keys: Sequence[str], outcome_of: dict[str, str] | None = None) -> set[Claim]:
+def claims(table: ReplayTable, keys: Sequence[str], outcome_of: dict[str, str] | None = None) -> list[Interaction]:
     """The interactions the analyzer claims from the table's trials ``keys`` alone (relabelled
     by ``outcome_of``, see :func:`_trials`)."""
     from dse.analysis import feasible, interactions, matched_pairs, trials_frame
 
     points = feasible(trials_frame([("replay", _trials(table, keys, outcome_of))]), emulated=False)
-    return {(i.layer, i.a1, i.a2, i.by, i.kind) for i in interactions(matched_pairs(points))}
+    return interactions(matched_pairs(points))
+
+
+class ClaimScore(NamedTuple):
+    """A run's claims against the reference's (the analyzer on the whole table)."""
+
+    true: int  # claims that agree with one of the reference's (:func:`agrees`)
+    false: int  # every other claim
+    missed: int  # reference claims no true claim of the run is about
+
+
+def stated_verdicts(claim: Interaction) -> dict[str, str]:
+    """What a claim says, level by level of its ``by``: the swap's winner (``a1``/``a2``) at the
+    levels a reversal contrasts, and also ``none`` at the levels an on/off claim says it vanishes."""
+    stated = ("a1", "a2") if claim.kind == "reversal" else ("a1", "a2", "none")
+    return {cell.level: cell.verdict for cell in claim.cells if cell.verdict is not None and cell.verdict in stated}
+
+
+def agrees(claim: Interaction, truth: Interaction) -> bool:
+    """Whether ``claim`` is a true statement of the interaction ``truth`` establishes: the same
+    question, and at every level the claim names, what the whole table shows there
+    (:func:`_verdict_holds`).
+
+    The two may differ in kind: a run that saw only the levels where the swap's effect is strong
+    and where it vanishes calls "on/off" what all levels show to be a reversal, and it is right
+    about the levels it saw."""
+    if (claim.layer, claim.a1, claim.a2, claim.by) != (truth.layer, truth.a1, truth.a2, truth.by):
+        return False
+    truth_at = {cell.level: cell for cell in truth.cells}
+    return all(
+        level in truth_at and _verdict_holds(verdict, truth_at[level])
+        for level, verdict in stated_verdicts(claim).items()
+    )
+
+
+def _verdict_holds(verdict: str, truth: Cell) -> bool:
+    """A claimed verdict at a level against the whole table's cell there: the same verdict, or,
+    where the table's pairs are ``mixed`` (fewer than ``agree`` of them on one side: a dozen
+    pairs within noise and one beyond it are mixed), the side of its median ratio, which is what
+    a claim reports: its 95% interval below 1 (``a1`` faster), above 1 (``a2``), or around 1
+    (``none``)."""
+    if truth.verdict == verdict:
+        return True
+    if truth.verdict != "mixed":
+        return False
+    low, high = truth.ratio_ci
+    return {"a1": high < 1.0, "a2": low > 1.0, "none": low <= 1.0 <= high}.get(verdict, False)
+
+
+def score(found: Sequence[Interaction], reference: Sequence[Interaction]) -> ClaimScore:
+    """Count ``found`` claims true or false, and the ``reference`` claims they miss (:func:`agrees`)."""
+    true = [claim for claim in found if any(agrees(claim, truth) for truth in reference)]
+    recalled = [truth for truth in reference if any(agrees(claim, truth) for claim in true)]
+    return ClaimScore(len(true), len(found) - len(true), len(reference) - len(recalled))
 
 
 def planted_null(table: ReplayTable, layer: str, seed: int) -> dict[str, str]:
@@ -231,12 +281,12 @@ def planted_null(table: ReplayTable, layer: str, seed: int) -> dict[str, str]:
     return outcome_of
 
 
-def about(found: set[Claim], layer: str) -> set[Claim]:
+def about(found: Sequence[Interaction], layer: str) -> list[Interaction]:
     """The claims that name ``layer``, as the contrast or as what the contrast depends on."""
-    return {claim for claim in found if layer in (claim[0], claim[3])}
+    return [claim for claim in found if layer in (claim.layer, claim.by)]
 
 
-def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> set[Claim]:
+def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> list[Interaction]:
     """The claims after ``--verify budget`` on a study of ``keys``: the planned matched-pair
     trials are answered from the table (those it lacks are not run)."""
     from dse.analysis import feasible, matched_pairs, plan_verification, trials_frame

@@ -9,7 +9,7 @@ from dse.analysis._analysis import Analysis, TargetAnalysis, analyze
 from dse.analysis._compare import EXHAUSTIVE, LEVELS, curves, reach_table
 from dse.analysis._compare_html import render_compare_html
 from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
-from dse.analysis._effects import Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
+from dse.analysis._effects import Cell, Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
 from dse.analysis._frames import feasible, load_studies, study_frame, trials_frame
 from dse.analysis._front import (
     accuracy_ties,
@@ -30,6 +30,7 @@ __all__ = [
     "LAYERS",
     "LEVELS",
     "Analysis",
+    "Cell",
     "DiscreteTrial",
     "Effect",
     "Interaction",

@@ -9,6 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from dse.analysis import Cell, Interaction
 from dse.analysis._synthetic import add_trials, new_study
 from dse.core.errors import UsageError
 from dse.optimize import config_from_args, parse_args
@@ -21,6 +22,7 @@ from dse.replay import (
     quartiles,
     replay,
     samplers,
+    score,
     trials_to_reach,
 )
 from dse.table import load_table
@@ -107,7 +109,7 @@ def test_a_planted_null_removes_every_claim_about_its_layer_and_only_shuffles_ou
 
     table = _synthetic_table(reversal_latency)
     reference = claims(table, list(table.records))
-    assert ("algorithm", "precision", "reversal") in {(c[0], c[3], c[4]) for c in reference}
+    assert ("algorithm", "precision", "reversal") in {(c.layer, c.by, c.kind) for c in reference}
     for layer in ("algorithm", "precision"):
         for seed in range(3):
             outcome_of = planted_null(table, layer, seed)
@@ -117,7 +119,37 @@ def test_a_planted_null_removes_every_claim_about_its_layer_and_only_shuffles_ou
             for key in moved:  # only among configurations that differ in this layer alone
                 mine, theirs = table.records[key][0], table.records[outcome_of[key]][0]
                 assert {n for n in mine if mine[n] != theirs[n]} <= {n for n in mine if n.split(".")[0] == layer}
-            assert about(claims(table, list(table.records), outcome_of), layer) == set(), (layer, seed)
+            assert about(claims(table, list(table.records), outcome_of), layer) == [], (layer, seed)
+
+
+def _claim(
+    kind: str, verdicts: dict[str, str | None], a1: str = "fp16", by: str = "algorithm", ci: tuple = (0.9, 1.1)
+) -> Interaction:
+    cells = tuple(Cell(level, verdict, 3, 1.0, (), ci) for level, verdict in verdicts.items())
+    return Interaction(kind, "precision", a1, "int8", by, cells)
+
+
+def test_a_claim_is_true_when_the_whole_table_gives_its_verdict_at_every_level_it_names() -> None:
+    truth = _claim("reversal", {"direct": "a1", "gemm": "none", "default": "a2", "pack": "mixed"})
+    # a run that saw only where int8 wins and where it makes no difference: right, though "on/off"
+    assert score([_claim("on_off", {"default": "a2", "gemm": "none"})], [truth]) == (1, 0, 0)
+    assert score([_claim("reversal", {"direct": "a1", "default": "a2", "x": None})], [truth]) == (1, 0, 0)
+    # a wrong verdict at one level, a level the table does not establish, another question: false
+    for wrong in (
+        _claim("on_off", {"default": "a2", "direct": "none"}),
+        _claim("on_off", {"default": "a2", "pack": "a1"}),
+        _claim("reversal", {"direct": "a1", "default": "a2"}, a1="fp32"),
+        _claim("reversal", {"direct": "a1", "default": "a2"}, by="model"),
+    ):
+        assert score([wrong], [truth]) == (0, 1, 1), wrong
+    assert score([], [truth]) == (0, 0, 1)
+    # where the table's pairs are mixed, the side of its median ratio (95% interval) decides
+    assert score([_claim("on_off", {"default": "a2", "pack": "none"})], [truth]) == (1, 0, 0)
+    for ci, holds in (((0.7, 0.9), "a1"), ((1.1, 1.3), "a2"), ((0.9, 1.1), "none")):
+        mixed = _claim("reversal", {"direct": "a1", "default": "a2", "pack": "mixed"}, ci=ci)
+        for verdict in ("a1", "a2", "none"):
+            claim = _claim("on_off", {"direct": "a1", "pack": verdict}, ci=ci)
+            assert score([claim], [mixed]).true == (verdict == holds), (ci, verdict)
 
 
 def test_the_shipped_table_replays_against_its_study_file() -> None:
