@@ -116,23 +116,31 @@ def test_the_timing_thread_leaves_the_cores_bound_workers_hold_and_gets_its_core
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs CPU affinity and two usable cores")
     mine = os.sched_getaffinity(0)
-    bound_core = max(mine)
-    ready, done = threading.Event(), threading.Event()
+    done = threading.Event()
 
-    def worker() -> None:  # bound as TVM binds its pool's workers
-        os.sched_setaffinity(0, {bound_core})
-        ready.set()
-        done.wait()
+    def bound_to(core: int) -> threading.Thread:  # a thread bound as TVM binds its pool's workers
+        ready = threading.Event()
 
-    with beside_bound_workers():
-        assert os.sched_getaffinity(0) == mine  # nothing bound yet: left alone
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
+        def work() -> None:
+            os.sched_setaffinity(0, {core})
+            ready.set()
+            done.wait()
+
+        thread = threading.Thread(target=work)
+        thread.start()
         ready.wait()
+        return thread
+
+    threads = []
+    try:
+        with beside_bound_workers():  # the runtime starts its pool inside the first block
+            assert os.sched_getaffinity(0) == mine  # nothing bound yet: left alone
+            threads.append(bound_to(max(mine)))
+        threads.append(bound_to(min(mine)))  # another library's pinned thread: not the runtime's
         with beside_bound_workers():
-            assert os.sched_getaffinity(0) == mine - {bound_core}
+            assert os.sched_getaffinity(0) == mine - {max(mine)}
         assert os.sched_getaffinity(0) == mine  # restored for threads started later
     finally:
         done.set()
-        thread.join()
+        for thread in threads:
+            thread.join()

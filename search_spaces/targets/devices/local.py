@@ -78,18 +78,23 @@ def runtime_threads() -> int:
     return int(os.environ.get("TVM_NUM_THREADS", "0")) or (os.cpu_count() or 1)
 
 
-def _cores_of_pinned_threads() -> set[int]:
-    """The cores that another thread of this process is bound to alone (how TVM's runtime binds
-    its workers, one core each)."""
-    own = threading.get_native_id()
-    cores: set[int] = set()
+def _thread_ids() -> set[int]:
     try:
-        tids = [int(tid) for tid in os.listdir("/proc/self/task")]
+        return {int(tid) for tid in os.listdir("/proc/self/task")}
     except OSError:
-        return cores
-    for tid in tids:
-        if tid == own:
-            continue
+        return set()
+
+
+#: Threads started inside :func:`beside_bound_workers` blocks: the runtime's pool, which TVM
+#: starts at the first parallel loop of the process (threads other libraries started, such as
+#: an ONNX Runtime or OpenVINO pool pinned for their own runs, are not among them).
+_RUNTIME_WORKERS: set[int] = set()
+
+
+def _cores_bound_to_runtime_workers() -> set[int]:
+    """The cores that a runtime worker of this process is bound to alone (how TVM binds them)."""
+    cores: set[int] = set()
+    for tid in _RUNTIME_WORKERS & _thread_ids():
         try:
             allowed = os.sched_getaffinity(tid)
         except OSError:  # the thread ended meanwhile
@@ -106,24 +111,26 @@ def beside_bound_workers() -> Iterator[None]:
     TVM's thread pool binds each worker to one core and lets the calling thread, which runs
     the first share of every parallel loop, roam all of them. When the OS puts it on a bound
     worker's core, the two take turns and the whole model runs at one core's speed: seen on a
-    2-core AMD EPYC (MobileNetV2 fp32, 2 threads) as 14 ms against 6.4 ms, from one run to the
-    next. Restricting the calling thread to the cores no worker holds (core 0 where TVM binds
-    workers to 1..n-1) is the placement TVM's binding intends. Restored afterwards: threads
-    started later (another runtime's pool) inherit the mask of the thread that starts them.
+    2-core AMD EPYC (MobileNetV2 fp32, 2 threads) as 13.8 ms against 6.9-7.8 ms, from one run to
+    the next. Restricting the calling thread to the cores no worker holds (core 0 where TVM binds
+    workers to 1..n-1) is the placement TVM's binding intends. The pool starts inside the first
+    block (whose threads are recorded as the runtime's), so the placement holds from the second;
+    the calling thread's cores are restored after each block, as threads started later
+    (another runtime's pool) inherit the mask of the thread that starts them.
     """
     if not hasattr(os, "sched_setaffinity"):
         yield
         return
+    before = _thread_ids()
     own = os.sched_getaffinity(0)
-    free = own - _cores_of_pinned_threads()
-    if not free or free == own:
-        yield
-        return
-    os.sched_setaffinity(0, free)
+    free = own - _cores_bound_to_runtime_workers()
+    if free and free != own:
+        os.sched_setaffinity(0, free)
     try:
         yield
     finally:
         os.sched_setaffinity(0, own)
+        _RUNTIME_WORKERS.update(_thread_ids() - before - {threading.get_native_id()})
 
 
 class HostCpuModule(LoadedModule):
@@ -168,7 +175,7 @@ class _LocalModule(HostCpuModule):
         data = self._tensor(x)
 
         def run(number: int, repeat: int) -> Sequence[float]:
-            with beside_bound_workers():  # after the first call: TVM starts its pool on first use
+            with beside_bound_workers():
                 return self._vm.time_evaluator("main", self._device, number=number, repeat=repeat)(data).results
 
         return run
