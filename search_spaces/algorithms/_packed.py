@@ -23,23 +23,34 @@ def block_sizes(spec: ConvSpec, target: Any) -> tuple[int, int]:
     return ic_bn, oc_bn
 
 
-def pack_input(data: Any, spec: ConvSpec, ic_bn: int) -> Any:
-    """Pad and pack NCHW ``data`` into NCHW[ic_bn]c in one pass (``dse_pack``)."""
+def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
+    """Pad and pack NCHW ``data`` into ``[N, ceil(C / ic_bn), H', W', ic_bn]`` in one pass
+    (``dse_pack``); the channels that round C up to a block are zero padding too.
+
+    With ``offset``, every value, padding included, is shifted by it into uint8: signed int8
+    plus 128 is the unsigned operand of a dot-product instruction (``_dot_product``), and its
+    zero padding becomes 128.
+    """
     from tvm import te, tirx
 
     pt, pl = spec.pad_top, spec.pad_left
     shape = (
         spec.batch,
-        spec.in_channels // ic_bn,
+        -(-spec.in_channels // ic_bn),
         spec.height + pt + spec.pad_bottom,
         spec.width + pl + spec.pad_right,
         ic_bn,
     )
-    zero = tirx.const(0, data.dtype)
+    dtype = "int32" if offset else data.dtype
 
     def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
-        inside = tirx.all(y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl)
-        return tirx.if_then_else(inside, data[n, cb * ic_bn + ci, y - pt, x - pl], zero)
+        c = cb * ic_bn + ci
+        bounds = [y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl]
+        if spec.in_channels % ic_bn:  # only then is there a channel to pad (no select otherwise)
+            bounds.append(c < spec.in_channels)
+        inside = tirx.all(*bounds)
+        value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype(dtype), tirx.const(0, dtype))
+        return (value + offset).astype("uint8") if offset else value
 
     return te.compute(shape, f, name="dse_pack")
 
@@ -67,32 +78,6 @@ def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
     ocb = spec.out_channels // oc_bn
     w5 = w.reshape(ocb, oc_bn, spec.in_per_group, spec.kernel_h, spec.kernel_w)
     return np.ascontiguousarray(w5.transpose(0, 2, 3, 4, 1))
-
-
-def pack_input_u8(data: Any, spec: ConvSpec, group: int) -> Any:
-    """Pad and pack signed int8 NCHW ``data`` into ``[N, ceil(C / group), H', W', group]`` uint8,
-    each byte offset by +128 (``dse_pack``): the unsigned operand of a dot-product instruction.
-    Zero padding (spatial, and the channels that round C up to ``group``) becomes 128."""
-    from tvm import te, tirx
-
-    from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET
-
-    pt, pl = spec.pad_top, spec.pad_left
-    shape = (
-        spec.batch,
-        -(-spec.in_channels // group),
-        spec.height + pt + spec.pad_bottom,
-        spec.width + pl + spec.pad_right,
-        group,
-    )
-
-    def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
-        c = cb * group + ci
-        inside = tirx.all(y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl, c < spec.in_channels)
-        value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype("int32"), tirx.const(0, "int32"))
-        return (value + ACTIVATION_OFFSET).astype("uint8")
-
-    return te.compute(shape, f, name="dse_pack")
 
 
 def pack_weight_dot(spec: ConvSpec, lanes: int, group: int) -> tuple[Any, Any]:

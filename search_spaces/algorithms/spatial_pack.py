@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
-from search_spaces.algorithms._dot_product import GROUP, DotProduct, dot_product_for
+from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET, GROUP, DotProduct, dot_product_for
 from search_spaces.algorithms._packed import (
     block_sizes,
     pack_input,
-    pack_input_u8,
     pack_weight,
     pack_weight_dot,
     packed_read,
@@ -60,7 +59,7 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
     """
     from tvm import te
 
-    packed = pack_input_u8(data, spec, GROUP)
+    packed = pack_input(data, spec, GROUP, offset=ACTIVATION_OFFSET)
     rco = te.reduce_axis((0, packed.shape[1]), name="rco")
     rkh = te.reduce_axis((0, spec.kernel_h), name="rkh")
     rkw = te.reduce_axis((0, spec.kernel_w), name="rkw")
