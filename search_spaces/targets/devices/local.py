@@ -85,9 +85,10 @@ def _thread_ids() -> set[int]:
         return set()
 
 
-#: Threads started inside :func:`beside_bound_workers` blocks: the runtime's pool, which TVM
-#: starts at the first parallel loop of the process (threads other libraries started, such as
-#: an ONNX Runtime or OpenVINO pool pinned for their own runs, are not among them).
+#: Threads started while the runtime ran (:func:`runtime_call` blocks): TVM's pool, which it
+#: starts at the first parallel loop of the process, often an accuracy run before any timing
+#: (threads other libraries started, such as an ONNX Runtime or OpenVINO pool pinned for their
+#: own runs, are not among them).
 _RUNTIME_WORKERS: set[int] = set()
 
 
@@ -105,6 +106,16 @@ def _cores_bound_to_runtime_workers() -> set[int]:
 
 
 @contextlib.contextmanager
+def runtime_call() -> Iterator[None]:
+    """Wrap a call into TVM's runtime: the threads it starts are recorded as the runtime's pool."""
+    before = _thread_ids()
+    try:
+        yield
+    finally:
+        _RUNTIME_WORKERS.update(_thread_ids() - before - {threading.get_native_id()})
+
+
+@contextlib.contextmanager
 def beside_bound_workers() -> Iterator[None]:
     """Keep the calling thread off the cores the runtime's workers are bound to, for the block.
 
@@ -113,24 +124,24 @@ def beside_bound_workers() -> Iterator[None]:
     worker's core, the two take turns and the whole model runs at one core's speed: seen on a
     2-core AMD EPYC (MobileNetV2 fp32, 2 threads) as 13.8 ms against 6.9-7.8 ms, from one run to
     the next. Restricting the calling thread to the cores no worker holds (core 0 where TVM binds
-    workers to 1..n-1) is the placement TVM's binding intends. The pool starts inside the first
-    block (whose threads are recorded as the runtime's), so the placement holds from the second;
-    the calling thread's cores are restored after each block, as threads started later
+    workers to 1..n-1) is the placement TVM's binding intends. The block is a
+    :func:`runtime_call`: where the pool starts inside it, the placement holds from the next
+    call. The calling thread's cores are restored after each block, as threads started later
     (another runtime's pool) inherit the mask of the thread that starts them.
     """
     if not hasattr(os, "sched_setaffinity"):
-        yield
+        with runtime_call():
+            yield
         return
-    before = _thread_ids()
     own = os.sched_getaffinity(0)
     free = own - _cores_bound_to_runtime_workers()
     if free and free != own:
         os.sched_setaffinity(0, free)
     try:
-        yield
+        with runtime_call():
+            yield
     finally:
         os.sched_setaffinity(0, own)
-        _RUNTIME_WORKERS.update(_thread_ids() - before - {threading.get_native_id()})
 
 
 class HostCpuModule(LoadedModule):
@@ -167,7 +178,8 @@ class _LocalModule(HostCpuModule):
         return tvm.runtime.tensor(x, self._device)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        out = self._vm["main"](self._tensor(x))
+        with runtime_call():  # the first run (accuracy, before any timing) starts TVM's pool
+            out = self._vm["main"](self._tensor(x))
         first = out[0] if not hasattr(out, "numpy") else out
         return first.numpy()
 
