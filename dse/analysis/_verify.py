@@ -5,8 +5,10 @@ second layer with ``min_pairs`` pairs each), so its analysis explains little acr
 :func:`plan_verification` turns its open questions into trials: for a question "does swapping ``a1``/``a2``
 in ``layer`` depend on ``by``?", each new trial is the *partner* of a measured one (the same
 configuration with ``layer`` swapped), so it adds exactly one pair at that trial's level of
-``by``. Questions are served in order (claims first, to confirm them; then the largest observed
-contrast), each only when the budget left can make it testable. :func:`verdicts` then reads
+``by``. Questions are served in order (claims first, to confirm them; then the largest
+contrast the study suggests, from what is left of its latencies once each layer's own effect is
+taken out), each at the two levels where that contrast is most different, and only when the
+budget left can make it testable. A fallback is never asked against the algorithm it runs. :func:`verdicts` then reads
 each question from the analysis of the study with those trials added: confirmed (claimed),
 rejected (tested, not claimed), or untested.
 """
@@ -50,30 +52,64 @@ def _layer_params(params: Mapping[str, Any], layer: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k == layer or k.startswith(f"{layer}.")}
 
 
+def _same_code(question: Question) -> bool:
+    """Whether the question swaps a fallback for the algorithm it fell back to, or for another
+    fallback to it (``im2col_gemm (asked sparse_gemm(format=csr))`` vs ``im2col_gemm(layout=nchw)``):
+    both sides run that algorithm's kernels, so any difference a test could find is noise."""
+    _, a1, a2, _ = question
+
+    def ran(label: str) -> str:
+        return label.split(" (asked ", 1)[0].split("(", 1)[0]
+
+    return (" (asked " in a1 or " (asked " in a2) and ran(a1) == ran(a2)
+
+
 def _spread(values_by_level: list[float]) -> float:
     return max(values_by_level) - min(values_by_level) if len(values_by_level) > 1 else 0.0
 
 
+def _main_effect_residuals(points: pd.DataFrame) -> pd.Series:
+    """Each point's log latency less what the layers' choices explain one by one (a ridge fit
+    of their one-hot labels): what is left is where a choice's effect depends on another's.
+    Unpaired means compare rows that differ in every other layer too; a guided study measures
+    the fast choices together, so those means mostly show the other layers' effects."""
+    import numpy as np
+    import pandas as pd
+
+    from dse.core.layers import LAYERS
+
+    columns = [f"{layer}_label" for layer in LAYERS if f"{layer}_label" in points]
+    x = pd.get_dummies(points[columns].astype(str)).to_numpy(dtype=float)
+    y = np.log(points["latency_ms"].to_numpy(dtype=float))
+    y = y - y.mean()
+    weights = np.linalg.solve(x.T @ x + np.eye(x.shape[1]), x.T @ y)  # unit ridge: few points, many labels
+    return pd.Series(y - x @ weights, index=points.index)
+
+
+def _contrasts(question: Question, points: pd.DataFrame, residuals: pd.Series) -> dict[str, float]:
+    """Per level of ``by`` where both choices were measured: how much faster ``a1`` runs than
+    ``a2`` there beyond their overall difference (mean residual of a1's rows less a2's), shrunk
+    toward 0 by the rows behind it (one row each: halved)."""
+    layer, a1, a2, by = question
+    out: dict[str, float] = {}
+    for level, at_level in points.groupby(f"{by}_label"):
+        sides = [residuals[at_level.index[at_level[f"{layer}_label"] == label]] for label in (a1, a2)]
+        if all(len(side) for side in sides):
+            n = 1 / (1 / len(sides[0]) + 1 / len(sides[1]))
+            out[str(level)] = float(sides[0].mean() - sides[1].mean()) * n / (n + 1)
+    return out
+
+
 def _priority(
-    question: Question, levels: dict[str, list[Pair]], rows: pd.DataFrame, claimed: set[Question]
+    question: Question, levels: dict[str, list[Pair]], contrasts: dict[str, float], claimed: set[Question]
 ) -> tuple[bool, float]:
     """Claims first (to confirm them); then how much the swap's effect seems to vary with ``by``:
     the spread of its median paired log ratio over levels or, before two levels have pairs, of
-    the unpaired difference of mean log latency (a1 rows against a2 rows at each level)."""
-    import numpy as np
-
-    layer, a1, a2, by = question
+    its :func:`_contrasts`."""
     paired = [median(p.log_ratio for p in lp) for lp in levels.values() if lp]
     if len(paired) > 1:
         return (question in claimed, _spread(paired))
-    unpaired = []
-    for _, at_level in rows.groupby(f"{by}_label"):
-        mean = {
-            label: np.log(at_level.loc[at_level[f"{layer}_label"] == label, "latency_ms"]).mean() for label in (a1, a2)
-        }
-        if not any(np.isnan(v) for v in mean.values()):
-            unpaired.append(float(mean[a1] - mean[a2]))
-    return (question in claimed, _spread(unpaired))
+    return (question in claimed, _spread(list(contrasts.values())))
 
 
 def _all_questions(points: pd.DataFrame, pairs: list[Pair]) -> dict[Question, dict[str, list[Pair]]]:
@@ -112,24 +148,28 @@ def plan_verification(
     claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
     known = {_key(params) for params in params_of.values()}
     rows = [row for _, row in points.iterrows() if int(row["trial"]) in params_of]
+    residuals = _main_effect_residuals(points)
     open_questions = []
     for question, levels in _all_questions(points, pairs).items():
         layer, _, _, by = question
         if layer in _NOT_SWAPPED or by == "target":  # a trial cannot be added on another target
             continue
-        open_questions.append((_priority(question, levels, points, claimed), question, levels))
+        if _same_code(question):
+            continue
+        contrasts = _contrasts(question, points, residuals)
+        open_questions.append((_priority(question, levels, contrasts, claimed), question, levels, contrasts))
     open_questions.sort(key=lambda entry: entry[0], reverse=True)
 
     planned: list[PlannedTrial] = []
     served: set[Question] = set()
     # A small space may not hold pairs_per_level contexts at a level: then min_pairs, second.
     for wanted in dict.fromkeys((max(pairs_per_level, thresholds.min_pairs), thresholds.min_pairs)):
-        for _, question, levels in open_questions:
+        for _, question, levels, contrasts in open_questions:
             if len(planned) >= budget:
                 return planned
             if question in served:
                 continue
-            found = _partners(question, levels, rows, params_of, known, valid, wanted, budget - len(planned))
+            found = _partners(question, levels, contrasts, rows, params_of, known, valid, wanted, budget - len(planned))
             for trial in found:
                 known.add(_key(trial.params))
             if found:
@@ -141,6 +181,7 @@ def plan_verification(
 def _partners(
     question: Question,
     levels: dict[str, list[Pair]],
+    contrasts: dict[str, float],
     rows: list[pd.Series],
     params_of: Mapping[int, Mapping[str, Any]],
     known: set[str],
@@ -190,8 +231,17 @@ def _partners(
             return []
         return found
 
-    # the levels closest to testable first: fewest trials to add
-    order = sorted(by_level, key=lambda level: (-len(levels.get(level, [])), level))
+    # the two levels whose contrasts differ most first (where an interaction would show), then
+    # the levels closest to testable: fewest trials to add
+    extremes = sorted(contrasts, key=contrasts.__getitem__)
+    extremes = list(dict.fromkeys([extremes[-1], extremes[0]])) if len(extremes) > 1 else []
+    order = [
+        *(level for level in extremes if level in by_level),
+        *sorted(
+            (level for level in by_level if level not in extremes),
+            key=lambda level: (-len(levels.get(level, [])), level),
+        ),
+    ]
     chosen: list[PlannedTrial] = []
     ready = 0
     for level in order:

@@ -71,3 +71,14 @@ def test_the_plan_never_asks_for_a_measured_or_invalid_configuration() -> None:
     keys = [tuple(sorted(t.params.items())) for t in planned]
     assert len(set(keys)) == len(keys) and not set(keys) & measured
     assert all(t.params["tuning"] == "untuned" for t in planned)
+
+
+def test_a_fallback_is_not_asked_against_the_algorithm_it_runs() -> None:
+    """Both sides of such a swap run the same kernels: a test of it can only find noise."""
+    from dse.analysis._verify import _same_code
+
+    fallback = "im2col_gemm (asked sparse_gemm(format=csr,threshold=0.5))"
+    assert _same_code(("algorithm", fallback, "im2col_gemm(layout=nchw)", "precision"))
+    assert _same_code(("algorithm", fallback, "im2col_gemm (asked sparse_gemm(block=4,format=bsr))", "model"))
+    assert not _same_code(("algorithm", fallback, "direct(layout=nhwc)", "precision"))
+    assert not _same_code(("algorithm", "im2col_gemm(layout=nchw)", "im2col_gemm(layout=nhwc)", "model"))
