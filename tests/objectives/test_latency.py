@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dse.core.config import MeasureConfig
 from dse.core.measure import LatencySamples
@@ -104,17 +105,20 @@ def test_the_host_probe_sees_another_process_and_not_its_own_work() -> None:
     assert before is not None and after is not None and foreign_load(before, after) > 0.6
 
 
-def test_the_timing_thread_leaves_the_cores_bound_workers_hold_and_gets_its_cores_back() -> None:
+def test_the_timing_thread_leaves_the_cores_bound_workers_hold_and_gets_its_cores_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """TVM binds each runtime worker to one core; the thread that times must not share one."""
     import os
     import threading
 
-    import pytest
-
+    from search_spaces.targets.devices import local
     from search_spaces.targets.devices.local import beside_bound_workers, runtime_call
 
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs CPU affinity and two usable cores")
+    # A process whose runtime has not started yet (earlier tests of this process ran TVM's pool)
+    monkeypatch.setattr(local, "_RUNTIME_WORKERS", set())
     mine = os.sched_getaffinity(0)
     done = threading.Event()
 
