@@ -28,6 +28,21 @@ def _layer_label(layer: dict[str, Any] | None) -> str | None:
     return LayerChoice.of(layer["name"], {k: v for k, v in layer.items() if k != "name"}).label()
 
 
+#: How a trial's algorithm label names a fallback: the algorithm that ran, then what was asked.
+_ASKED = " (asked "
+
+
+def fallback_label(effective: str, asked: str) -> str:
+    """The label of a trial that asked for the choice labelled ``asked`` and ran ``effective``."""
+    return f"{effective}{_ASKED}{asked})"
+
+
+def choice_that_ran(label: str) -> tuple[str, bool]:
+    """The name of the choice a label's trial ran, and whether it is a fallback (:func:`fallback_label`)."""
+    ran, asked = label.split(_ASKED, 1)[0], _ASKED in label
+    return ran.split("(", 1)[0], asked
+
+
 def config_key(config: dict[str, Any]) -> str:
     """A short hash of a configuration *without* its target: the same design on every platform."""
     body = {k: v for k, v in config.items() if k != "target"}
@@ -72,7 +87,7 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     effective = info.get("effective_algorithm")
     if effective and effective != row["algorithm"]:
         row["algorithm"] = effective
-        row["algorithm_label"] = f"{effective} (asked {row['algorithm_label']})"
+        row["algorithm_label"] = fallback_label(effective, row["algorithm_label"])
     tuned, total = info.get("tuned_kernels"), info.get("total_kernels")
     if tuned is not None and total and tuned < total:  # the rest kept default schedules
         row["tuning_label"] = f"{row['tuning_label']} [{tuned}/{total} kernels tuned]"

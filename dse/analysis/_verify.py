@@ -22,6 +22,7 @@ from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from dse.analysis._effects import Pair, Question, Thresholds, interactions, is_tested, questions
+from dse.analysis._frames import choice_that_ran
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,12 +57,8 @@ def _same_code(question: Question) -> bool:
     """Whether the question swaps a fallback for the algorithm it fell back to, or for another
     fallback to it (``im2col_gemm (asked sparse_gemm(format=csr))`` vs ``im2col_gemm(layout=nchw)``):
     both sides run that algorithm's kernels, so any difference a test could find is noise."""
-    _, a1, a2, _ = question
-
-    def ran(label: str) -> str:
-        return label.split(" (asked ", 1)[0].split("(", 1)[0]
-
-    return (" (asked " in a1 or " (asked " in a2) and ran(a1) == ran(a2)
+    (ran1, fallback1), (ran2, fallback2) = choice_that_ran(question[1]), choice_that_ran(question[2])
+    return (fallback1 or fallback2) and ran1 == ran2
 
 
 def _spread(values_by_level: list[float]) -> float:
@@ -233,8 +230,8 @@ def _partners(
 
     # the two levels whose contrasts differ most first (where an interaction would show), then
     # the levels closest to testable: fewest trials to add
-    extremes = sorted(contrasts, key=contrasts.__getitem__)
-    extremes = list(dict.fromkeys([extremes[-1], extremes[0]])) if len(extremes) > 1 else []
+    ranked = sorted(contrasts, key=contrasts.__getitem__)
+    extremes = [ranked[-1], ranked[0]] if len(ranked) > 1 else []
     order = [
         *(level for level in extremes if level in by_level),
         *sorted(
