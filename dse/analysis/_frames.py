@@ -50,8 +50,13 @@ def config_key(config: dict[str, Any]) -> str:
 
 
 def config_label(row: Any) -> str:
-    """``tiny_cnn | magnitude(sparsity=0.8) | int8 | direct(layout=nhwc) | untuned``."""
-    return " | ".join(str(row[f"{layer}_label"]) for layer in LAYERS)
+    """``tiny_cnn | magnitude(sparsity=0.8) | int8 | direct(layout=nhwc) | untuned``, with
+    ``[k/n kernels tuned]`` after a tuning that left some kernels on default schedules."""
+    label = " | ".join(str(row[f"{layer}_label"]) for layer in LAYERS)
+    tuned, total = row.get("tuned_kernels"), row.get("total_kernels")
+    if total and tuned is not None and 0 < tuned < total:
+        label += f" [{int(tuned)}/{int(total)} kernels tuned]"
+    return label
 
 
 def _interval(record: TrialRecord) -> list[float] | list[None]:
@@ -88,9 +93,12 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     if effective and effective != row["algorithm"]:
         row["algorithm"] = effective
         row["algorithm_label"] = fallback_label(effective, row["algorithm_label"])
-    tuned, total = info.get("tuned_kernels"), info.get("total_kernels")
-    if tuned is not None and total and tuned < total:  # the rest kept default schedules
-        row["tuning_label"] = f"{row['tuning_label']} [{tuned}/{total} kernels tuned]"
+    # A tuning that decided some kernels is that tuning (the count is in the config label: as
+    # a label of its own it split one choice into several with few pairs each); one that
+    # decided none built the untuned code, so it is credited to that, like an algorithm fallback.
+    if info.get("tuned_kernels") == 0 and info.get("total_kernels"):
+        row["tuning"] = "untuned"
+        row["tuning_label"] = fallback_label("untuned", row["tuning_label"])
     row.update(
         accuracy=record.accuracy,
         accuracy_low=_interval(record)[0],

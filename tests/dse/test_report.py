@@ -33,7 +33,7 @@ def test_summary_explains_the_tie() -> None:
     assert "95% interval" in text and "the faster one is the decision" in text
 
 
-def test_a_partly_tuned_trial_says_so_in_its_label() -> None:
+def test_a_partly_tuned_trial_keeps_its_tunings_label_and_says_so_in_its_config() -> None:
     import optuna
 
     from dse.analysis import study_frame
@@ -41,10 +41,16 @@ def test_a_partly_tuned_trial_says_so_in_its_label() -> None:
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     config = {"model": "m", "tuning": {"name": "metaschedule", "trials": 16}, "target": "x86"}
-    info = {"tuned_kernels": 2, "total_kernels": 5}
-    record = TrialRecord(config=config, target="x86", accuracy=0.9, latency_ms=1.0, info=info)
-    study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0], user_attrs=record.attrs()))
-    assert "[2/5 kernels tuned]" in study_frame([study]).iloc[0]["tuning_label"]
+    for tuned in (2, 5, 0):
+        info = {"tuned_kernels": tuned, "total_kernels": 5}
+        record = TrialRecord(config=config, target="x86", accuracy=0.9, latency_ms=1.0, info=info)
+        study.add_trial(optuna.trial.create_trial(values=[0.9, 1.0], user_attrs=record.attrs()))
+    partly, fully, none = (row for _, row in study_frame([study]).iterrows())
+    # partly and fully tuned trials are one choice to the analysis: one label, so they pair
+    assert partly["tuning_label"] == fully["tuning_label"] == "metaschedule(trials=16)"
+    assert partly["config"].endswith("[2/5 kernels tuned]") and "kernels tuned" not in fully["config"]
+    # a tuning that decided no kernel built the untuned code: credited to it, as a fallback
+    assert none["tuning"] == "untuned" and none["tuning_label"] == "untuned (asked metaschedule(trials=16))"
 
 
 @pytest.mark.e2e
