@@ -169,3 +169,34 @@ def test_the_check_compares_each_image_not_just_the_count() -> None:
     assert not _same_classification(record("bbbb"), rebuilt)  # as many right, on other images
     assert _same_classification(record(None), rebuilt)  # an older record: only its count is known
     assert not _same_classification(record("aaaa"), EvaluationResult(config={}, accuracy=0.5, eval_size=6))
+
+
+def test_the_runner_keeps_its_calling_thread_off_the_cores_the_runtimes_workers_hold() -> None:
+    """The bundle's runner places its calling thread as dse's timing does (local.beside_bound_workers)."""
+    import threading
+
+    from dse.export.runner import keep_off_worker_cores
+
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity and two usable cores")
+    mine = os.sched_getaffinity(0)
+    ready, done, worker = threading.Event(), threading.Event(), []
+
+    def bound_worker() -> None:  # bound to one core, as TVM binds its pool's workers
+        os.sched_setaffinity(0, {max(mine)})
+        worker.append(threading.get_native_id())
+        ready.set()
+        done.wait()
+
+    thread = threading.Thread(target=bound_worker)
+    thread.start()
+    try:
+        ready.wait()
+        keep_off_worker_cores(set())  # no pool (one thread): left alone
+        assert os.sched_getaffinity(0) == mine
+        keep_off_worker_cores(set(worker))
+        assert os.sched_getaffinity(0) == mine - {max(mine)}
+    finally:
+        os.sched_setaffinity(0, mine)
+        done.set()
+        thread.join()
