@@ -104,6 +104,7 @@ def run(config: StudyConfig) -> str:
     study = create_or_load_study(config, space, weights)
     if config.sampler == "grid":
         enqueue_grid(study, space, config.seed, config.n_trials)
+        config = _grid_budget(config, len(study.get_trials(deepcopy=False)))
     run_study(config, space, weights, study)
     verification = ""
     if config.verify:
@@ -112,6 +113,22 @@ def run(config: StudyConfig) -> str:
         verification = verify_study(config, space, weights, study)
     text = summary(study, redact(config.storage)) + (f"\n{verification}" if verification else "")
     return text if not config.report else f"{text}\n{_report_lines(study, config)}"
+
+
+def _grid_budget(config: StudyConfig, queued_or_run: int) -> StudyConfig:
+    """An exhaustive study's budget, at most its trials once every distinct configuration is
+    queued or run: beyond that a trial could only repeat a configuration (from the cache)."""
+    if config.n_trials <= queued_or_run:
+        return config
+    import sys
+    from dataclasses import replace
+
+    print(
+        f"--sampler grid: every distinct configuration is run or queued in {queued_or_run} trials; "
+        f"the study stops there, not at --n-trials {config.n_trials}",
+        file=sys.stderr,
+    )
+    return replace(config, n_trials=queued_or_run)
 
 
 def _report_lines(study: optuna.Study, config: StudyConfig) -> str:

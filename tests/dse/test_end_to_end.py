@@ -68,6 +68,10 @@ def test_study_measures_real_trials_and_rerun_is_served_from_cache(work_dir: Pat
 
     # Re-running the finished study resumes it: no new trials, the same front printed.
     assert len(_run_study(work_dir, "e2e", n_trials=3).trials) == 3
+    # An exhaustive study asked for more trials than it has configurations repeats none of them.
+    capsys.readouterr()
+    assert len(_run_study(work_dir, "e2e", n_trials=10).trials) == 3
+    assert "stops there, not at --n-trials 10" in capsys.readouterr().err
 
     # Optuna's own CLI sees the same Pareto front.
     out = subprocess.run(
