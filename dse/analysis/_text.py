@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dse.analysis._effects import Effect, accuracy_words
+from dse.analysis._frames import choice_that_ran
 from dse.analysis._front import ChoiceShare
 from dse.core.layers import NOT_APPLICABLE
 
@@ -97,7 +98,8 @@ def _clear(e: Effect) -> bool:
 
 
 def _same_choice(e: Effect) -> bool:
-    return e.a1.split("(")[0] == e.a2.split("(")[0]
+    """Both sides run one choice: its parameters differ, or one side is a fallback to it."""
+    return choice_that_ran(e.a1)[0] == choice_that_ran(e.a2)[0]
 
 
 def shown_effects(effects: list[Effect]) -> list[Effect]:

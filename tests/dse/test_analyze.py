@@ -406,3 +406,18 @@ def test_the_noise_floor_is_the_typical_tests_spread_not_the_wildest() -> None:
     spread = [(0.01, 5)] * 8 + [(50.0, 5)] * 2 + [(7.0, 0)]  # a test without dof is no evidence
     assert noise_floor(spread) == pytest.approx(0.01)
     assert noise_floor([]) == 0.0
+
+
+def test_a_fallback_beside_the_algorithm_it_ran_is_shown_only_when_clear() -> None:
+    """Both sides run the same kernels: like a parameter change, shown only as a clear effect."""
+    from dse.analysis._effects import Effect
+    from dse.analysis._frames import fallback_label
+    from dse.analysis._text import shown_effects
+
+    def effect(a1: str, a2: str, faster: int) -> Effect:
+        return Effect("algorithm", a1, a2, 6, 0.97, faster, 0, 0.0, 0, ())
+
+    fallback = fallback_label("im2col_gemm", "sparse_gemm(format=csr)")
+    noise, clear = effect(fallback, "im2col_gemm(layout=nchw)", 1), effect(fallback, "im2col_gemm(layout=nchw)", 6)
+    other = effect(fallback, "direct(layout=nchw)", 1)  # another algorithm: always shown
+    assert shown_effects([noise, clear, other]) == [clear, other]
