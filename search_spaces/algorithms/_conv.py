@@ -44,6 +44,15 @@ class ConvSpec:
     weight_dtype: str
     out_dtype: str
     weight: Any = None  # numpy OIHW array, or None when the weight is not a constant
+    # Channel blocks of a call in the packed NCHW[x]c layout (spatial pack's layout flow,
+    # ``blocked_layouts``): the input's and the output's x, 0 where that side is plain NCHW.
+    in_block: int = 0
+    out_block: int = 0
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a side of the call is in the packed NCHW[x]c layout (only spatial pack takes it)."""
+        return bool(self.in_block or self.out_block)
 
     @property
     def in_per_group(self) -> int:
@@ -105,28 +114,69 @@ def _ints(values: Any) -> list[int]:
     return [int(v) for v in values]
 
 
+def layout_axes(layout: str) -> list[tuple[str, int]]:
+    """``NCHW8c`` -> ``[("N", 0), ("C", 0), ("H", 0), ("W", 0), ("c", 8)]``: each axis of a TVM
+    layout string with its block factor (0 for a primal axis, written in capitals)."""
+    axes: list[tuple[str, int]] = []
+    digits = ""
+    for char in layout:
+        if char.isdigit():
+            digits += char
+        else:
+            axes.append((char, int(digits) if digits else 0))
+            digits = ""
+    return axes
+
+
+def _logical_dims(layout: str, shape: list[int]) -> tuple[dict[str, int], int]:
+    """Each primal axis's full extent (outer x block) and the channel block (``c``; 0 if none)."""
+    axes = layout_axes(layout)
+    if len(axes) != len(shape):
+        raise NotApplicable(f"layout {layout} does not match shape {shape}")
+    sizes = {axis: extent for (axis, _), extent in zip(axes, shape, strict=True)}
+    dims = {axis: extent * sizes.get(axis.lower(), 1) for axis, extent in sizes.items() if axis.isupper()}
+    return dims, sizes.get("c", 0)
+
+
+def _weight_oihw(weight: Any, layout: str) -> Any:
+    """A constant weight in ``layout`` (OIHW, a permutation of it, or blocked: ``OIHW8i16o``) as OIHW."""
+    axes = [axis for axis, _ in layout_axes(layout)]
+    array = weight
+    for inner in "oihw":  # a missing block is a block of 1
+        if inner not in axes:
+            array = array[..., None]
+            axes.append(inner)
+    array = array.transpose([axes.index(a) for a in "OoIiHhWw"])
+    o, oi, i, ii, h, hi, w, wi = array.shape
+    return array.reshape(o * oi, i * ii, h * hi, w * wi)
+
+
 def spec_from_call(call: Any) -> ConvSpec:
     """Read a ``relax.nn.conv2d`` call; raise :class:`NotApplicable` for what kernels cannot take."""
-    import numpy as np
     import tvm
 
     attrs = call.attrs
     data, weight = call.args[0], call.args[1]
     data_layout, kernel_layout = str(attrs.data_layout), str(attrs.kernel_layout)
-    if data_layout not in ("NCHW", "NHWC") or str(attrs.out_layout) != data_layout:
-        raise NotApplicable(f"layout {data_layout}->{attrs.out_layout} is not NCHW or NHWC")
-    if sorted(kernel_layout) != sorted("OIHW"):
+    out_layout = str(attrs.out_layout)
+    blocked = {layout: layout.startswith("NCHW") and layout[4:-1].isdigit() for layout in (data_layout, out_layout)}
+    if blocked[data_layout] or blocked[out_layout]:
+        if not all(layout == "NCHW" or blocked[layout] for layout in (data_layout, out_layout)):
+            raise NotApplicable(f"layout {data_layout}->{out_layout} mixes a blocked layout with another one")
+    elif data_layout not in ("NCHW", "NHWC") or out_layout != data_layout:
+        raise NotApplicable(f"layout {data_layout}->{out_layout} is not NCHW or NHWC")
+    if "".join(sorted(axis for axis, _ in layout_axes(kernel_layout) if axis.isupper())) != "HIOW":
         raise NotApplicable(f"kernel layout {kernel_layout} is not a permutation of OIHW")
     try:
         dshape = _ints(data.ty.shape.values)
         wshape = _ints(weight.ty.shape.values)
     except (AttributeError, TypeError) as exc:
         raise NotApplicable(f"dynamic shape ({exc})") from None
-    dims = dict(zip(data_layout, dshape, strict=True))
-    wdims = dict(zip(kernel_layout, wshape, strict=True))
+    dims, in_block = _logical_dims(data_layout, dshape)
+    wdims, _ = _logical_dims(kernel_layout, wshape)
     w_np = None
     if isinstance(weight, tvm.ir.expr.Constant):
-        w_np = np.transpose(weight.value.numpy(), [kernel_layout.index(a) for a in "OIHW"])
+        w_np = _weight_oihw(weight.value.numpy(), kernel_layout)
     in_dtype = str(data.ty.dtype)
     out_dtype = str(attrs.out_dtype)
     if out_dtype in ("", "void", "None"):
@@ -156,6 +206,8 @@ def spec_from_call(call: Any) -> ConvSpec:
         weight_dtype=str(weight.ty.dtype),
         out_dtype=out_dtype,
         weight=w_np,
+        in_block=in_block,
+        out_block=int(out_layout[4:-1]) if blocked[out_layout] else 0,
     )
 
 

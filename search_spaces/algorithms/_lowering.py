@@ -65,6 +65,8 @@ def _emit_with_fallback(
         record.update(algorithm=TVM_DEFAULT, reason=str(exc))
         return default_legalize(bb, call), record
     record.update(shape=spec.describe(), sparsity=round(spec.sparsity(), 4), flops=spec.flops)
+    if spec.blocked:  # spatial pack's layout flow: the packed layouts it takes and gives
+        record["layout"] = f"{spec.data_layout}->" + (f"NCHW{spec.out_block}c" if spec.out_block else "NCHW")
     reasons: list[str] = []
     current: Lowerable | None = algorithm
     current_params: Params = params

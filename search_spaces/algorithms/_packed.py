@@ -3,8 +3,9 @@
 Channels are split into blocks of ``bn`` and the block index moves innermost:
 ``P[n, c // bn, y, x, c % bn]``. The output-channel block is the SIMD vector, so every kernel
 that computes ``out[n, ocb, oh, ow, oci]`` vectorizes over ``oci`` with unit-stride loads of
-the packed weight. Each conv packs its input and unpacks its output (``dse_pack`` /
-``dse_unpack``), so the graph around it stays NCHW.
+the packed weight. A conv whose neighbours are NCHW packs its input and unpacks its output
+(``dse_pack`` / ``dse_unpack``); between two convs whose tensors the graph already keeps
+packed (spatial pack's layout flow) it only pads its input (``pad_packed``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,42 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
         value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype(dtype), tirx.const(0, dtype))
         return (value + offset).astype("uint8") if offset else value
 
+    return te.compute(shape, f, name="dse_pack")
+
+
+def pad_packed(data: Any, spec: ConvSpec) -> Any:
+    """Zero-pad the spatial dims of an already packed ``[N, C / bn, H, W, bn]`` input (``dse_pack``,
+    so it is scheduled like a pack); unpadded convs read their input as it is."""
+    from tvm import te, tirx
+
+    pt, pl, pb, pr = spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right
+    if pt == pl == pb == pr == 0:
+        return data
+    n, cb, h, w, bn = (int(d) for d in data.shape)
+    zero = tirx.const(0, data.dtype)
+
+    def f(i: Any, c: Any, y: Any, x: Any, ci: Any) -> Any:
+        inside = tirx.all(y >= pt, y < h + pt, x >= pl, x < w + pl)
+        return tirx.if_then_else(inside, data[i, c, y - pt, x - pl, ci], zero)
+
+    return te.compute((n, cb, h + pt + pb, w + pl + pr, bn), f, name="dse_pack")
+
+
+def pad_packed_groups(data: Any, spec: ConvSpec, group: int, offset: int) -> Any:
+    """An already packed int8 ``[N, C / bn, H, W, bn]`` input, zero-padded, shifted by ``offset``
+    into uint8 and viewed as ``[N, C / bn, H', W', bn / group, group]`` (``dse_pack``): each
+    group of bytes one dot-product instruction takes is a unit of its own (``_dot_product``)."""
+    from tvm import te, tirx
+
+    pt, pl, pb, pr = spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right
+    n, cb, h, w, bn = (int(d) for d in data.shape)
+
+    def f(i: Any, c: Any, y: Any, x: Any, q: Any, r: Any) -> Any:
+        inside = tirx.all(y >= pt, y < h + pt, x >= pl, x < w + pl)
+        value = tirx.if_then_else(inside, data[i, c, y - pt, x - pl, q * group + r].astype("int32"), 0)
+        return (value + offset).astype("uint8")
+
+    shape = (n, cb, h + pt + pb, w + pl + pr, bn // group, group)
     return te.compute(shape, f, name="dse_pack")
 
 

@@ -8,6 +8,13 @@ An int8 convolution on a target with a dot-product instruction (x86 VNNI, see
 ``_dot_product``) takes the ``dse_spatial_pack_dot`` form instead: input channels packed in
 groups of 4 bytes, weights as ``[OCB, ICB, KH, KW, lanes, 4]``, and the innermost two loops
 tensorized into one instruction. Depthwise and grouped convolutions keep the widening form.
+
+Layout flow (``prepare``): float and int8 convolutions, dense or depthwise, take and give the packed
+layout itself (``relax.nn.conv2d`` in ``NCHW[x]c``, via ``relax.transform.ConvertLayout``), so
+the elementwise ops, residual adds and pooling between them stay packed and the graph converts
+layouts only at its edges and around operators that need NCHW (TVM's NeoCPU approach), instead
+of packing and unpacking around every conv. A tensor's block is set by its channel count alone
+(``flow_block``), so a producer's packed output is its consumer's packed input.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search_spaces._base import Params
+from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
-from search_spaces.algorithms._conv import ConvSpec, NotApplicable
+from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
 from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET, GROUP, DotProduct, dot_product_for
 from search_spaces.algorithms._packed import (
     block_sizes,
@@ -24,6 +32,8 @@ from search_spaces.algorithms._packed import (
     pack_weight,
     pack_weight_dot,
     packed_read,
+    pad_packed,
+    pad_packed_groups,
     unpack_output,
 )
 
@@ -32,10 +42,11 @@ if TYPE_CHECKING:
 
 
 def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_bn: int) -> Any:
-    """NCHW in, NCHW out; packed in between. ``weight`` is ``pack_weight``'s layout."""
+    """NCHW in, NCHW out, packed in between; or, on the sides the spec says are blocked
+    (``in_block``, ``out_block``), packed in or out as they are. ``weight`` is ``pack_weight``'s layout."""
     from tvm import te
 
-    packed = pack_input(data, spec, ic_bn)
+    packed = pad_packed(data, spec) if spec.in_block else pack_input(data, spec, ic_bn)
     od, icg, ocg = spec.out_dtype, spec.in_per_group, spec.out_per_group
     ric = te.reduce_axis((0, icg), name="ric")
     rkh = te.reduce_axis((0, spec.kernel_h), name="rkh")
@@ -48,30 +59,53 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
 
     shape = (spec.batch, spec.out_channels // oc_bn, spec.out_h, spec.out_w, oc_bn)
     out5 = te.compute(shape, f, name="dse_spatial_pack")
-    return unpack_output(out5, spec, oc_bn)
+    return out5 if spec.out_block else unpack_output(out5, spec, oc_bn)
 
 
 def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: ConvSpec, lanes: int) -> Any:
-    """int8 NCHW in, int32 NCHW out, on a dot-product instruction of ``lanes`` lanes.
+    """int8 NCHW (or packed) in, int32 NCHW (or packed) out, on a dot-product instruction of
+    ``lanes`` lanes.
 
     ``weight`` and ``compensation`` are :func:`pack_weight_dot`'s. The reduction's innermost
     axis is the 4 bytes of one instruction's group, and the output-channel block is its lanes.
+    A packed input (``spec.in_block``, a multiple of 4) already holds each group's 4 bytes side
+    by side: it is only padded and offset, viewed as ``[N, C / b, H, W, b / 4, 4]``.
     """
     from tvm import te
 
-    packed = pack_input(data, spec, GROUP, offset=ACTIVATION_OFFSET)
-    rco = te.reduce_axis((0, packed.shape[1]), name="rco")
+    sh, sw, dh, dw = spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w
+    if spec.in_block:
+        packed = pad_packed_groups(data, spec, GROUP, offset=ACTIVATION_OFFSET)
+        per_block = spec.in_block // GROUP
+
+        def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
+            return packed[n, rco // per_block, y, x, rco % per_block, rci]
+
+        groups = spec.in_channels // GROUP
+    else:
+        packed = pack_input(data, spec, GROUP, offset=ACTIVATION_OFFSET)
+
+        def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
+            return packed[n, rco, y, x, rci]
+
+        groups = int(packed.shape[1])
+    rco = te.reduce_axis((0, groups), name="rco")
     rkh = te.reduce_axis((0, spec.kernel_h), name="rkh")
     rkw = te.reduce_axis((0, spec.kernel_w), name="rkw")
     rci = te.reduce_axis((0, GROUP), name="rci")
-    sh, sw, dh, dw = spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w
 
     def f(n: Any, ocb: Any, y: Any, x: Any, oci: Any) -> Any:
-        src = packed[n, rco, y * sh + rkh * dh, x * sw + rkw * dw, rci].astype("int32")
+        src = source(n, rco, y * sh + rkh * dh, x * sw + rkw * dw, rci).astype("int32")
         return te.sum(src * weight[ocb, rco, rkh, rkw, oci, rci].astype("int32"), axis=[rco, rkh, rkw, rci])
 
     shape = (spec.batch, weight.shape[0], spec.out_h, spec.out_w, lanes)
     out5 = te.compute(shape, f, name="dse_spatial_pack_dot")
+    if spec.out_block:  # packed out: lanes == out_block (_flow_layouts)
+        return te.compute(
+            shape,
+            lambda n, cb, y, x, c: out5[n, cb, y, x, c] - compensation[cb * lanes + c],
+            name="dse_unpack",
+        )
     return te.compute(
         (spec.batch, spec.out_channels, spec.out_h, spec.out_w),
         lambda n, c, y, x: out5[n, c // lanes, y, x, c % lanes] - compensation[c],
@@ -89,8 +123,8 @@ def dot_product_applies(spec: ConvSpec, target: Any) -> DotProduct | None:
 def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> Any:
     from tvm import relax
 
-    if spec.data_layout != "NCHW":
-        raise NotApplicable("spatial pack takes NCHW input")
+    if spec.data_layout != "NCHW" and not spec.blocked:
+        raise NotApplicable("spatial pack takes NCHW or packed NCHW[x]c input")
     dot = dot_product_applies(spec, ctx.tvm_target)
     if dot is not None:
         weight, compensation = pack_weight_dot(spec, dot.lanes, GROUP)
@@ -103,6 +137,7 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
             primfunc_name_hint="dse_spatial_pack_dot",
         )
     ic_bn, oc_bn = block_sizes(spec, ctx.tvm_target)
+    ic_bn, oc_bn = spec.in_block or ic_bn, spec.out_block or oc_bn
     w = relax.const(pack_weight(spec, oc_bn))
     return bb.call_te(
         lambda d, k: spatial_pack_compute(d, k, spec, ic_bn, oc_bn),
@@ -116,5 +151,65 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
 class SpatialPack(ConvAlgorithm):
     description = "spatial pack (packed NCHW[x]c, vectorized over output-channel blocks)"
 
+    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
+        return flow_packed_layout(mod, ctx.tvm_target)
+
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
         return emit_spatial_pack(bb, call, spec, ctx)
+
+
+def flow_block(channels: int, target: Any) -> int:
+    """The channel block of a packed tensor of ``channels`` channels on ``target``: the widest of
+    one, a half or a quarter float32 vector that divides it, at least 4 (0: left NCHW)."""
+    lanes = vector_lanes(target, "float32")
+    block = largest_divisor(channels, [b for b in (lanes, lanes // 2, lanes // 4) if b >= 4])
+    return block if block >= 4 else 0
+
+
+def _flow_layouts(call: Any, target: Any) -> dict[str, list[str]]:
+    """The layouts (data, kernel, output) ``call`` takes in the flow, by ``relax.nn.conv2d``:
+    packed where spatial pack computes it packed (a float or int8 conv, dense or depthwise,
+    with a constant weight; an int8 one on a dot-product instruction only where the output's
+    block is the instruction's lanes), else NCHW."""
+    import tvm
+
+    plain = {"relax.nn.conv2d": ["NCHW", "OIHW", "NCHW"]}
+    if str(call.op.name) != "relax.nn.conv2d":
+        return {}
+    attrs = call.attrs
+    data, weight = call.args[0], call.args[1]
+    if (str(attrs.data_layout), str(attrs.kernel_layout), str(attrs.out_layout)) != ("NCHW", "OIHW", "NCHW"):
+        return {}
+    dtype = str(data.ty.dtype)
+    if not isinstance(weight, tvm.ir.expr.Constant) or not (dtype.startswith("float") or dtype == "int8"):
+        return plain
+    try:
+        (_, in_channels, _, _), (out_channels, _, _, _) = (
+            [int(d) for d in arg.ty.shape.values] for arg in (data, weight)
+        )
+    except (AttributeError, TypeError, ValueError):  # dynamic or not 4-D
+        return plain
+    groups = int(attrs.groups)
+    depthwise = groups > 1 and groups == in_channels == out_channels
+    if groups != 1 and not depthwise:
+        return plain
+    block_in, block_out = flow_block(in_channels, target), flow_block(out_channels, target)
+    dot = dot_product_for(target) if dtype == "int8" and groups == 1 else None
+    if not block_out or (dot is not None and block_out != dot.lanes):
+        return plain
+    data_layout = f"NCHW{block_in}c" if block_in else "NCHW"
+    input_block = "1i" if depthwise else f"{block_in}i" if block_in else ""  # depthwise: 1 channel per group
+    kernel = f"OIHW{input_block}{block_out}o"
+    return {"relax.nn.conv2d": [data_layout, kernel, f"NCHW{block_out}c"]}
+
+
+def flow_packed_layout(mod: Any, target: Any) -> Any:
+    """Convert the convolutions spatial pack computes packed (``_flow_layouts``) to the packed
+    layout, and let what lies between them follow; GPU targets are left alone."""
+    from tvm import relax
+
+    if target is None or str(target.kind.name) != "llvm":
+        return mod
+    mod = clip_as_min_max(mod)  # ConvertLayout keeps clip (ReLU6) in NCHW
+    mod = qdq_as_elementwise(mod)  # and per-channel (de)quantize: its axis is no axis when packed
+    return relax.transform.ConvertLayout({}, layout_cb=lambda call: _flow_layouts(call, target))(mod)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search_spaces._base import Param, Params
+from search_spaces._rewrites import clip_as_min_max
 from search_spaces.compression._base import PRECISION, PrecisionMethod
 
 if TYPE_CHECKING:
@@ -41,40 +42,6 @@ class Float16(PrecisionMethod):
         mod = relax.transform.FoldConstant()(mod)  # weights become float16 constants, cast once
         ctx.info["float32_ops"] = _ops_of_dtype(mod, "float32")
         return mod
-
-
-def clip_as_min_max(mod: Any) -> Any:
-    """``clip(x, lo, hi)`` as ``minimum(maximum(x, lo), hi)`` with tensor bounds.
-
-    ToMixedPrecision expects every argument of an op it casts to be a tensor and fails on
-    clip's scalar bounds ("Expected TensorType, but got T.int64"); hard-swish, hard-sigmoid
-    and ReLU6 (MobileNetV3, EfficientNet-lite) are clips once imported.
-    """
-    import math
-
-    from tvm import relax
-    from tvm.relax.dpl import is_op, rewrite_call, wildcard
-
-    data, low, high = wildcard(), wildcard(), wildcard()
-    pattern = is_op("relax.clip")(data, low, high)
-
-    def bound(expr: Any) -> float:
-        value = expr.value  # a PrimValue holding an IntImm or FloatImm (or a plain number)
-        return float(value.value if hasattr(value, "value") else value)
-
-    def rewrite(clip: Any, matches: Any) -> Any:
-        dtype = clip.ty.dtype
-        out, lo, hi = matches[data], bound(matches[low]), bound(matches[high])
-        if math.isfinite(lo):
-            out = relax.op.maximum(out, relax.const(lo, dtype))
-        if math.isfinite(hi):
-            out = relax.op.minimum(out, relax.const(hi, dtype))
-        return out
-
-    for var, func in list(mod.functions.items()):
-        if isinstance(func, relax.Function):
-            mod[var] = rewrite_call(pattern, rewrite, func)
-    return mod
 
 
 def _ops_of_dtype(mod: Any, dtype: str) -> list[str]:

@@ -273,3 +273,46 @@ def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n):
     xs = rng.integers(-5, 5, (1, k)).astype(dtype)
     np.testing.assert_array_equal(T.run(vm, xs), xs.astype("int64") @ w.astype("int64") + bias)
     _check_report(report)
+
+
+@pytest.mark.parametrize("lanes", [16, 8], ids=["avx512", "avx2"])
+def test_spatial_pack_keeps_the_packed_layout_from_conv_to_conv(lanes):
+    """Layout flow: ReLU6, a depthwise conv, a residual add and a channel count that takes a
+    smaller block (24: 8 channels) all stay packed; NCHW only at the graph's edges."""
+    import tvm
+    from torch import nn
+
+    from objectives.compile import import_to_relax
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU6())
+            self.depthwise = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.ReLU6())
+            self.narrow = nn.Conv2d(16, 24, 1)
+            self.wide = nn.Conv2d(24, 16, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.stem(x)
+            return self.wide(self.narrow(self.depthwise(y))) + y
+
+    torch.manual_seed(0)
+    model, x = Block().eval(), torch.randn(1, 3, 10, 10)
+    mcpu = "skylake-avx512" if lanes == 16 else "haswell"
+    target = tvm.target.Target({"kind": "llvm", "mcpu": mcpu, "num-cores": 2})
+    ctx = T.lowering_context(target)
+    ctx.example_input = x
+    mod = ALGORITHMS.get("spatial_pack").lower(import_to_relax(model, ctx), {}, ctx)
+    layouts = [layer["layout"] for layer in ctx.info["algorithm_layers"]]
+    block = f"NCHW{lanes}c"
+    assert layouts == [f"NCHW->{block}", f"{block}->{block}", f"{block}->NCHW8c", f"NCHW8c->{block}"]
+    # The first conv packs its NCHW input itself: the one layout transform left is the output's.
+    transforms = [
+        g.name_hint for g, f in mod.functions.items() if g.name_hint != "main" and "layout_transform" in f.script()
+    ]
+    assert transforms == ["te_layout_transform"], transforms
+    if lanes == 8 or tvm.target.codegen.llvm_cpu_has_features("avx512f", T.host_target()):
+        report: dict[str, str] = {}
+        out = T.run(T.build(apply_default_schedules(mod, target, report), target), x.numpy())
+        np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-4)
+        _check_report(report)
