@@ -32,6 +32,9 @@ class TuneReport:
     failed: list[str] = field(default_factory=list)
     trials: int = 0
     wall_s: float = 0.0
+    #: The most cores other processes kept busy while one kernel was tuned (host CPU only):
+    #: candidate timings get no foreign-load check, and the database keeps what they decided.
+    foreign_load: float | None = None
 
 
 def _fast_build(mod: Any, target: Any) -> Any:
@@ -198,6 +201,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
     A task is committed the moment it is tuned, so a timeout keeps the finished ones.
     """
     from search_spaces.targets import measurement_lock
+    from search_spaces.targets.devices.local import cpu_usage, foreign_load
 
     report = TuneReport()
     with db.locked(exclusive=True):
@@ -215,6 +219,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
         with measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu):
             for task in pending:
                 mod = task.dispatched[0]
+                before = cpu_usage() if ctx.target.measured_on_host_cpu else None
                 scratch, trials = _run_tuner([task], [mod], budget, builder, runner, ctx, db)
                 report.trials += trials
                 merge_best(scratch, db.open(budget), [mod])
@@ -224,6 +229,11 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
                 entry = {"task": task.task_name, "ok": ok, "trials": trials, "tuned_s": tuned_s}
                 # The default schedule, timed by the same runner: applying keeps the faster of the two
                 entry["default_s"] = time_default_schedule(mod, builder, runner, ctx) if ok else None
+                after = cpu_usage() if before is not None else None
+                if before is not None and after is not None:
+                    load = round(foreign_load(before, after), 3)
+                    entry["foreign_load_cores"] = load
+                    report.foreign_load = max(report.foreign_load or 0.0, load)
                 db.record_attempt(budget, workload_hash(mod), entry)
         report.wall_s = time.perf_counter() - start
     return report

@@ -112,6 +112,8 @@ class MetaSchedule(TuningMode):
             tuning_reused_kernels=len(report.reused) if report else 0,
             tuning_failed_kernels=list(report.failed) if report else [],
             tuning_db=str(db.folder),
+            # other processes' load while this trial tuned (None: nothing tuned, or not the host)
+            tuning_foreign_load_cores=report.foreign_load if report else None,
             partly_tuned=len(applied) + len(kept_default) < len(tasks),
         )
         return default_schedules(mod, ctx)

@@ -96,13 +96,30 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     attempts = json.loads((folder / f"budget-{TRIALS}" / "attempts.json").read_text())
     assert len(attempts) == first["total_kernels"] and all(a["ok"] for a in attempts.values())
     assert all(a["default_s"] > 0 and a["tuned_s"] > 0 for a in attempts.values())  # both timed, same runner
+    assert all(a["foreign_load_cores"] >= 0 for a in attempts.values())  # what else ran meanwhile
+    assert first["tuning_foreign_load_cores"] == max(a["foreign_load_cores"] for a in attempts.values())
     assert all(r["budget"] == TRIALS for r in first["tuning_records"].values())
 
     again = _run_in_fresh_process(tmp_path, TRIALS)
     assert again["tuning_trials"] == 0
     assert again["tuning_reused_kernels"] == first["total_kernels"]
     assert again["tuned_kernels"] == first["total_kernels"]
+    assert again["tuning_foreign_load_cores"] is None  # nothing tuned, nothing timed
     assert (folder / f"budget-{TRIALS}" / "database_tuning_record.json").read_text().splitlines() == records
+
+
+def test_tuning_records_the_load_other_processes_put_on_the_cpu(tmp_path: Path) -> None:
+    """Candidate timings have no foreign-load check: the trial and the database say what ran beside them."""
+    pytest.importorskip("tvm")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs a second core for the other process")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        info = run_case(str(tmp_path), TRIALS)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert info["tuning_foreign_load_cores"] > 0.5, info
 
 
 @pytest.mark.slow
