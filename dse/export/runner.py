@@ -44,9 +44,9 @@ class Bundle:
         """Scores of one preprocessed input of the manifest's input shape."""
         import tvm
 
-        before = _thread_ids()
+        before = None if self._placed else _thread_ids()
         out = self._vm["main"](tvm.runtime.tensor(np.ascontiguousarray(x, dtype=np.float32), self.device))
-        if not self._placed:  # the first run started TVM's thread pool
+        if before is not None:  # the first run started TVM's thread pool
             keep_off_worker_cores(_thread_ids() - before - {threading.get_native_id()})
             self._placed = True
         first = out[0] if not hasattr(out, "numpy") else out

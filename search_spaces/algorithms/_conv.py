@@ -45,7 +45,7 @@ class ConvSpec:
     out_dtype: str
     weight: Any = None  # numpy OIHW array, or None when the weight is not a constant
     # Channel blocks of a call in the packed NCHW[x]c layout (spatial pack's layout flow,
-    # ``blocked_layouts``): the input's and the output's x, 0 where that side is plain NCHW.
+    # ``spatial_pack._flow_layouts``): the input's and the output's x, 0 where that side is NCHW.
     in_block: int = 0
     out_block: int = 0
 
@@ -128,14 +128,19 @@ def layout_axes(layout: str) -> list[tuple[str, int]]:
     return axes
 
 
-def _logical_dims(layout: str, shape: list[int]) -> tuple[dict[str, int], int]:
-    """Each primal axis's full extent (outer x block) and the channel block (``c``; 0 if none)."""
+def _channel_block(layout: str) -> int:
+    """The x of a packed ``NCHW[x]c`` layout; 0 for any other layout."""
+    axes = layout_axes(layout)
+    return axes[-1][1] if [axis for axis, _ in axes] == list("NCHWc") else 0
+
+
+def _logical_dims(layout: str, shape: list[int]) -> dict[str, int]:
+    """Each primal axis's full extent: its outer extent times its block's, if it has one."""
     axes = layout_axes(layout)
     if len(axes) != len(shape):
         raise NotApplicable(f"layout {layout} does not match shape {shape}")
     sizes = {axis: extent for (axis, _), extent in zip(axes, shape, strict=True)}
-    dims = {axis: extent * sizes.get(axis.lower(), 1) for axis, extent in sizes.items() if axis.isupper()}
-    return dims, sizes.get("c", 0)
+    return {axis: extent * sizes.get(axis.lower(), 1) for axis, extent in sizes.items() if axis.isupper()}
 
 
 def _weight_oihw(weight: Any, layout: str) -> Any:
@@ -159,9 +164,9 @@ def spec_from_call(call: Any) -> ConvSpec:
     data, weight = call.args[0], call.args[1]
     data_layout, kernel_layout = str(attrs.data_layout), str(attrs.kernel_layout)
     out_layout = str(attrs.out_layout)
-    blocked = {layout: layout.startswith("NCHW") and layout[4:-1].isdigit() for layout in (data_layout, out_layout)}
-    if blocked[data_layout] or blocked[out_layout]:
-        if not all(layout == "NCHW" or blocked[layout] for layout in (data_layout, out_layout)):
+    in_block, out_block = _channel_block(data_layout), _channel_block(out_layout)
+    if in_block or out_block:
+        if not all(block or layout == "NCHW" for layout, block in ((data_layout, in_block), (out_layout, out_block))):
             raise NotApplicable(f"layout {data_layout}->{out_layout} mixes a blocked layout with another one")
     elif data_layout not in ("NCHW", "NHWC") or out_layout != data_layout:
         raise NotApplicable(f"layout {data_layout}->{out_layout} is not NCHW or NHWC")
@@ -172,8 +177,7 @@ def spec_from_call(call: Any) -> ConvSpec:
         wshape = _ints(weight.ty.shape.values)
     except (AttributeError, TypeError) as exc:
         raise NotApplicable(f"dynamic shape ({exc})") from None
-    dims, in_block = _logical_dims(data_layout, dshape)
-    wdims, _ = _logical_dims(kernel_layout, wshape)
+    dims, wdims = _logical_dims(data_layout, dshape), _logical_dims(kernel_layout, wshape)
     w_np = None
     if isinstance(weight, tvm.ir.expr.Constant):
         w_np = _weight_oihw(weight.value.numpy(), kernel_layout)
@@ -207,7 +211,7 @@ def spec_from_call(call: Any) -> ConvSpec:
         out_dtype=out_dtype,
         weight=w_np,
         in_block=in_block,
-        out_block=int(out_layout[4:-1]) if blocked[out_layout] else 0,
+        out_block=out_block,
     )
 
 
