@@ -43,32 +43,45 @@ class DotProduct:
         return f"dse_dot_u8s8i32_{self.lanes}x{GROUP}"
 
 
-#: Best first: the widest instruction the target has wins.
+#: Widest first, each with the CPU features it needs. AVX-512 VNNI runs the instruction on
+#: 256-bit registers too (with AVX-512 VL): 8 lanes, for tensors whose channel block is 8.
 _X86_DOT_PRODUCTS = (
-    ("avx512vnni", DotProduct("avx512_vnni", 16, "llvm.x86.avx512.vpdpbusd.512")),
-    ("avxvnni", DotProduct("avx_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
+    (("avx512vnni",), DotProduct("avx512_vnni", 16, "llvm.x86.avx512.vpdpbusd.512")),
+    (("avx512vnni", "avx512vl"), DotProduct("avx512_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
+    (("avxvnni",), DotProduct("avx_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
 )
 
 
-def dot_product_for(target: Any) -> DotProduct | None:
-    """The u8 x s8 dot-product instruction ``target`` has (from its mcpu/mattr), or None."""
+def dot_products_for(target: Any) -> tuple[DotProduct, ...]:
+    """The u8 x s8 dot-product instructions ``target`` has (from its mcpu/mattr), widest first;
+    one per lane count."""
     if target is None or str(target.kind.name) != "llvm":
-        return None
+        return ()
     from tvm.target import codegen
 
     triple = str(target.attrs.get("mtriple", ""))
     if triple and not triple.startswith(("x86_64", "i686", "i386")):
-        return None
-    for feature, dot in _X86_DOT_PRODUCTS:
-        if codegen.llvm_cpu_has_features(feature, target):
-            return dot
-    return None
+        return ()
+    found: dict[int, DotProduct] = {}
+    for features, dot in _X86_DOT_PRODUCTS:
+        if dot.lanes not in found and all(codegen.llvm_cpu_has_features(f, target) for f in features):
+            found[dot.lanes] = dot
+    return tuple(found.values())
+
+
+def dot_product_for(target: Any, lanes: int | None = None) -> DotProduct | None:
+    """The widest dot-product instruction ``target`` has, or the one of ``lanes`` lanes; None
+    if it has none."""
+    dots = dot_products_for(target)
+    if lanes is not None:
+        dots = tuple(dot for dot in dots if dot.lanes == lanes)
+    return dots[0] if dots else None
 
 
 def dot_product_by_lanes(lanes: int) -> DotProduct:
     """The instruction whose kernel has ``lanes`` output lanes (what a schedule rule sees)."""
     for _, dot in _X86_DOT_PRODUCTS:
-        if dot.lanes == lanes:
+        if dot.lanes == lanes:  # the 8-lane ones share their LLVM intrinsic
             return dot
     raise ValueError(f"no dot-product instruction has {lanes} lanes; known: 16 (AVX-512 VNNI), 8 (AVX-VNNI)")
 

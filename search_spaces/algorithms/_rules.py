@@ -120,8 +120,19 @@ def spatial_pack(env: Env, block: Any) -> Any:
     xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
     sch.reorder(n, ocb, y, xo, ric, rkh, rkw, xi, oci)
     fused = _parallel(env, [n, ocb, y])
+    if loop_extent(sch, ric) == 1:
+        _pad_rows_in_cache(env, block, fused)
     _register_tile(env, block, xo, ric, [xi], oci)
     return fused
+
+
+def _pad_rows_in_cache(env: Env, block: Any, row: Any) -> None:
+    """Pad a depthwise conv's input rows where the conv reads them, under its parallel row loop."""
+    sch = env.sch
+    for producer in sch.get_producers(block):
+        if sch.get(producer).name_hint == "dse_pack":
+            sch.compute_at(producer, row, preserve_unit_loops=False)
+            sch.vectorize(sch.get_loops(producer)[-1])
 
 
 def spatial_pack_dot(env: Env, block: Any) -> Any:

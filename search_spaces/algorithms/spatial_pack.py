@@ -25,7 +25,13 @@ from search_spaces._base import Params
 from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
-from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET, GROUP, DotProduct, dot_product_for
+from search_spaces.algorithms._dot_product import (
+    ACTIVATION_OFFSET,
+    GROUP,
+    DotProduct,
+    dot_product_for,
+    dot_products_for,
+)
 from search_spaces.algorithms._packed import (
     block_sizes,
     pack_input,
@@ -117,7 +123,7 @@ def dot_product_applies(spec: ConvSpec, target: Any) -> DotProduct | None:
     """The instruction an int8 x int8 -> int32 dense convolution can use on ``target``, if any."""
     if (spec.in_dtype, spec.weight_dtype, spec.out_dtype) != ("int8", "int8", "int32") or spec.groups != 1:
         return None
-    return dot_product_for(target)
+    return dot_product_for(target, spec.out_block or None)  # packed out: its block is the lanes
 
 
 def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> Any:
@@ -170,7 +176,7 @@ def _flow_layouts(call: Any, target: Any) -> dict[str, list[str]]:
     """The layouts (data, kernel, output) ``call`` takes in the flow, by ``relax.nn.conv2d``:
     packed where spatial pack computes it packed (a float or int8 conv, dense or depthwise,
     with a constant weight; an int8 one on a dot-product instruction only where the output's
-    block is the instruction's lanes), else NCHW."""
+    block is the lanes of one the target has), else NCHW."""
     import tvm
 
     plain = {"relax.nn.conv2d": ["NCHW", "OIHW", "NCHW"]}
@@ -194,8 +200,8 @@ def _flow_layouts(call: Any, target: Any) -> dict[str, list[str]]:
     if groups != 1 and not depthwise:
         return plain
     block_in, block_out = flow_block(in_channels, target), flow_block(out_channels, target)
-    dot = dot_product_for(target) if dtype == "int8" and groups == 1 else None
-    if not block_out or (dot is not None and block_out != dot.lanes):
+    dots = dot_products_for(target) if dtype == "int8" and groups == 1 else ()
+    if not block_out or (dots and block_out not in {dot.lanes for dot in dots}):
         return plain
     data_layout = f"NCHW{block_in}c" if block_in else "NCHW"
     input_block = "1i" if depthwise else f"{block_in}i" if block_in else ""  # depthwise: 1 channel per group

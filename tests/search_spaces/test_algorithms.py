@@ -275,6 +275,57 @@ def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n):
     _check_report(report)
 
 
+def test_depthwise_spatial_pack_pads_its_input_rows_inside_its_row_loop():
+    """A depthwise conv pads the rows it reads under its own parallel row loop (in cache), not
+    in a pass of its own over the whole tensor (MobileNetV2 int8: 2.0 -> 1.3 ms of depthwise)."""
+    from tvm import s_tir, tirx
+
+    x = np.random.default_rng(0).standard_normal((1, 16, 8, 8)).astype("float32")
+    w = np.random.default_rng(1).standard_normal((16, 1, 3, 3)).astype("float32")
+    target = T.host_target()
+    mod = T.conv_module(x.shape, w, 1, 1, 1, 16)
+    scheduled = apply_default_schedules(
+        ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
+    )
+    kernel = next(
+        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
+    )
+    sch = s_tir.Schedule(kernel)
+    pad_loops = sch.get_loops(sch.get_sblock("dse_pack"))
+    conv_loops = sch.get_loops(sch.get_sblock("dse_spatial_pack_update"))
+    assert sch.get(pad_loops[0]).same_as(sch.get(conv_loops[0]))  # the conv's parallel loop
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1, 1, 16)
+    np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_pooling_in_the_packed_layout_is_a_vector_per_window_element(op):
+    """A pool over ``NCHW16c`` (spatial pack's flow keeps ResNet-18's max pool there) takes the
+    channel block as its vector, with the window reduced above it; results stay exact."""
+    from tvm import relax
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 9, 9, 16)).astype("float32")
+    bb = relax.BlockBuilder()
+    var = relax.Var("x", relax.TensorType(list(x.shape), "float32"))
+    pool = getattr(relax.op.nn, op)
+    with bb.function("main", [var]):
+        with bb.dataflow():
+            out = bb.emit_output(bb.emit(pool(var, 3, 2, 1, layout="NCHW16c")))
+        bb.emit_func_output(out)
+    target = T.host_target()
+    scheduled = apply_default_schedules(relax.transform.LegalizeOps()(bb.get()), target)
+    kernel = next(f for g, f in scheduled.functions.items() if g.name_hint != "main")
+    assert "T.vectorized(T.int64(16))" in kernel.script() and "_init" in kernel.script()
+    nchw = torch.tensor(x.transpose(0, 1, 4, 2, 3).reshape(1, 32, 9, 9))
+    if op == "max_pool2d":
+        ref = torch.nn.functional.max_pool2d(nchw, 3, 2, 1)
+    else:
+        ref = torch.nn.functional.avg_pool2d(nchw, 3, 2, 1, count_include_pad=False)
+    packed = ref.numpy().reshape(1, 2, 16, 5, 5).transpose(0, 1, 3, 4, 2)
+    np.testing.assert_allclose(T.run(T.build(scheduled, target), x), packed, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("lanes", [16, 8], ids=["avx512", "avx2"])
 def test_spatial_pack_keeps_the_packed_layout_from_conv_to_conv(lanes):
     """Layout flow: ReLU6, a depthwise conv, a residual add and a channel count that takes a

@@ -20,7 +20,7 @@ tvm = pytest.importorskip("tvm")
 
 from search_spaces.algorithms import ALGORITHMS
 from search_spaces.algorithms import testing as T
-from search_spaces.algorithms._dot_product import dot_product_for
+from search_spaces.algorithms._dot_product import dot_product_for, dot_products_for
 from search_spaces.algorithms.schedules import apply_default_schedules
 
 
@@ -97,6 +97,31 @@ def test_dot_product_conv_is_exact_and_uses_the_instruction(target_name, shape):
     assert ctx.info["dot_product"] == {"instruction": dot_product_for(target).name, "layers": 1}
     assert [how for name, how in report.items() if "dse_spatial_pack_dot" in name] == ["rules"], report
     assert "vpdpbusd" in executable.mod.imports[0].inspect_source("asm")
+
+
+def test_an_eight_channel_block_takes_the_256_bit_instruction_on_avx512_vnni():
+    """Spatial pack's layout flow gives a 24-channel tensor 8-channel blocks; AVX-512 VNNI then
+    runs the instruction on 256-bit registers (8 lanes) instead of leaving the conv unpacked."""
+    target = T.host_target()
+    if [dot.lanes for dot in dot_products_for(_target(mcpu="znver4"))] != [16, 8]:
+        pytest.fail("AVX-512 VNNI should offer the 512- and 256-bit forms")
+    if not _host_can_run(target) or dot_product_for(target).lanes != 16:
+        pytest.skip("this machine does not run AVX-512 VNNI")
+    rng = np.random.default_rng(2)
+    x = rng.integers(-128, 128, (1, 16, 7, 7)).astype("int8")
+    w = rng.integers(-127, 128, (24, 16, 3, 3)).astype("int8")
+    mod = T.conv_module(x.shape, w, 1, 1, in_dtype="int8", out_dtype="int32")
+    ctx = T.lowering_context(target)
+    lowered = apply_default_schedules(ALGORITHMS.get("spatial_pack").lower(mod, {}, ctx), target)
+    assert ctx.info["algorithm_layers"][0]["layout"] == "NCHW16c->NCHW8c"
+    assert ctx.info["dot_product"] == {"instruction": "avx512_vnni", "layers": 1}
+    executable = tvm.compile(lowered, target)
+    out = T.run(tvm.relax.VirtualMachine(executable, tvm.cpu()), x)
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64), None, 1, 1
+    )
+    np.testing.assert_array_equal(out, ref.numpy().astype("int32"))
+    assert "vpdpbusd\t%ymm" in executable.mod.imports[0].inspect_source("asm")
 
 
 def test_depthwise_and_targets_without_the_instruction_keep_the_widening_kernel():
