@@ -138,6 +138,8 @@ def _dtype(sch: Any, block: Any) -> str:
 
 def _attach_epilogue(sch: Any, block: Any, loop: Any, target: Any) -> bool:
     """Compute an epilogue under the conv's parallel loop; vectorize its innermost loop."""
+    if _into_register_write_back(sch, block):
+        return True
     try:
         sch.reverse_compute_at(block, loop)
     except Exception:  # noqa: BLE001  (region not provably covered: schedule it on its own)
@@ -153,6 +155,24 @@ def _attach_epilogue(sch: Any, block: Any, loop: Any, target: Any) -> bool:
             sch.vectorize(inner)
     except Exception:  # noqa: BLE001
         pass
+    return True
+
+
+def _into_register_write_back(sch: Any, block: Any) -> bool:
+    """Apply an elementwise epilogue to the register tile as it is written back (the rule's
+    ``cache_write`` copy), where it reads the conv's output at the same indices: the conv's
+    output is then never stored whole and read again."""
+    producers = sch.get_producers(block)
+    if len(producers) != 1 or not sch.get(producers[0]).name_hint.endswith("_local"):
+        return False
+    write_back = sch.get(producers[0])
+    conv_out = write_back.writes[0].source
+    if [int(d) for d in conv_out.shape] != [int(d) for d in sch.get(block).writes[0].source.shape]:
+        return False  # an unpack to NCHW: its scattered stores would not vectorize
+    try:
+        sch.reverse_compute_inline(block)
+    except Exception:  # noqa: BLE001  (not a one-to-one elementwise consumer)
+        return False
     return True
 
 

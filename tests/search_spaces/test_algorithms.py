@@ -298,6 +298,32 @@ def test_depthwise_spatial_pack_pads_its_input_rows_inside_its_row_loop():
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_the_epilogue_is_applied_to_the_register_tile_not_to_a_stored_conv_output(dtype):
+    """Bias and ReLU run on each register tile as it is written back: the conv's own output
+    is never a tensor of its own in the kernel (only the padded input and the tile are)."""
+    from tvm import tirx
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-9, 9, (1, 16, 6, 6)).astype(dtype)
+    w = rng.integers(-9, 9, (32, 16, 3, 3)).astype(dtype)
+    b = rng.integers(-9, 9, 32).astype("int32" if dtype == "int8" else dtype)
+    out_dtype = "int32" if dtype == "int8" else None
+    mod = T.conv_module(x.shape, w, 1, 1, in_dtype=dtype, out_dtype=out_dtype, bias=b, relu=True)
+    target = T.host_target()
+    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target))
+    scheduled = apply_default_schedules(lowered, target)
+    kernel = next(
+        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
+    )
+    buffers = [line for line in kernel.script().splitlines() if "sblock_alloc_buffer" in line]
+    assert [line.strip().split(" = ")[0] for line in buffers if 'scope="local"' not in line] == ["dse_pack"]
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x.astype("float64")), torch.tensor(w.astype("float64")), torch.tensor(b.astype("float64")), 1, 1
+    ).relu()
+    np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 def test_pooling_in_the_packed_layout_is_a_vector_per_window_element(op):
     """A pool over ``NCHW16c`` (spatial pack's flow keeps ResNet-18's max pool there) takes the
