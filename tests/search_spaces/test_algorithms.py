@@ -7,6 +7,7 @@ covered), applies the default schedules, compiles for the host CPU and compares.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import pytest
 os.environ.setdefault("TVM_NUM_THREADS", "2")
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("tvm")
+tvm = pytest.importorskip("tvm")
 
 from dse.core.errors import InvalidCombination
 from search_spaces.algorithms import ALGORITHMS, SparseAlgorithm
@@ -322,6 +323,27 @@ def test_the_epilogue_is_applied_to_the_register_tile_not_to_a_stored_conv_outpu
         torch.tensor(x.astype("float64")), torch.tensor(w.astype("float64")), torch.tensor(b.astype("float64")), 1, 1
     ).relu()
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_round_on_the_cpu_is_vectorized_and_rounds_half_to_even():
+    """int8 quantization's ``round`` becomes one vector instruction per 16 values (TOPI's
+    ``nearbyint`` ran one lane at a time) and still rounds ties to even, as PyTorch does."""
+    from tvm import relax
+
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 0.49999997, 3.7, -2.2] * 32, "float32").reshape(1, 4, 4, 16)
+    bb = relax.BlockBuilder()
+    var = relax.Var("x", relax.TensorType(list(x.shape), "float32"))
+    with bb.function("main", [var]):
+        with bb.dataflow():
+            out = bb.emit_output(bb.emit(relax.op.round(var)))
+        bb.emit_func_output(out)
+    target = T.host_target()
+    lowered = ALGORITHMS.get("spatial_pack").lower(bb.get(), {}, T.lowering_context(target))
+    executable = tvm.compile(apply_default_schedules(lowered, target), target)
+    llvm_ir = executable.mod.imports[0].inspect_source("ll")
+    assert "@llvm.nearbyint.v" in llvm_ir
+    assert not re.search(r"for_begin_\w+\.s\b", llvm_ir)  # TVM names a loop it scalarized "<loop>.s"
+    np.testing.assert_array_equal(T.run(tvm.relax.VirtualMachine(executable, tvm.cpu()), x), np.round(x))
 
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
