@@ -44,13 +44,18 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
     )
     dtype = "int32" if offset else data.dtype
 
+    zero = tirx.const(0, dtype)
+
     def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
         c = cb * ic_bn + ci
-        bounds = [y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl]
-        if spec.in_channels % ic_bn:  # only then is there a channel to pad (no select otherwise)
-            bounds.append(c < spec.in_channels)
-        inside = tirx.all(*bounds)
-        value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype(dtype), tirx.const(0, dtype))
+        inside = tirx.all(y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl)
+        if spec.in_channels % ic_bn:  # channels to pad: a lane-wise select (TVM runs a vector
+            # if_then_else one lane at a time), reading a clamped channel where it pads
+            last = spec.in_channels - 1
+            read = data[n, tirx.min(c, last), y - pt, x - pl].astype(dtype)
+            value = tirx.if_then_else(inside, tirx.Select(c <= last, read, zero), zero)
+        else:
+            value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype(dtype), zero)
         return (value + offset).astype("uint8") if offset else value
 
     return te.compute(shape, f, name="dse_pack")
