@@ -114,15 +114,20 @@ def gemm_nhwc(env: Env, block: Any) -> Any:
 
 
 def spatial_pack(env: Env, block: Any) -> Any:
-    """n, ocb, y, x, oci | ic, kh, kw: parallel (n, ocb, y), row segment x oc-block in registers."""
+    """n, ocb, y, x, oci | ic, kh, kw: parallel (n, ocb, y), a row segment x one or two oc-blocks
+    in registers."""
     sch = env.sch
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
+    depthwise = loop_extent(sch, ric) == 1
     xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
-    sch.reorder(n, ocb, y, xo, ric, rkh, rkw, xi, oci)
-    fused = _parallel(env, [n, ocb, y])
-    if loop_extent(sch, ric) == 1:
+    # A dense conv keeps two output-channel blocks x 8 pixels in registers: each input value
+    # broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2 the same).
+    oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), 1 if depthwise else 2)])
+    sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
+    fused = _parallel(env, [n, oco, y])
+    if depthwise:
         _pad_rows_in_cache(env, block, fused)
-    _register_tile(env, block, xo, ric, [xi], oci)
+    _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
 
 
