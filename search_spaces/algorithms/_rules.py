@@ -178,7 +178,9 @@ def matmul(env: Env, block: Any) -> Any:
     extent = loop_extent(sch, j)
     lanes = largest_divisor(extent, [env.lanes, env.lanes // 2, env.lanes // 4, 4, 2])
     jo, ji = sch.split(j, [None, lanes])
-    jo_o, jo_i = sch.split(jo, [None, tile_factor(extent // lanes, 4)])
+    # Up to 8 vectors of columns at once: independent accumulators, so the k loop is not one
+    # dependency chain (1000 classes: 5 vectors of 8; int8 MobileNetV2's 0.22 -> 0.16 ms).
+    jo_o, jo_i = sch.split(jo, [None, tile_factor(extent // lanes, 8)])
     sch.reorder(*spatial, jo_o, k, jo_i, ji)
     fused = _parallel(env, [*spatial, jo_o])
     _register_tile(env, block, fused, k, [jo_i], ji)
