@@ -270,6 +270,10 @@ def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n):
     target = T.host_target()
     report: dict[str, str] = {}
     lowered = ALGORITHMS.get("spatial_pack").lower(bb.get(), {}, T.lowering_context(target))
+    from search_spaces.algorithms._dot_product import dot_products_for
+
+    # int8 on a dot-product CPU: the matmul is the 1x1 conv it is, on the instruction
+    assert ("dse_spatial_pack_dot" in lowered.script()) == (dtype == "int8" and bool(dot_products_for(target)))
     vm = T.build(apply_default_schedules(lowered, target, report), target)
     xs = rng.integers(-5, 5, (1, k)).astype(dtype)
     np.testing.assert_array_equal(T.run(vm, xs), xs.astype("int64") @ w.astype("int64") + bias)
