@@ -329,6 +329,31 @@ def test_the_epilogue_is_applied_to_the_register_tile_not_to_a_stored_conv_outpu
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-4)
 
 
+def test_an_elementwise_kernel_runs_rows_per_parallel_iteration_not_single_vectors():
+    """Padding or requantizing a tensor parallelizes over enough outer loops for the threads
+    (channel blocks x rows) and walks each row serially, instead of one parallel iteration
+    per vector that recomputes its indices by division (ResNet-18 int8: 11.0 -> 9.6 ms)."""
+    from tvm import relax, s_tir, tirx
+
+    x = np.random.default_rng(0).standard_normal((1, 4, 56, 56, 16)).astype("float32")
+    bb = relax.BlockBuilder()
+    var = relax.Var("x", relax.TensorType(list(x.shape), "float32"))
+    with bb.function("main", [var]):
+        with bb.dataflow():
+            out = bb.emit_output(bb.emit(relax.op.multiply(var, relax.const(2.0, "float32"))))
+        bb.emit_func_output(out)
+    target = tvm.target.Target({"kind": "llvm", "num-cores": 2})
+    scheduled = apply_default_schedules(relax.transform.LegalizeOps()(bb.get()), target)
+    kernel = next(f for f in scheduled.functions.values() if isinstance(f, tirx.PrimFunc))
+    sch = s_tir.Schedule(kernel)
+    block = sch.get_child_blocks(sch.get_sblock("root"))[0]
+    loops = [sch.get(loop) for loop in sch.get_loops(block)]
+    kinds = [(int(loop.extent), int(loop.kind)) for loop in loops]
+    # parallel (channel blocks x rows), serial (the row), ..., vectorized
+    assert kinds[:2] == [(4 * 56, 1), (56, 0)] and kinds[-1][1] == 2, kinds
+    np.testing.assert_array_equal(T.run(T.build(scheduled, target), x), 2 * x)
+
+
 def test_round_on_the_cpu_is_vectorized_and_rounds_half_to_even():
     """int8 quantization's ``round`` becomes one vector instruction per 16 values (TOPI's
     ``nearbyint`` ran one lane at a time) and still rounds ties to even, as PyTorch does."""
