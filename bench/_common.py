@@ -1,6 +1,12 @@
-"""Helpers shared by the benchmarks: the machine line every benchmark prints."""
+"""Helpers shared by the benchmarks: the machine line every benchmark prints, the random
+images and trial configurations the build benchmarks time."""
 
 from __future__ import annotations
+
+from typing import Any
+
+#: Images int8 calibration sees (random: latency does not depend on pixel values).
+CALIBRATION_IMAGES = 32
 
 
 def machine_line(threads: int) -> str:
@@ -52,3 +58,30 @@ def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | 
         int8 = threads * mhz / 1000 * 1024 * 2
         how += "; int8 on AMX tiles: 1024 multiply-adds per cycle per core"
     return {"fp32": fp32, "int8": int8}, how
+
+
+def random_images(size: int, classes: int, channels: int) -> Any:
+    """Random images in the shape of the run (calibration and the timed input); latency does not
+    depend on the pixel values, and int8 calibration sees the same images in every system."""
+    import torch
+
+    from search_spaces.datasets import DataSplits
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(CALIBRATION_IMAGES + 1, channels, size, size, generator=generator)
+    y = torch.zeros(len(x), dtype=torch.int64)
+    return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
+
+
+def trial_config(model: str, precision: str, runtime: str, algorithm: str, tuning_trials: int | None = None) -> Any:
+    """A trial's configuration for ``model`` on the host: baseline choices but these (x86 target)."""
+    from dse.core.layers import NOT_APPLICABLE
+    from search_spaces import BASELINE, LayerChoice, TrialConfig
+
+    layers = {**BASELINE, "precision": LayerChoice(precision), "runtime": LayerChoice(runtime)}
+    layers["algorithm"] = LayerChoice(algorithm if runtime == "tvm" else NOT_APPLICABLE)
+    if runtime != "tvm":
+        layers["tuning"] = LayerChoice(NOT_APPLICABLE)
+    elif tuning_trials:
+        layers["tuning"] = LayerChoice("metaschedule", (("trials", tuning_trials),))
+    return TrialConfig("bench", model, target="x86", **layers)

@@ -46,34 +46,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-CALIBRATION_IMAGES = 32
-
-
-def _data(size: int, classes: int, channels: int) -> Any:
-    """Random images in the shape of the run (calibration and the timed input); latency does not
-    depend on the pixel values, and int8 calibration sees the same images in every system."""
-    import torch
-
-    from search_spaces.datasets import DataSplits
-
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(CALIBRATION_IMAGES + 1, channels, size, size, generator=generator)
-    y = torch.zeros(len(x), dtype=torch.int64)
-    return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
-
-
-def _config(model: str, precision: str, runtime: str, algorithm: str, tuning_trials: int | None = None) -> Any:
-    from dse.core.layers import NOT_APPLICABLE
-    from search_spaces import BASELINE, LayerChoice, TrialConfig
-
-    layers = {**BASELINE, "precision": LayerChoice(precision), "runtime": LayerChoice(runtime)}
-    layers["algorithm"] = LayerChoice(algorithm if runtime == "tvm" else NOT_APPLICABLE)
-    if runtime != "tvm":
-        layers["tuning"] = LayerChoice(NOT_APPLICABLE)
-    elif tuning_trials:
-        layers["tuning"] = LayerChoice("metaschedule", (("trials", tuning_trials),))
-    return TrialConfig("bench", model, target="x86", **layers)
-
 
 def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Any, float]:
     import torch
@@ -165,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
     import torch
 
-    from bench._common import machine_line, peak_gflops
+    from bench._common import machine_line, peak_gflops, random_images, trial_config
     from dse.core.config import MeasureConfig
     from search_spaces import BuildContext
     from search_spaces.models import build_model
@@ -180,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
-        data = _data(args.size, classes, args.channels)
+        data = random_images(args.size, classes, args.channels)
         ctx = BuildContext.on_host(folder, args.threads, data)
         for name in args.models.split(","):
             torch.manual_seed(0)
@@ -194,17 +166,17 @@ def main(argv: list[str] | None = None) -> int:
             for precision in precisions:
                 for runtime in ("onnxruntime", "openvino"):
                     if runtime in systems:
-                        config = _config(name, precision, runtime, "")
+                        config = trial_config(name, precision, runtime, "")
                         rows.append(
                             _row(name, gflop, runtime, precision, _runtime(model, config, ctx, measure, folder))
                         )
                 if "dse" in systems:
                     for algorithm in args.algorithms.split(","):
-                        config = _config(name, precision, "tvm", algorithm)
+                        config = trial_config(name, precision, "tvm", algorithm)
                         result = _tvm(model, config, ctx, measure, folder)
                         rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
                         if args.tuning_trials:
-                            config = _config(name, precision, "tvm", algorithm, args.tuning_trials)
+                            config = trial_config(name, precision, "tvm", algorithm, args.tuning_trials)
                             result = _tvm(model, config, ctx, measure, folder)
                             label = f"{algorithm} metaschedule({args.tuning_trials})"
                             rows.append(_row(name, gflop, "dse", precision, result, label))
