@@ -8,6 +8,9 @@ An int8 convolution on a target with a dot-product instruction (x86 VNNI, see
 ``_dot_product``) takes the ``dse_spatial_pack_dot`` form instead: input channels packed in
 groups of 4 bytes, weights as ``[OCB, ICB, KH, KW, lanes, 4]``, and the innermost two loops
 tensorized into one instruction. Depthwise and grouped convolutions keep the widening form.
+The instruction's width follows the output's channel block: AVX-512 VNNI runs 16 lanes, or 8
+on 256-bit registers where a tensor's block is 8. The int8 classifier (a matmul with a constant
+weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
 
 Layout flow (``prepare``): float and int8 convolutions, dense or depthwise, take and give the packed
 layout itself (``relax.nn.conv2d`` in ``NCHW[x]c``, via ``relax.transform.ConvertLayout``), so
