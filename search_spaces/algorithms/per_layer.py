@@ -7,8 +7,9 @@ dtypes) every dense candidate is lowered on that layer alone, given its default 
 compiled for the trial's target and timed on it under the measurement lock (nothing else of
 dse runs on the CPU meanwhile); the fastest is used. Decisions are kept per exact target and
 thread count in ``<tuning db>/per-layer-<target key>.json``, shared by trials, studies and
-workers like tuning records, so a workload is timed once. Each layer's record says what was
-chosen, from which timings (``per_layer`` in ``info["algorithm_layers"]``).
+workers like tuning records, so a workload is timed once per version of the kernels
+(``kernels_version``). Each layer's record says what was chosen, from which timings
+(``per_layer`` in ``info["algorithm_layers"]``).
 
 Candidates all compute in NCHW, the graph's own layout, so layers mix without layout
 conversions between them. Timing needs the device at hand: only a target that is this host's
@@ -17,6 +18,7 @@ own CPU (a board would need an RPC session per workload, an emulated one gives n
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -148,6 +150,15 @@ class _Decisions:
                 partial.write_text(json.dumps(known, indent=1, sort_keys=True))
 
 
+@functools.cache
+def kernels_version() -> str:
+    """A hash of the source of this package (the kernels and their default schedules): a timing
+    is kept only for the kernels it timed, so a change to any of them times each workload again
+    instead of choosing from the old kernels' speeds."""
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    return stable_hash([[path.name, path.read_text()] for path in sources], 12)
+
+
 def _decisions(ctx: BuildContext) -> _Decisions:
     target = ctx.tvm_target
     config = dict(target.export()) if hasattr(target, "export") else dict(target)
@@ -186,7 +197,7 @@ class PerLayer(ConvAlgorithm):
 
     def delegate(self, spec: ConvSpec, params: Params, ctx: BuildContext) -> tuple[str, Params, dict[str, Any]]:
         decisions = _decisions(ctx)
-        key = f"threads={getattr(ctx, 'threads', None)}|{workload_key(spec)}"
+        key = f"threads={getattr(ctx, 'threads', None)}|kernels={kernels_version()}|{workload_key(spec)}"
         timings = decisions.get(key)
         cached = timings is not None
         if timings is None:

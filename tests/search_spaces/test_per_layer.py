@@ -30,7 +30,7 @@ def _two_conv_module(x_shape, w3, w1):  # type: ignore[no-untyped-def]
     return bb.get()
 
 
-def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 16, 8, 8)).astype("float32")
     w3 = rng.standard_normal((32, 16, 3, 3)).astype("float32")
@@ -65,6 +65,17 @@ def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_pa
     _, again = lower()  # the same workloads: read back, nothing timed
     assert all(layer["per_layer"]["cached"] for layer in again["algorithm_layers"])
     assert [layer["algorithm"] for layer in again["algorithm_layers"]] == [layer["algorithm"] for layer in layers]
+
+    # Timings of other kernels (an older dse's) are not reused: the workloads are timed again.
+    from search_spaces.algorithms import per_layer
+
+    current = per_layer.kernels_version()
+    monkeypatch.setattr(per_layer, "_SEEN", {})
+    monkeypatch.setattr(per_layer, "kernels_version", lambda: "older-kernels")
+    _, other = lower()
+    assert not any(layer["per_layer"]["cached"] for layer in other["algorithm_layers"])
+    keys = json.loads(decisions.read_text())
+    assert len(keys) == 4 and sum(f"|kernels={current}|" in key for key in keys) == 2
 
 
 def test_it_is_offered_only_where_the_host_cpu_is_measured() -> None:
