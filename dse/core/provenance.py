@@ -16,12 +16,13 @@ PACKAGES = ("apache-tvm", "apache-tvm-ffi", "torch", "torchvision", "numpy", "on
 SOURCE_PACKAGES = ("dse", "search_spaces", "objectives")
 
 
-@functools.lru_cache(maxsize=1)
-def source_digest() -> str:
-    """SHA-256 (16 hex digits) of every Python file of dse's packages, by relative path and content."""
+@functools.cache
+def source_digest(packages: tuple[str, ...] = SOURCE_PACKAGES) -> str:
+    """SHA-256 (16 hex digits) of every Python file of dse's ``packages`` (folders relative to
+    the repository root), by relative path and content."""
     root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
+    for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(b"\0")

@@ -83,7 +83,9 @@ def dot_product_by_lanes(lanes: int) -> DotProduct:
     for _, dot in _X86_DOT_PRODUCTS:
         if dot.lanes == lanes:  # the 8-lane ones share their LLVM intrinsic
             return dot
-    raise ValueError(f"no dot-product instruction has {lanes} lanes; known: 16 (AVX-512 VNNI), 8 (AVX-VNNI)")
+    raise ValueError(
+        f"no dot-product instruction has {lanes} lanes; known: 16 (AVX-512 VNNI), 8 (AVX-VNNI, or AVX-512 VNNI on 256-bit registers)"
+    )
 
 
 def register(dot: DotProduct) -> str:

@@ -44,18 +44,16 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
     )
     dtype = "int32" if offset else data.dtype
 
-    zero = tirx.const(0, dtype)
+    zero, last = tirx.const(0, dtype), spec.in_channels - 1
+    pads_channels = spec.in_channels % ic_bn != 0
 
     def f(n: Any, cb: Any, y: Any, x: Any, ci: Any) -> Any:
         c = cb * ic_bn + ci
         inside = tirx.all(y >= pt, y < spec.height + pt, x >= pl, x < spec.width + pl)
-        if spec.in_channels % ic_bn:  # channels to pad: a lane-wise select (TVM runs a vector
-            # if_then_else one lane at a time), reading a clamped channel where it pads
-            last = spec.in_channels - 1
-            read = data[n, tirx.min(c, last), y - pt, x - pl].astype(dtype)
-            value = tirx.if_then_else(inside, tirx.Select(c <= last, read, zero), zero)
-        else:
-            value = tirx.if_then_else(inside, data[n, c, y - pt, x - pl].astype(dtype), zero)
+        value = data[n, tirx.min(c, last) if pads_channels else c, y - pt, x - pl].astype(dtype)
+        if pads_channels:  # lane by lane: TVM runs a vector if_then_else one lane at a time
+            value = tirx.Select(c <= last, value, zero)  # the clamped read is in bounds
+        value = tirx.if_then_else(inside, value, zero)
         return (value + offset).astype("uint8") if offset else value
 
     return te.compute(shape, f, name="dse_pack")

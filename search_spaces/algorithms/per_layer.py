@@ -18,13 +18,13 @@ own CPU (a board would need an RPC session per workload, an emulated one gives n
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dse.core.files import atomic_write, file_lock, stable_hash
+from dse.core.provenance import source_digest
 from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
@@ -150,13 +150,11 @@ class _Decisions:
                 partial.write_text(json.dumps(known, indent=1, sort_keys=True))
 
 
-@functools.cache
 def kernels_version() -> str:
-    """A hash of the source of this package (the kernels and their default schedules): a timing
+    """The digest of this package's source (the kernels and their default schedules): a timing
     is kept only for the kernels it timed, so a change to any of them times each workload again
     instead of choosing from the old kernels' speeds."""
-    sources = sorted(Path(__file__).parent.glob("*.py"))
-    return stable_hash([[path.name, path.read_text()] for path in sources], 12)
+    return source_digest(("search_spaces/algorithms",))
 
 
 def _decisions(ctx: BuildContext) -> _Decisions:

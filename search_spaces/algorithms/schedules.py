@@ -127,8 +127,12 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
 
 
 def _nested(sch: Any, block: Any) -> bool:
+    """Whether a rule already computed ``block`` under its parallel loop (``_rules`` computes a
+    depthwise conv's padding there): before any generic rule runs, only a rule made it parallel."""
+    from tvm import tirx
+
     loops = sch.get_loops(block)
-    return bool(loops) and int(sch.get(loops[0]).kind) == 1  # ForKind.PARALLEL
+    return bool(loops) and sch.get(loops[0]).kind == tirx.ForKind.PARALLEL
 
 
 def _dtype(sch: Any, block: Any) -> str:

@@ -238,15 +238,18 @@ def int8_matmul_as_conv(mod: Any) -> Any:
     pattern = is_op("relax.matmul")(data, weight)
 
     def rewrite(call: Any, matches: Any) -> Any:
-        x, w = matches[data], matches[weight].value.numpy()
+        x, constant = matches[data], matches[weight]
         shape = getattr(x.ty, "shape", None)
-        if shape is None or len(shape.values) != 2 or w.ndim != 2 or str(call.attrs.out_dtype) != "int32":
+        if shape is None or len(shape.values) != 2 or str(call.attrs.out_dtype) != "int32":
             return call
-        if (str(x.ty.dtype), str(w.dtype)) != ("int8", "int8"):
-            return call
+        if (str(x.ty.dtype), str(constant.ty.dtype)) != ("int8", "int8"):
+            return call  # decided from the types: a float classifier's weight is not copied out
         try:
             rows, depth = (int(d) for d in shape.values)
         except TypeError:  # a dynamic batch
+            return call
+        w = constant.value.numpy()
+        if w.ndim != 2:
             return call
         columns = int(w.shape[1])
         kernel = relax.const(np.ascontiguousarray(w.T.reshape(columns, depth, 1, 1)))
