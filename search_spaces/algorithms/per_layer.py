@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dse.core.files import atomic_write, file_lock, stable_hash
-from dse.core.provenance import source_digest
 from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
+from search_spaces.algorithms.schedules import kernels_version
 
 if TYPE_CHECKING:
     from search_spaces._context import BuildContext
@@ -148,13 +148,6 @@ class _Decisions:
             known[key] = timings
             with atomic_write(self.path) as partial:
                 partial.write_text(json.dumps(known, indent=1, sort_keys=True))
-
-
-def kernels_version() -> str:
-    """The digest of this package's source (the kernels and their default schedules): a timing
-    is kept only for the kernels it timed, so a change to any of them times each workload again
-    instead of choosing from the old kernels' speeds."""
-    return source_digest(("search_spaces/algorithms",))
 
 
 def _decisions(ctx: BuildContext) -> _Decisions:

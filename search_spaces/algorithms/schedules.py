@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from dse.core.errors import first_line
+from dse.core.provenance import source_digest
 from search_spaces.algorithms._conv import vector_lanes
 from search_spaces.algorithms._rules import RULES, Env, loop_extent
 
@@ -25,6 +26,16 @@ _log = logging.getLogger(__name__)
 INLINE = ("dse_unpack", "dse_unflatten", "dse_im2col_view", "dse_winograd_tile", "dse_winograd_out")
 #: Attribute marking a scheduled PrimFunc (TVM 0.27 reads ``tirx.``; ``tir.`` kept for older readers).
 SCHEDULED_ATTRS = ("tirx.is_scheduled", "tir.is_scheduled")
+
+
+def kernels_version() -> str:
+    """The digest of the algorithm layer's source (its kernels and these default schedules).
+
+    A timing of a default-scheduled kernel holds only for the code that built it: the per-layer
+    choice and MetaSchedule's tuned-versus-default decision key their timings by this, so after
+    any change here they time the new kernels instead of deciding from the old ones' speeds.
+    """
+    return source_digest(("search_spaces/algorithms",))
 
 
 def is_scheduled(func: Any) -> bool:

@@ -4,7 +4,8 @@ Layout of ``<root>/<target key>/``::
 
     budget-<N>/database_workload.json          records of tuning runs of N trials per kernel
     budget-<N>/database_tuning_record.json     (best record per workload)
-    budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials", "tuned_s", "default_s"}}
+    budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials", "tuned_s",
+                                                "default_s", "default_kernels"}}
     .lock                                      exclusive while tuning and committing, shared while reading
 
 Records are kept per budget, so what ``tuning.metaschedule.trials=N`` measures does not depend
@@ -13,7 +14,8 @@ budget was at most N (a kernel tuned at 128 is not "reused" for a 16-trial reque
 task is committed as soon as it is tuned (its best record only; the full run lives in a
 scratch database), so a tuning process killed half-way keeps the finished tasks and leaves
 the files intact. Beside each task's best record its default schedule (the algorithm layer's)
-is timed by the same runner, and a trial applies the record only where it is faster: kernel for
+is timed by the same runner (and timed again when the algorithm layer's kernels change, since
+``default_kernels`` names the version timed), and a trial applies the record only where it is faster: kernel for
 kernel, timed alone, a tuned build is never slower than the untuned one (the whole model can
 be, since kernels timed alone do not add up to it). Records of one target do not transfer to another (an x86 database is not
 valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder per exact target.
@@ -113,19 +115,38 @@ class TuningDatabase:
                     state[workload].append(each)
         return state
 
-    def default_times(self, budget: int) -> dict[str, float]:
+    def default_times(self, budget: int, kernels: str) -> dict[str, float]:
         """Per workload, the default schedule's seconds per run, timed beside its tuning at a
-        budget <= ``budget`` (absent for kernels tuned before defaults were timed)."""
+        budget <= ``budget`` by the algorithm layer of version ``kernels`` (absent where it was
+        timed by other kernels, or never: a record that beat an older, slower default kernel
+        says nothing about today's)."""
         times: dict[str, float] = {}
         for each in (b for b in self.budgets() if b <= budget):
             for workload, entry in self.attempts(each).items():
-                if entry.get("default_s") is not None:
+                if entry.get("default_s") is not None and entry.get("default_kernels") == kernels:
                     times.setdefault(workload, float(entry["default_s"]))
         return times
 
-    def applicable(self, budget: int, mods: list[Any]) -> tuple[Any, dict[str, Any]]:
+    def stale_defaults(self, budget: int, workloads: list[str], kernels: str) -> dict[str, int]:
+        """The ``workloads`` that have a record at a budget <= ``budget`` but no default time of
+        kernels ``kernels``, each with the largest such budget (where a new default time goes)."""
+        current = {
+            workload
+            for each in self.budgets()
+            if each <= budget
+            for workload, entry in self.attempts(each).items()
+            if entry.get("default_kernels") == kernels  # timed by these kernels, even if it failed to run
+        }
+        stale: dict[str, int] = {}
+        for workload, budgets in self.record_state(budget, workloads).items():
+            if budgets and workload not in current:
+                stale[workload] = max(budgets)
+        return stale
+
+    def applicable(self, budget: int, mods: list[Any], kernels: str) -> tuple[Any, dict[str, Any]]:
         """The records a trial at ``budget`` may apply: per workload, the best of budgets <= ``budget``,
-        unless the default schedule measured at least as fast (then none: the default stays).
+        unless the default schedule of kernels ``kernels`` measured at least as fast (then none:
+        the default stays).
 
         Returns them as an in-memory database, and per workload hash of ``mods`` what it gets
         (``{"budget", "run_s", "digest", "default_s"}``, with ``"kept_default": True`` where the
@@ -134,7 +155,7 @@ class TuningDatabase:
         from tvm.s_tir import meta_schedule as ms
 
         sources = [(each, self.open(each)) for each in self.budgets() if each <= budget]
-        defaults = self.default_times(budget)
+        defaults = self.default_times(budget, kernels)
         merged = ms.database.MemoryDatabase()
         chosen: dict[str, Any] = {}
         for mod in mods:

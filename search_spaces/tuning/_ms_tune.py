@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import InvalidCombination
+from search_spaces.algorithms.schedules import apply_default_schedules, kernels_version
 from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, mean_run_s, merge_best, workload_hash
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class TuneReport:
     tuned_now: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: Reused kernels whose default schedule was timed again: the algorithm layer changed since.
+    retimed_defaults: list[str] = field(default_factory=list)
     trials: int = 0
     wall_s: float = 0.0
     #: The most cores other processes kept busy while one kernel was tuned (host CPU only):
@@ -204,6 +207,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
     from search_spaces.targets.devices.local import cpu_usage, foreign_load
 
     report = TuneReport()
+    kernels = kernels_version()
     with db.locked(exclusive=True):
         attempted = db.attempts(budget)
         pending = []
@@ -212,11 +216,25 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
                 report.reused.append(task.task_name)
             else:
                 pending.append(task)
-        if not pending:
+        pending_hashes = {workload_hash(task.dispatched[0]) for task in pending}
+        reused = {workload_hash(t.dispatched[0]): t for t in tasks} if report.reused else {}
+        stale = {
+            workload: each
+            for workload, each in db.stale_defaults(budget, list(reused), kernels).items()
+            if workload not in pending_hashes
+        }
+        if not pending and not stale:
             return report
         builder, runner = builder_and_runner(ctx)
         start = time.perf_counter()
         with measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu):
+            for workload, each in stale.items():
+                # Records that beat an older default kernel: time today's, so applying compares with it
+                entry = dict(db.attempts(each)[workload])
+                entry["default_s"] = time_default_schedule(reused[workload].dispatched[0], builder, runner, ctx)
+                entry["default_kernels"] = kernels
+                db.record_attempt(each, workload, entry)
+                report.retimed_defaults.append(reused[workload].task_name)
             for task in pending:
                 mod = task.dispatched[0]
                 before = cpu_usage() if ctx.target.measured_on_host_cpu else None
@@ -229,6 +247,7 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
                 entry = {"task": task.task_name, "ok": ok, "trials": trials, "tuned_s": tuned_s}
                 # The default schedule, timed by the same runner: applying keeps the faster of the two
                 entry["default_s"] = time_default_schedule(mod, builder, runner, ctx) if ok else None
+                entry["default_kernels"] = kernels
                 after = cpu_usage() if before is not None else None
                 if before is not None and after is not None:
                     load = round(foreign_load(before, after), 3)
@@ -244,8 +263,6 @@ def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext
     timed exactly as MetaSchedule's candidates are (None when it does not build or run)."""
     import tvm
     from tvm.s_tir import meta_schedule as ms
-
-    from search_spaces.algorithms.schedules import apply_default_schedules
 
     copy = tvm.IRModule(dict(mod.functions.items()))  # scheduling replaces functions in place
     scheduled = apply_default_schedules(copy, ctx.tvm_target)
@@ -409,7 +426,7 @@ def apply_records(
 
     with db.locked(exclusive=False):
         mods = [t.dispatched[0] for t in tasks]
-        database, chosen = db.applicable(budget, mods)
+        database, chosen = db.applicable(budget, mods, kernels_version())
         state = db.record_state(budget, [workload_hash(m) for m in mods])
     ctx.info["tuning_records"] = chosen
     ctx.info["tuning_state"] = state

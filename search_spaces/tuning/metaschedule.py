@@ -110,6 +110,7 @@ class MetaSchedule(TuningMode):
             tuning_trials=report.trials if report else 0,
             tuning_s=round(report.wall_s, 2) if report else 0.0,
             tuning_reused_kernels=len(report.reused) if report else 0,
+            tuning_retimed_defaults=list(report.retimed_defaults) if report else [],
             tuning_failed_kernels=list(report.failed) if report else [],
             tuning_db=str(db.folder),
             # other processes' load while this trial tuned (None: nothing tuned, or not the host)

@@ -186,3 +186,28 @@ def test_a_kernel_keeps_its_default_schedule_where_that_measured_faster(tmp_path
     tuned = run_case(str(tmp_path), TRIALS)
     assert tuned["default_kept_kernels"] == [] and tuned["tuned_kernels"] == tuned["total_kernels"]
     assert all("digest" in r and not r.get("kept_default") for r in tuned["tuning_records"].values())
+
+
+def test_a_default_timed_by_older_kernels_is_timed_again_before_it_decides(tmp_path: Path) -> None:
+    """A record is compared with today's default schedule, not with the one timed when it was
+    tuned: after the algorithm layer changes, the reused kernels' defaults are timed again (no
+    new tuning) and the old times, however fast, decide nothing."""
+    pytest.importorskip("tvm")
+    from search_spaces.algorithms.schedules import kernels_version
+
+    first = run_case(str(tmp_path), TRIALS)
+    assert first["tuning_retimed_defaults"] == []
+    path = Path(first["tuning_db"]) / f"budget-{TRIALS}" / "attempts.json"
+    attempts = json.loads(path.read_text())
+    assert all(a["default_kernels"] == kernels_version() for a in attempts.values())
+    older = {w: {**a, "default_s": 1e-12, "default_kernels": "older-kernels"} for w, a in attempts.items()}
+    path.write_text(json.dumps(older))
+
+    again = run_case(str(tmp_path), TRIALS)
+    assert again["tuning_trials"] == 0 and again["tuning_reused_kernels"] == first["total_kernels"]
+    assert sorted(again["tuning_retimed_defaults"]) == sorted(a["task"] for a in attempts.values())
+    retimed = json.loads(path.read_text())
+    assert all(a["default_kernels"] == kernels_version() and a["default_s"] > 1e-9 for a in retimed.values())
+    assert {w: a["tuned_s"] for w, a in retimed.items()} == {w: a["tuned_s"] for w, a in attempts.items()}
+    assert all(r["default_s"] > 1e-9 for r in again["tuning_records"].values())  # decided by today's times
+    assert run_case(str(tmp_path), TRIALS)["tuning_retimed_defaults"] == []  # once per kernels version
