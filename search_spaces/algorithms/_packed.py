@@ -78,18 +78,21 @@ def pad_packed(data: Any, spec: ConvSpec) -> Any:
 
 
 def pad_packed_groups(data: Any, spec: ConvSpec, group: int, offset: int) -> Any:
-    """An already packed int8 ``[N, C / bn, H, W, bn]`` input, zero-padded, shifted by ``offset``
-    into uint8 and viewed as ``[N, C / bn, H', W', bn / group, group]`` (``dse_pack``): each
-    group of bytes one dot-product instruction takes is a unit of its own (``_dot_product``)."""
+    """An already packed int8 ``[N, C / bn, H, W, bn]`` input, zero-padded, viewed as
+    ``[N, C / bn, H', W', bn / group, group]`` (``dse_pack``): each group of bytes one
+    dot-product instruction takes is a unit of its own (``_dot_product``). With ``offset``,
+    shifted by it into uint8, as :func:`pack_input`."""
     from tvm import te, tirx
 
     pt, pl, pb, pr = spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right
     n, cb, h, w, bn = (int(d) for d in data.shape)
+    dtype = "int32" if offset else data.dtype
 
     def f(i: Any, c: Any, y: Any, x: Any, q: Any, r: Any) -> Any:
         inside = tirx.all(y >= pt, y < h + pt, x >= pl, x < w + pl)
-        value = tirx.if_then_else(inside, data[i, c, y - pt, x - pl, q * group + r].astype("int32"), 0)
-        return (value + offset).astype("uint8")
+        value = data[i, c, y - pt, x - pl, q * group + r].astype(dtype)
+        value = tirx.if_then_else(inside, value, tirx.const(0, dtype))
+        return (value + offset).astype("uint8") if offset else value
 
     shape = (n, cb, h + pt + pb, w + pl + pr, bn // group, group)
     return te.compute(shape, f, name="dse_pack")
@@ -120,12 +123,11 @@ def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
     return np.ascontiguousarray(w5.transpose(0, 2, 3, 4, 1))
 
 
-def pack_weight_dot(spec: ConvSpec, lanes: int, group: int) -> tuple[Any, Any]:
+def pack_weight_dot(spec: ConvSpec, lanes: int, group: int, offset: int) -> tuple[Any, Any]:
     """int8 OIHW -> ``[ceil(O / lanes), ceil(I / group), KH, KW, lanes, group]`` (zero-filled)
-    and the per-output-channel compensation ``128 * sum(w)`` (int32, length O), in numpy."""
+    and the per-output-channel compensation ``offset * sum(w)`` for activations shifted by
+    ``offset`` (int32, length O), in numpy."""
     import numpy as np
-
-    from search_spaces.algorithms._dot_product import ACTIVATION_OFFSET
 
     w = spec.require_constant_weight()
     oc_pad = -(-spec.out_channels // lanes) * lanes
@@ -134,5 +136,5 @@ def pack_weight_dot(spec: ConvSpec, lanes: int, group: int) -> tuple[Any, Any]:
     padded[: spec.out_channels, : spec.in_channels] = w
     w6 = padded.reshape(oc_pad // lanes, lanes, ic_pad // group, group, spec.kernel_h, spec.kernel_w)
     packed = np.ascontiguousarray(w6.transpose(0, 2, 4, 5, 1, 3))
-    compensation = (ACTIVATION_OFFSET * w.astype(np.int64).sum(axis=(1, 2, 3))).astype(np.int32)
+    compensation = (offset * w.astype(np.int64).sum(axis=(1, 2, 3))).astype(np.int32)
     return packed, compensation

@@ -148,7 +148,10 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
 
     sch = env.sch
     n, ocb, y, x, oci, rco, rkh, rkw, rci = sch.get_loops(block)
-    intrinsic = register(dot_product_by_lanes(loop_extent(sch, oci)))
+    # The instruction is the one whose lanes and activation bytes the kernel was written for:
+    # uint8 activations are the x86 form's shifted operand, int8 ones Arm's.
+    shifted = any(str(region.source.dtype) == "uint8" for region in sch.get(block).reads)
+    intrinsic = register(dot_product_by_lanes(loop_extent(sch, oci), "uint8" if shifted else "int8"))
     pixels = tile_factor(loop_extent(sch, x), 8)
     xo, xi = sch.split(x, [None, pixels])
     # Two output-channel blocks x 8 pixels: 16 independent accumulators hide the instruction's

@@ -12,6 +12,7 @@ to the generic rule, then to the unscheduled function: a schedule never breaks a
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -28,12 +29,14 @@ INLINE = ("dse_unpack", "dse_unflatten", "dse_im2col_view", "dse_winograd_tile",
 SCHEDULED_ATTRS = ("tirx.is_scheduled", "tir.is_scheduled")
 
 
+@functools.cache
 def kernels_version() -> str:
     """The digest of the algorithm layer's source (its kernels and these default schedules).
 
     A timing of a default-scheduled kernel holds only for the code that built it: the per-layer
     choice and MetaSchedule's tuned-versus-default decision key their timings by this, so after
     any change here they time the new kernels instead of deciding from the old ones' speeds.
+    Read once per process: it names the code this process runs, not files edited since.
     """
     return source_digest(("search_spaces/algorithms",))
 

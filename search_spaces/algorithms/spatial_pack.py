@@ -4,12 +4,12 @@ The same computation as ``topi.nn.conv2d_NCHWc`` (written here so groups and dep
 covered by one compute and its block is named ``dse_spatial_pack``). The output-channel block
 is the SIMD vector and a row of output pixels is kept in registers (``schedules``).
 
-An int8 convolution on a target with a dot-product instruction (x86 VNNI, see
+An int8 convolution on a target with a dot-product instruction (x86 VNNI, Arm ``sdot``; see
 ``_dot_product``) takes the ``dse_spatial_pack_dot`` form instead: input channels packed in
 groups of 4 bytes, weights as ``[OCB, ICB, KH, KW, lanes, 4]``, and the innermost two loops
 tensorized into one instruction. Depthwise and grouped convolutions keep the widening form.
 The instruction's width follows the output's channel block: AVX-512 VNNI runs 16 lanes, or 8
-on 256-bit registers where a tensor's block is 8. The int8 classifier (a matmul with a constant
+on 256-bit registers where a tensor's block is 8; Arm's ``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with a constant
 weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
 
 Layout flow (``prepare``): float and int8 convolutions, dense or depthwise, take and give the packed
@@ -29,7 +29,6 @@ from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
 from search_spaces.algorithms._dot_product import (
-    ACTIVATION_OFFSET,
     GROUP,
     DotProduct,
     dot_product_for,
@@ -71,9 +70,8 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
     return out5 if spec.out_block else unpack_output(out5, spec, oc_bn)
 
 
-def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: ConvSpec, lanes: int) -> Any:
-    """int8 NCHW (or packed) in, int32 NCHW (or packed) out, on a dot-product instruction of
-    ``lanes`` lanes.
+def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: ConvSpec, dot: DotProduct) -> Any:
+    """int8 NCHW (or packed) in, int32 NCHW (or packed) out, on the dot-product instruction ``dot``.
 
     ``weight`` and ``compensation`` are :func:`pack_weight_dot`'s. The reduction's innermost
     axis is the 4 bytes of one instruction's group, and the output-channel block is its lanes.
@@ -83,8 +81,9 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
     from tvm import te
 
     sh, sw, dh, dw = spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w
+    lanes, offset = dot.lanes, dot.activation_offset
     if spec.in_block:
-        packed = pad_packed_groups(data, spec, GROUP, offset=ACTIVATION_OFFSET)
+        packed = pad_packed_groups(data, spec, GROUP, offset=offset)
         per_block = spec.in_block // GROUP
 
         def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
@@ -92,7 +91,7 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
 
         groups = spec.in_channels // GROUP
     else:
-        packed = pack_input(data, spec, GROUP, offset=ACTIVATION_OFFSET)
+        packed = pack_input(data, spec, GROUP, offset=offset)
 
         def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
             return packed[n, rco, y, x, rci]
@@ -109,15 +108,19 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
 
     shape = (spec.batch, weight.shape[0], spec.out_h, spec.out_w, lanes)
     out5 = te.compute(shape, f, name="dse_spatial_pack_dot")
+
+    def compensated(value: Any, channel: Any) -> Any:
+        return value - compensation[channel] if offset else value  # unshifted activations: nothing to undo
+
     if spec.out_block:  # packed out: lanes == out_block (_flow_layouts)
         return te.compute(
             shape,
-            lambda n, cb, y, x, c: out5[n, cb, y, x, c] - compensation[cb * lanes + c],
+            lambda n, cb, y, x, c: compensated(out5[n, cb, y, x, c], cb * lanes + c),
             name="dse_unpack",
         )
     return te.compute(
         (spec.batch, spec.out_channels, spec.out_h, spec.out_w),
-        lambda n, c, y, x: out5[n, c // lanes, y, x, c % lanes] - compensation[c],
+        lambda n, c, y, x: compensated(out5[n, c // lanes, y, x, c % lanes], c),
         name="dse_unpack",
     )
 
@@ -136,10 +139,10 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
         raise NotApplicable("spatial pack takes NCHW or packed NCHW[x]c input")
     dot = dot_product_applies(spec, ctx.tvm_target)
     if dot is not None:
-        weight, compensation = pack_weight_dot(spec, dot.lanes, GROUP)
+        weight, compensation = pack_weight_dot(spec, dot.lanes, GROUP, dot.activation_offset)
         ctx.info.setdefault("dot_product", {"instruction": dot.name, "layers": 0})["layers"] += 1
         return bb.call_te(
-            lambda d, k, c: spatial_pack_dot_compute(d, k, c, spec, dot.lanes),
+            lambda d, k, c: spatial_pack_dot_compute(d, k, c, spec, dot),
             call.args[0],
             relax.const(weight),
             relax.const(compensation),

@@ -1,9 +1,10 @@
-"""int8 convolutions on the CPU's dot-product instructions (x86 VNNI).
+"""int8 convolutions on the CPU's dot-product instructions (x86 VNNI, Arm sdot).
 
 Which instruction a target gets is LLVM's answer for its ``mcpu``, so the selection is
 checked on named CPUs. A kernel is run only where this machine can execute it (capability
 probe of the host, never a CPU name): an AVX-512 VNNI host runs the 16-lane kernel, a host
-with AVX-VNNI also runs the 8-lane kernel compiled for ``alderlake``.
+with AVX-VNNI also runs the 8-lane kernel compiled for ``alderlake``. The Arm kernel is
+cross-compiled here and run on the emulated board.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def _target(**attrs: object):
         ({"mcpu": "alderlake"}, "avx_vnni"),
         ({"mcpu": "skylake-avx512"}, None),  # AVX-512 without VNNI: vpmaddubsw would saturate
         ({"mcpu": "haswell"}, None),
-        ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon", "+dotprod"]}, None),
+        ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon", "+dotprod"]}, "neon_sdot"),
+        ({"mtriple": "aarch64-linux-gnu", "mcpu": "neoverse-n1"}, "neon_sdot"),
+        ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]}, None),  # ARMv8.0: no sdot
+        ({"mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72"}, None),
     ],
 )
 def test_the_instruction_follows_the_targets_features(attrs, expected):
@@ -139,3 +143,61 @@ def test_depthwise_and_targets_without_the_instruction_keep_the_widening_kernel(
         lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, ctx)
         assert "dot_product" not in ctx.info
         assert "dse_spatial_pack_dot" not in lowered.script()
+
+
+ARM_DOTPROD = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon", "+dotprod"], "num-cores": 1}
+
+
+def _conv_reference(x, w, b, stride, padding):
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x, dtype=torch.float64), torch.tensor(w, dtype=torch.float64), torch.tensor(b, dtype=torch.float64),
+        stride, padding,
+    )  # fmt: skip
+    return ref.relu().numpy().astype("int32")
+
+
+def _arm_sdot_build(x, w, b, stride, padding):
+    """The int8 conv lowered by spatial pack for an Arm CPU with ``+dotprod``: (lowered, executable, ctx)."""
+    target = tvm.target.Target(ARM_DOTPROD)
+    mod = T.conv_module(x.shape, w, stride, padding, in_dtype="int8", out_dtype="int32", bias=b, relu=True)
+    ctx = T.lowering_context(target)
+    report: dict[str, str] = {}
+    lowered = apply_default_schedules(ALGORITHMS.get("spatial_pack").lower(mod, {}, ctx), target, report)
+    assert [how for name, how in report.items() if "dse_spatial_pack_dot" in name] == ["rules"], report
+    return lowered, tvm.compile(lowered, target), ctx
+
+
+def test_an_arm_cpu_with_dotprod_runs_signed_bytes_on_sdot():
+    """No +128 shift on Arm: sdot multiplies signed bytes, so the kernel packs the activations as
+    they are and subtracts no compensation."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (1, 6, 9, 9)).astype("int8")
+    w = rng.integers(-127, 128, (8, 6, 3, 3)).astype("int8")
+    lowered, executable, ctx = _arm_sdot_build(x, w, np.zeros(8, "int32"), 1, 1)
+    assert ctx.info["dot_product"] == {"instruction": "neon_sdot", "layers": 1}
+    asm = executable.mod.imports[0].inspect_source("asm")
+    assert re.search(r"\bsdot\tv\d+\.4s", asm), "no sdot in the Arm kernel"
+    assert "uint8" not in lowered.script()  # the activations stay signed bytes
+    assert not re.search(r"for_begin_\w+\.s\b", executable.mod.imports[0].inspect_source("ll"))
+
+
+@pytest.mark.e2e
+def test_the_arm_sdot_conv_is_exact_on_the_emulated_board(board, tmp_path):
+    from dse.core.config import DeviceOptions
+    from search_spaces.targets import TARGETS
+    from search_spaces.targets.devices.rpc import RPCDevice
+
+    rng = np.random.default_rng(4)
+    for c, size, oc, stride, padding in [(6, 9, 12, 1, 1), (16, 8, 8, 2, 1)]:
+        x = rng.integers(-128, 128, (1, c, size, size)).astype("int8")
+        w = rng.integers(-127, 128, (oc, c, 3, 3)).astype("int8")
+        b = rng.integers(-1000, 1000, oc).astype("int32")
+        _, executable, _ = _arm_sdot_build(x, w, b, stride, padding)
+        library = tmp_path / f"sdot-{c}-{stride}.so"
+        TARGETS.get("arm").export_library(executable, str(library))
+        device = RPCDevice(DeviceOptions(rpc_server=board.address))
+        try:
+            out = device.load(str(library)).run(x)
+        finally:
+            device.close()
+        np.testing.assert_array_equal(out, _conv_reference(x, w, b, stride, padding))
