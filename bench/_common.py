@@ -73,6 +73,19 @@ def random_images(size: int, classes: int, channels: int) -> Any:
     return DataSplits(x[1:], y[1:], x[:1], y[:1], classes, "random images")
 
 
+def host_context(folder: Any, threads: int, data: Any, mcpu: str | None = None) -> Any:
+    """A build context for this host, or for LLVM CPU ``mcpu`` instead of its own: code for
+    another CPU this one can run (``haswell`` on an AVX-512 machine times the AVX2 code)."""
+    import tvm
+
+    from search_spaces import BuildContext
+
+    ctx = BuildContext.on_host(folder, threads, data)
+    if mcpu:
+        ctx.tvm_target = tvm.target.Target({**dict(ctx.tvm_target.export()), "mcpu": mcpu})
+    return ctx
+
+
 def trial_config(model: str, precision: str, runtime: str, algorithm: str, tuning_trials: int | None = None) -> Any:
     """A trial's configuration for ``model`` on the host: baseline choices but these (x86 target)."""
     from dse.core.layers import NOT_APPLICABLE

@@ -9,7 +9,7 @@ times it ran, and its share; then the kernels grouped by what they compute, and 
 compare kernels with each other, and the whole with the last line).
 
     python -m bench.kernels --model mobilenet_v2 --precision int8 [--algorithm spatial_pack]
-        [--threads 1] [--size 224] [--top 25]
+        [--threads 1] [--size 224] [--top 25] [--mcpu haswell]
 
 This is how the closing notes of issue 13 found where the int8 and fp32 builds lost time
 against OpenVINO (scalar loops, memory passes, latency chains); use it before changing a schedule.
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--top", type=int, default=25, help="kernels listed (default 25)")
+    parser.add_argument(
+        "--mcpu", help="LLVM CPU to build for instead of this one's, one it can run (haswell: the AVX2 code)"
+    )
     args = parser.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's runtime starts
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
@@ -81,16 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     import tvm
     from tvm import relax
 
-    from bench._common import machine_line, random_images, trial_config
+    from bench._common import host_context, machine_line, random_images, trial_config
     from objectives.compile import compile_module, prepare_module
-    from search_spaces import BuildContext
     from search_spaces.models import build_model
 
     torch.set_num_threads(args.threads)
     print(machine_line(args.threads), flush=True)
     with tempfile.TemporaryDirectory(prefix="dse-kernels-") as tmp:
         data = random_images(args.size, args.classes, args.channels)
-        ctx = BuildContext.on_host(Path(tmp), args.threads, data)
+        ctx = host_context(Path(tmp), args.threads, data, args.mcpu)
         torch.manual_seed(0)
         model = build_model(args.model, args.classes, (args.channels, args.size, args.size)).eval()
         config = trial_config(args.model, args.precision, "tvm", args.algorithm)
@@ -102,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         whole_ms = vm.time_evaluator("main", tvm.cpu(), number=10, repeat=5)(x).median * 1e3
     per_inference = {name: sum(s) / args.rounds * 1e3 for name, s in seconds.items()}
     total = sum(per_inference.values())
-    print(f"{args.model} {args.precision} {args.algorithm}: build stages (s) {ctx.info.get('build_stages_s')}")
+    print(
+        f"{args.model} {args.precision} {args.algorithm} for {ctx.tvm_target.attrs.get('mcpu')}: "
+        f"build stages (s) {ctx.info.get('build_stages_s')}"
+    )
     print(f"{'ms':>8} {'calls':>5} {'share':>6}  kernel")
     for name, ms in sorted(per_inference.items(), key=lambda item: -item[1])[: args.top]:
         print(f"{ms:8.3f} {len(seconds[name]) // args.rounds:5d} {ms / total:6.1%}  {name}")

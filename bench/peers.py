@@ -20,6 +20,11 @@ kernel, tuned from scratch into the run's own database (per kernel the faster of
 the default schedule is kept), and prints each tuned build beside its untuned one; its build
 seconds include the tuning.
 
+``--mcpu haswell`` builds dse's code for another x86 CPU this one can run (there: AVX2, no
+AVX-512); with ``ONEDNN_MAX_CPU_ISA=AVX2`` in the environment OpenVINO and PyTorch (oneDNN) keep
+to AVX2 too, so an AVX-512 machine stands in for an AVX2 one (ONNX Runtime's MLAS does not
+follow it, and the share of peak stays the host's).
+
 ``--size 8 --channels 1`` times the digits' shape, to set beside a study's trials;
 ``--against-study STORAGE --study-name NAME`` then prints, for every uncompressed untuned trial
 of that study whose (model, runtime, precision, algorithm) this run timed, the trial's latency
@@ -126,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tuning-trials", type=int, help="also build each algorithm with MetaSchedule at N trials per kernel"
     )
+    parser.add_argument("--mcpu", help="LLVM CPU dse builds for instead of this one (one it can run: haswell)")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
@@ -137,13 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DSE_NO_PROGRESS", "1")
     import torch
 
-    from bench._common import machine_line, peak_gflops, random_images, trial_config
+    from bench._common import host_context, machine_line, peak_gflops, random_images, trial_config
     from dse.core.config import MeasureConfig
-    from search_spaces import BuildContext
     from search_spaces.models import build_model
 
     torch.set_num_threads(args.threads)
     print(machine_line(args.threads), flush=True)
+    if args.mcpu:
+        isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "all")
+        print(f"dse builds for mcpu {args.mcpu}; oneDNN (OpenVINO, PyTorch) ISA limit: {isa}", flush=True)
     peak = peak_gflops(args.threads, args.fma_units)
     print(f"peak: {peak[1]}" if peak else "peak: the clock is not reported; no share of peak", flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
@@ -153,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
         data = random_images(args.size, classes, args.channels)
-        ctx = BuildContext.on_host(folder, args.threads, data)
+        ctx = host_context(folder, args.threads, data, args.mcpu)
         for name in args.models.split(","):
             torch.manual_seed(0)
             model = build_model(name, classes, (args.channels, args.size, args.size)).eval()

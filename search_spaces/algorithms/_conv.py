@@ -234,6 +234,13 @@ def vector_bits(target: Any) -> int:
     return 128
 
 
+def vector_registers(target: Any) -> int:
+    """Vector registers ``target``'s code may use: 32 with AVX-512 (zmm0-31, and ymm0-31 with it)
+    and on aarch64 (v0-v31), 16 on AVX/AVX2 and SSE. Register tiles hold half as many accumulators."""
+    aarch64 = target is not None and hasattr(target, "attrs") and "aarch64" in str(target.attrs.get("mtriple", ""))
+    return 32 if aarch64 or vector_bits(target) == 512 else 16
+
+
 def vector_lanes(target: Any, dtype: str = "float32") -> int:
     """Lanes of one SIMD register for ``dtype`` on ``target`` (:func:`vector_bits` / element bits)."""
     elem_bits = int("".join(ch for ch in dtype if ch.isdigit()) or 32)

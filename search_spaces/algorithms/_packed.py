@@ -24,13 +24,13 @@ def block_sizes(spec: ConvSpec, target: Any) -> tuple[int, int]:
     return ic_bn, oc_bn
 
 
-def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
+def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0, dtype: str | None = None) -> Any:
     """Pad and pack NCHW ``data`` into ``[N, ceil(C / ic_bn), H', W', ic_bn]`` in one pass
     (``dse_pack``); the channels that round C up to a block are zero padding too.
 
     With ``offset``, every value, padding included, is shifted by it into uint8: signed int8
     plus 128 is the unsigned operand of a dot-product instruction (``_dot_product``), and its
-    zero padding becomes 128.
+    zero padding becomes 128. ``dtype`` widens the values instead (int16 for ``vpmaddwd``).
     """
     from tvm import te, tirx
 
@@ -42,7 +42,8 @@ def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0) -> Any:
         spec.width + pl + spec.pad_right,
         ic_bn,
     )
-    dtype = "int32" if offset else data.dtype
+    packed_dtype = "uint8" if offset else dtype or data.dtype
+    dtype = "int32" if offset else packed_dtype
 
     zero, last = tirx.const(0, dtype), spec.in_channels - 1
     pads_channels = spec.in_channels % ic_bn != 0
@@ -77,16 +78,16 @@ def pad_packed(data: Any, spec: ConvSpec) -> Any:
     return te.compute((n, cb, h + pt + pb, w + pl + pr, bn), f, name="dse_pack")
 
 
-def pad_packed_groups(data: Any, spec: ConvSpec, group: int, offset: int) -> Any:
+def pad_packed_groups(data: Any, spec: ConvSpec, group: int, offset: int, dtype: str | None = None) -> Any:
     """An already packed int8 ``[N, C / bn, H, W, bn]`` input, zero-padded, viewed as
-    ``[N, C / bn, H', W', bn / group, group]`` (``dse_pack``): each group of bytes one
+    ``[N, C / bn, H', W', bn / group, group]`` (``dse_pack``): each group of values one
     dot-product instruction takes is a unit of its own (``_dot_product``). With ``offset``,
-    shifted by it into uint8, as :func:`pack_input`."""
+    shifted by it into uint8, with ``dtype`` widened to it, as :func:`pack_input`."""
     from tvm import te, tirx
 
     pt, pl, pb, pr = spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right
     n, cb, h, w, bn = (int(d) for d in data.shape)
-    dtype = "int32" if offset else data.dtype
+    dtype = "int32" if offset else dtype or data.dtype
 
     def f(i: Any, c: Any, y: Any, x: Any, q: Any, r: Any) -> Any:
         inside = tirx.all(y >= pt, y < h + pt, x >= pl, x < w + pl)
@@ -123,16 +124,16 @@ def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
     return np.ascontiguousarray(w5.transpose(0, 2, 3, 4, 1))
 
 
-def pack_weight_dot(spec: ConvSpec, lanes: int, group: int, offset: int) -> tuple[Any, Any]:
-    """int8 OIHW -> ``[ceil(O / lanes), ceil(I / group), KH, KW, lanes, group]`` (zero-filled)
-    and the per-output-channel compensation ``offset * sum(w)`` for activations shifted by
-    ``offset`` (int32, length O), in numpy."""
+def pack_weight_dot(spec: ConvSpec, lanes: int, group: int, offset: int, dtype: str = "int8") -> tuple[Any, Any]:
+    """int8 OIHW -> ``[ceil(O / lanes), ceil(I / group), KH, KW, lanes, group]`` of ``dtype``
+    (zero-filled) and the per-output-channel compensation ``offset * sum(w)`` for activations
+    shifted by ``offset`` (int32, length O), in numpy."""
     import numpy as np
 
     w = spec.require_constant_weight()
     oc_pad = -(-spec.out_channels // lanes) * lanes
     ic_pad = -(-spec.in_channels // group) * group
-    padded = np.zeros((oc_pad, ic_pad, spec.kernel_h, spec.kernel_w), dtype=np.int8)
+    padded = np.zeros((oc_pad, ic_pad, spec.kernel_h, spec.kernel_w), dtype=dtype)
     padded[: spec.out_channels, : spec.in_channels] = w
     w6 = padded.reshape(oc_pad // lanes, lanes, ic_pad // group, group, spec.kernel_h, spec.kernel_w)
     packed = np.ascontiguousarray(w6.transpose(0, 2, 4, 5, 1, 3))

@@ -18,7 +18,7 @@ from typing import Any
 
 from dse.core.errors import first_line
 from dse.core.provenance import source_digest
-from search_spaces.algorithms._conv import vector_lanes
+from search_spaces.algorithms._conv import vector_lanes, vector_registers
 from search_spaces.algorithms._rules import RULES, Env, loop_extent
 
 _log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
 
     sch = s_tir.Schedule(func)
     threads = int(target.attrs.get("num-cores", 1)) if target is not None else 1
+    registers = vector_registers(target)
     anchors = {sch.get(b).name_hint for b in _root_blocks(sch) if use_rules and _rule_for(sch.get(b).name_hint)}
     _inline_helpers(sch, anchors)
     attach: Any = None
@@ -125,7 +126,7 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
     for block in _root_blocks(sch):
         name = sch.get(block).name_hint
         if name in anchors:
-            env = Env(sch, vector_lanes(target, _dtype(sch, block)), threads)
+            env = Env(sch, vector_lanes(target, _dtype(sch, block)), threads, registers)
             attach = _rule_for(name)(env, block) or attach
         else:
             others.append(block)
@@ -136,7 +137,7 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
         epilogue = not name.startswith("dse_") or name in INLINE
         if attach is not None and epilogue and _attach_epilogue(sch, block, attach, target):
             continue
-        generic(Env(sch, vector_lanes(target, _dtype(sch, block)), threads), block)
+        generic(Env(sch, vector_lanes(target, _dtype(sch, block)), threads, registers), block)
     return sch.mod["main"]
 
 

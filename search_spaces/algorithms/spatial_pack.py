@@ -4,12 +4,14 @@ The same computation as ``topi.nn.conv2d_NCHWc`` (written here so groups and dep
 covered by one compute and its block is named ``dse_spatial_pack``). The output-channel block
 is the SIMD vector and a row of output pixels is kept in registers (``schedules``).
 
-An int8 convolution on a target with a dot-product instruction (x86 VNNI, Arm ``sdot``; see
-``_dot_product``) takes the ``dse_spatial_pack_dot`` form instead: input channels packed in
-groups of 4 bytes, weights as ``[OCB, ICB, KH, KW, lanes, 4]``, and the innermost two loops
-tensorized into one instruction. Depthwise and grouped convolutions keep the widening form.
+An int8 convolution on a target with a dot-product instruction (x86 VNNI, Arm ``sdot``, or
+x86's ``vpmaddwd`` on int16 pairs where there is no VNNI; see ``_dot_product``) takes the
+``dse_spatial_pack_dot`` form instead: input channels packed in groups of 4 bytes (2 int16),
+weights as ``[OCB, ICB, KH, KW, lanes, group]``, and the innermost two loops tensorized into
+one instruction. Depthwise and grouped convolutions keep the widening form.
 The instruction's width follows the output's channel block: AVX-512 VNNI runs 16 lanes, or 8
-on 256-bit registers where a tensor's block is 8; Arm's ``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with a constant
+on 256-bit registers where a tensor's block is 8; ``vpmaddwd`` 16 on AVX-512, 8 on AVX2; Arm's
+``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with a constant
 weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
 
 Layout flow (``prepare``): float and int8 convolutions, dense or depthwise, take and give the packed
@@ -29,7 +31,6 @@ from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
 from search_spaces.algorithms._dot_product import (
-    GROUP,
     DotProduct,
     dot_product_for,
     dot_products_for,
@@ -74,24 +75,25 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
     """int8 NCHW (or packed) in, int32 NCHW (or packed) out, on the dot-product instruction ``dot``.
 
     ``weight`` and ``compensation`` are :func:`pack_weight_dot`'s. The reduction's innermost
-    axis is the 4 bytes of one instruction's group, and the output-channel block is its lanes.
-    A packed input (``spec.in_block``, a multiple of 4) already holds each group's 4 bytes side
-    by side: it is only padded and offset, viewed as ``[N, C / b, H, W, b / 4, 4]``.
+    axis is the ``g`` values of one instruction's group (4 bytes, or 2 int16), and the
+    output-channel block is its lanes. A packed input (``spec.in_block``, a multiple of 4)
+    already holds each group's values side by side: it is only padded and offset (or widened),
+    viewed as ``[N, C / b, H, W, b / g, g]``.
     """
     from tvm import te
 
     sh, sw, dh, dw = spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w
-    lanes, offset = dot.lanes, dot.activation_offset
+    lanes, offset, group = dot.lanes, dot.activation_offset, dot.group
     if spec.in_block:
-        packed = pad_packed_groups(data, spec, GROUP, offset=offset)
-        per_block = spec.in_block // GROUP
+        packed = pad_packed_groups(data, spec, group, offset=offset, dtype=dot.activations)
+        per_block = spec.in_block // group
 
         def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
             return packed[n, rco // per_block, y, x, rco % per_block, rci]
 
-        groups = spec.in_channels // GROUP
+        groups = spec.in_channels // group
     else:
-        packed = pack_input(data, spec, GROUP, offset=offset)
+        packed = pack_input(data, spec, group, offset=offset, dtype=dot.activations)
 
         def source(n: Any, rco: Any, y: Any, x: Any, rci: Any) -> Any:
             return packed[n, rco, y, x, rci]
@@ -100,7 +102,7 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
     rco = te.reduce_axis((0, groups), name="rco")
     rkh = te.reduce_axis((0, spec.kernel_h), name="rkh")
     rkw = te.reduce_axis((0, spec.kernel_w), name="rkw")
-    rci = te.reduce_axis((0, GROUP), name="rci")
+    rci = te.reduce_axis((0, group), name="rci")
 
     def f(n: Any, ocb: Any, y: Any, x: Any, oci: Any) -> Any:
         src = source(n, rco, y * sh + rkh * dh, x * sw + rkw * dw, rci).astype("int32")
@@ -139,7 +141,7 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
         raise NotApplicable("spatial pack takes NCHW or packed NCHW[x]c input")
     dot = dot_product_applies(spec, ctx.tvm_target)
     if dot is not None:
-        weight, compensation = pack_weight_dot(spec, dot.lanes, GROUP, dot.activation_offset)
+        weight, compensation = pack_weight_dot(spec, dot.lanes, dot.group, dot.activation_offset, dot.weights)
         ctx.info.setdefault("dot_product", {"instruction": dot.name, "layers": 0})["layers"] += 1
         return bb.call_te(
             lambda d, k, c: spatial_pack_dot_compute(d, k, c, spec, dot),
