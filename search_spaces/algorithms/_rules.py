@@ -123,9 +123,8 @@ def spatial_pack(env: Env, block: Any) -> Any:
     depthwise = loop_extent(sch, ric) == 1
     # A dense conv keeps two output-channel blocks x 8 pixels in registers on AVX-512's 32: each
     # input value broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2
-    # the same). With 16 registers (AVX2) that tile spills; one block x 8 pixels does not (AVX2
-    # code on the EPYC: ResNet-18 fp32 40 ms, against 63 ms for two blocks x 4 pixels, whose
-    # 7-pixel rows fall to 1-pixel tiles).
+    # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC:
+    # ResNet-18 fp32 40 ms; 2 x 8 took 64-74 ms, 2 x 4 63 ms, its 7-pixel rows in 1-pixel tiles).
     xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
     blocks = 1 if depthwise or env.registers < 32 else 2
     oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), blocks)])
@@ -148,8 +147,8 @@ def _pad_rows_in_cache(env: Env, block: Any, row: Any) -> None:
 
 def spatial_pack_dot(env: Env, block: Any) -> Any:
     """n, ocb, y, x, oci | icb, kh, kw, ici: as ``spatial_pack`` with a 2 x 8 tile of
-    (output-channel block, pixel), and (oci, ici) tensorized into one dot-product instruction
-    per tile element (``_dot_product``)."""
+    (output-channel block, pixel) (2 x 4 with 16 vector registers), and (oci, ici) tensorized
+    into one dot-product instruction per tile element (``_dot_product``)."""
     from search_spaces.algorithms._dot_product import dot_product_by_lanes, register
 
     sch = env.sch
