@@ -123,8 +123,9 @@ def spatial_pack(env: Env, block: Any) -> Any:
     depthwise = loop_extent(sch, ric) == 1
     # A dense conv keeps two output-channel blocks x 8 pixels in registers on AVX-512's 32: each
     # input value broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2
-    # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC:
-    # ResNet-18 fp32 40 ms; 2 x 8 took 64-74 ms, 2 x 4 63 ms, its 7-pixel rows in 1-pixel tiles).
+    # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC,
+    # ResNet-18 fp32, sum of its kernels: 40 ms; 2 x 8 took 72-74 ms, and 2 x 4 63-66 ms, whose
+    # 7-pixel rows fall to 1-pixel tiles).
     xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
     blocks = 1 if depthwise or env.registers < 32 else 2
     oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), blocks)])
