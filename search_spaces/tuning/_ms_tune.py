@@ -211,18 +211,15 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
     with db.locked(exclusive=True):
         attempted = db.attempts(budget)
         pending = []
+        reused: dict[str, Any] = {}  # workload hash -> its task, for the kernels tuned at this budget
         for task in tasks:
-            if workload_hash(task.dispatched[0]) in attempted:
+            workload = workload_hash(task.dispatched[0])
+            if workload in attempted:
                 report.reused.append(task.task_name)
+                reused[workload] = task
             else:
                 pending.append(task)
-        pending_hashes = {workload_hash(task.dispatched[0]) for task in pending}
-        reused = {workload_hash(t.dispatched[0]): t for t in tasks} if report.reused else {}
-        stale = {
-            workload: each
-            for workload, each in db.stale_defaults(budget, list(reused), kernels).items()
-            if workload not in pending_hashes
-        }
+        stale = db.stale_defaults(budget, list(reused), kernels)
         if not pending and not stale:
             return report
         builder, runner = builder_and_runner(ctx)
