@@ -17,11 +17,16 @@ takes the signed bytes as they are (``activation_offset`` 0).
 TVM's own x86 intrinsic (``tvm.s_tir.tensor_intrin.x86``) passes the bytes as ``int32x16``,
 which LLVM 22 rejects (its ``vpdpbusd`` takes ``<64 x i8>``): the ones here pass bytes.
 
-Without VNNI (AVX2, or AVX-512 without VNNI) the kernel runs on ``vpmaddwd``: int8 values
-widened to int16, 2 products summed into each 32-bit lane, then added to the accumulator
-(16 multiply-adds per 256-bit pair of instructions, against 8 for the widening kernel's
-``vpmulld``). oneDNN's ``vpmaddubsw`` route is twice as wide but its 16-bit pair sums
-saturate on full-range activations; ``vpmaddwd`` is exact.
+Without VNNI (AVX2, or AVX-512 without VNNI) there are two routes, chosen per convolution by
+its weights:
+- ``vpmaddubsw`` (oneDNN's): the same u8 x s8 bytes, 2 products summed into each 16-bit lane,
+  then ``vpmaddwd`` by ones sums the pairs into 32-bit lanes (32 multiply-adds per 3 instructions
+  on 256 bits). Its 16-bit sums saturate unless ``2 * 255 * |w| <= 32767``: exact only for
+  weights within +-64. So int8 quantizes weights to +-64 (7 bits) on a target whose fastest
+  instruction is this one (:func:`int8_weight_peak`), as oneDNN does on CPUs without VNNI.
+- ``vpmaddwd``: int8 values widened to int16, 2 products summed into each 32-bit lane, then
+  added to the accumulator (16 multiply-adds per 2 instructions on 256 bits). Exact for every
+  int8 value: the route for full-range weights.
 """
 
 from __future__ import annotations
@@ -34,13 +39,19 @@ from typing import Any
 GROUP = 4
 #: Added to each signed activation byte to make it the instruction's unsigned operand.
 ACTIVATION_OFFSET = 128
+#: A weight magnitude above every int8's (-128): exact for any int8 weight.
+FULL_RANGE = 128
+#: The block annotation that names the tensor intrinsic a dot-product kernel was written for.
+DOT_ANNOTATION = "dse_dot_intrinsic"
 
 
 @dataclass(frozen=True)
 class DotProduct:
     """One dot-product instruction: its name, lanes (int32 outputs), LLVM intrinsic, the types
     its activations and weights are given in, how many products each lane sums (``group``),
-    and whether it adds to its accumulator itself (else the kernel adds its result)."""
+    whether it adds to its accumulator itself (else the kernel adds its result), the
+    instruction that sums its 16-bit pair sums into the lanes (``vpmaddubsw``'s ``vpmaddwd`` by
+    ones; empty if none), and the largest ``|weight|`` it is exact for (``weight_peak``)."""
 
     name: str
     lanes: int
@@ -49,6 +60,8 @@ class DotProduct:
     weights: str = "int8"
     group: int = GROUP
     accumulates: bool = True
+    pairs_to_lanes: str = ""
+    weight_peak: int = FULL_RANGE
 
     @property
     def activation_offset(self) -> int:
@@ -58,22 +71,29 @@ class DotProduct:
     @property
     def tensor_intrinsic(self) -> str:
         """The name the tensor intrinsic is registered under (:func:`register`)."""
-        return f"dse_dot_{_short(self.activations)}{_short(self.weights)}i32_{self.lanes}x{self.group}"
+        return f"dse_dot_{self.name}_{self.lanes}x{self.group}"
 
 
-def _short(dtype: str) -> str:
-    return ("u" if dtype.startswith("u") else "s") + dtype.removeprefix("u").removeprefix("int")
-
-
-#: Widest first, each with the CPU features it needs. AVX-512 VNNI runs the instruction on
+_AVX2_UBSW, _AVX2_WD = "llvm.x86.avx2.pmadd.ub.sw", "llvm.x86.avx2.pmadd.wd"
+_AVX512_UBSW, _AVX512_WD = "llvm.x86.avx512.pmaddubs.w.512", "llvm.x86.avx512.pmaddw.d.512"
+#: Fastest first, each with the CPU features it needs. AVX-512 VNNI runs the instruction on
 #: 256-bit registers too (with AVX-512 VL): 8 lanes, for tensors whose channel block is 8.
 _X86_DOT_PRODUCTS: tuple[tuple[tuple[str, ...], DotProduct], ...] = (
     (("avx512vnni",), DotProduct("avx512_vnni", 16, "llvm.x86.avx512.vpdpbusd.512")),
     (("avx512vnni", "avx512vl"), DotProduct("avx512_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
     (("avxvnni",), DotProduct("avx_vnni", 8, "llvm.x86.avx512.vpdpbusd.256")),
-    # Without VNNI: int16 pairs on vpmaddwd (exact; see the module's docstring)
-    (("avx512bw",), DotProduct("avx512_pmaddwd", 16, "llvm.x86.avx512.pmaddw.d.512", "int16", "int16", 2, False)),
-    (("avx2",), DotProduct("avx2_pmaddwd", 8, "llvm.x86.avx2.pmadd.wd", "int16", "int16", 2, False)),
+    # Without VNNI: bytes on vpmaddubsw where the weights fit in +-64, else int16 pairs on
+    # vpmaddwd (see the module's docstring)
+    (
+        ("avx512bw",),
+        DotProduct("avx512_pmaddubsw", 16, _AVX512_UBSW, accumulates=False, pairs_to_lanes=_AVX512_WD, weight_peak=64),
+    ),
+    (("avx512bw",), DotProduct("avx512_pmaddwd", 16, _AVX512_WD, "int16", "int16", 2, False)),
+    (
+        ("avx2",),
+        DotProduct("avx2_pmaddubsw", 8, _AVX2_UBSW, accumulates=False, pairs_to_lanes=_AVX2_WD, weight_peak=64),
+    ),
+    (("avx2",), DotProduct("avx2_pmaddwd", 8, _AVX2_WD, "int16", "int16", 2, False)),
 )
 #: aarch64 with the dot-product extension: 4 int32 lanes of a 128-bit register, s8 x s8.
 _ARM_DOT_PRODUCTS: tuple[tuple[tuple[str, ...], DotProduct], ...] = (
@@ -82,9 +102,8 @@ _ARM_DOT_PRODUCTS: tuple[tuple[tuple[str, ...], DotProduct], ...] = (
 _ALL_DOT_PRODUCTS = _X86_DOT_PRODUCTS + _ARM_DOT_PRODUCTS
 
 
-def dot_products_for(target: Any) -> tuple[DotProduct, ...]:
-    """The int8 dot-product instructions ``target`` has (from its triple, mcpu and mattr),
-    widest first; one per lane count."""
+def _available(target: Any) -> tuple[DotProduct, ...]:
+    """Every dot-product instruction ``target`` has (from its triple, mcpu and mattr), fastest first."""
     if target is None or str(target.kind.name) != "llvm":
         return ()
     from tvm.target import codegen
@@ -96,33 +115,43 @@ def dot_products_for(target: Any) -> tuple[DotProduct, ...]:
         table = _X86_DOT_PRODUCTS
     else:
         return ()
+    return tuple(dot for features, dot in table if all(codegen.llvm_cpu_has_features(f, target) for f in features))
+
+
+def dot_products_for(target: Any, weight_peak: int = FULL_RANGE) -> tuple[DotProduct, ...]:
+    """The int8 dot-product instructions ``target`` runs exactly for weights up to ``weight_peak``
+    in magnitude (the full int8 range unless told), fastest first; one per lane count."""
     found: dict[int, DotProduct] = {}
-    for features, dot in table:
-        if dot.lanes not in found and all(codegen.llvm_cpu_has_features(f, target) for f in features):
+    for dot in _available(target):
+        if dot.lanes not in found and dot.weight_peak >= weight_peak:
             found[dot.lanes] = dot
     return tuple(found.values())
 
 
-def dot_product_for(target: Any, lanes: int | None = None) -> DotProduct | None:
-    """The widest dot-product instruction ``target`` has, or the one of ``lanes`` lanes; None
-    if it has none."""
-    dots = dot_products_for(target)
+def dot_product_for(target: Any, lanes: int | None = None, weight_peak: int = FULL_RANGE) -> DotProduct | None:
+    """The fastest dot-product instruction ``target`` has (of ``lanes`` lanes, if given) that is
+    exact for weights up to ``weight_peak`` in magnitude; None if it has none."""
+    dots = dot_products_for(target, weight_peak)
     if lanes is not None:
         dots = tuple(dot for dot in dots if dot.lanes == lanes)
     return dots[0] if dots else None
 
 
-def dot_product_by_lanes(lanes: int, activations: str) -> DotProduct:
-    """The instruction whose kernel has ``lanes`` output lanes and ``activations`` operands
-    (what a schedule rule sees of the kernel)."""
+def int8_weight_peak(target: Any) -> int:
+    """The largest ``|weight|`` int8 should quantize to for ``target``: what its fastest
+    instruction is exact for (64 where that is ``vpmaddubsw``), at most 127."""
+    dots = _available(target)
+    return min(dots[0].weight_peak, 127) if dots else 127
+
+
+def dot_product_named(tensor_intrinsic: str) -> DotProduct:
+    """The instruction whose tensor intrinsic is ``tensor_intrinsic`` (what a kernel's block
+    carries in its ``DOT_ANNOTATION``)."""
     for _, dot in _ALL_DOT_PRODUCTS:
-        if dot.lanes == lanes and dot.activations == activations:  # the x86 8-lane VNNI ones share an intrinsic
+        if dot.tensor_intrinsic == tensor_intrinsic:
             return dot
-    raise ValueError(
-        f"no dot-product instruction has {lanes} lanes of {activations} activations; known: 16 (AVX-512 VNNI), "
-        "8 (AVX-VNNI, or AVX-512 VNNI on 256-bit registers) with uint8, 16 (AVX-512) and 8 (AVX2) with int16, "
-        "4 (Arm sdot) with int8"
-    )
+    known = sorted({dot.tensor_intrinsic for _, dot in _ALL_DOT_PRODUCTS})
+    raise ValueError(f"no dot-product instruction has the tensor intrinsic {tensor_intrinsic!r}; known: {known}")
 
 
 def register(dot: DotProduct) -> str:
@@ -136,7 +165,8 @@ def _register(dot: DotProduct) -> str:
     from tvm.script import tirx as T
 
     lanes, group, activations, weights = dot.lanes, dot.group, dot.activations, dot.weights
-    llvm_intrinsic, accumulates = dot.llvm_intrinsic, dot.accumulates
+    llvm_intrinsic, accumulates, pairs_to_lanes = dot.llvm_intrinsic, dot.accumulates, dot.pairs_to_lanes
+    sums_pairs = bool(pairs_to_lanes)  # the parser decides on Python bools only
     # One group of activations is 32 bits (4 bytes, or 2 int16): it is broadcast to every lane.
     operand = f"{'int8' if group == 4 else 'int16'}x{lanes * group}"
 
@@ -172,6 +202,18 @@ def _register(dot: DotProduct) -> str:
                     accumulator,
                     every_lane,
                     B.vload([0, 0], dtype=operand),
+                    dtype=f"int32x{lanes}",
+                )
+            elif sums_pairs:  # vpmaddubsw: 16-bit pair sums, summed by vpmaddwd with ones
+                C[T.ramp(T.int32(0), 1, lanes)] = accumulator + T.call_llvm_pure_intrin(
+                    T.llvm_lookup_intrinsic_id(pairs_to_lanes),
+                    T.call_llvm_pure_intrin(
+                        T.llvm_lookup_intrinsic_id(llvm_intrinsic),
+                        every_lane,
+                        B.vload([0, 0], dtype=operand),
+                        dtype=f"int16x{lanes * 2}",
+                    ),
+                    T.broadcast(T.int16(1), lanes * 2),
                     dtype=f"int32x{lanes}",
                 )
             else:  # vpmaddwd returns the pair sums: the kernel adds them

@@ -150,15 +150,11 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     """n, ocb, y, x, oci | icb, kh, kw, ici: as ``spatial_pack`` with a 2 x 8 tile of
     (output-channel block, pixel) (2 x 4 with 16 vector registers), and (oci, ici) tensorized
     into one dot-product instruction per tile element (``_dot_product``)."""
-    from search_spaces.algorithms._dot_product import dot_product_by_lanes, register
+    from search_spaces.algorithms._dot_product import DOT_ANNOTATION, dot_product_named, register
 
     sch = env.sch
     n, ocb, y, x, oci, rco, rkh, rkw, rci = sch.get_loops(block)
-    # The instruction is the one whose lanes and activation operands the kernel was written for:
-    # uint8 activations are VNNI's shifted operand, int16 ones vpmaddwd's, int8 ones Arm's sdot.
-    read = {str(region.source.dtype) for region in sch.get(block).reads}
-    activations = next((dtype for dtype in ("uint8", "int16") if dtype in read), "int8")
-    dot = dot_product_by_lanes(loop_extent(sch, oci), activations)
+    dot = dot_product_named(str(sch.get(block).annotations[DOT_ANNOTATION]))  # the kernel's own instruction
     intrinsic = register(dot)
     # Two output-channel blocks x 8 pixels on 32 registers: 16 independent accumulators hide the
     # instruction's latency (one block: 8, measured 15% slower over ResNet-18's 3x3 layers); half

@@ -5,12 +5,14 @@ covered by one compute and its block is named ``dse_spatial_pack``). The output-
 is the SIMD vector and a row of output pixels is kept in registers (``schedules``).
 
 An int8 convolution on a target with a dot-product instruction (x86 VNNI, Arm ``sdot``, or
-x86's ``vpmaddwd`` on int16 pairs where there is no VNNI; see ``_dot_product``) takes the
-``dse_spatial_pack_dot`` form instead: input channels packed in groups of 4 bytes (2 int16),
-weights as ``[OCB, ICB, KH, KW, lanes, group]``, and the innermost two loops tensorized into
-one instruction. Depthwise and grouped convolutions keep the widening form.
+where there is no VNNI x86's ``vpmaddubsw`` for weights within +-64, else ``vpmaddwd`` on int16
+pairs; see ``_dot_product``) takes the ``dse_spatial_pack_dot`` form instead: input channels
+packed in groups of 4 bytes (2 int16), weights as ``[OCB, ICB, KH, KW, lanes, group]``, and the
+innermost two loops tensorized into one instruction (the block names it). Depthwise and grouped
+convolutions keep the widening form.
 The instruction's width follows the output's channel block: AVX-512 VNNI runs 16 lanes, or 8
-on 256-bit registers where a tensor's block is 8; ``vpmaddwd`` 16 on AVX-512, 8 on AVX2; Arm's
+on 256-bit registers where a tensor's block is 8; ``vpmaddubsw`` and ``vpmaddwd`` 16 on
+AVX-512, 8 on AVX2; Arm's
 ``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with a constant
 weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
 
@@ -31,6 +33,7 @@ from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
 from search_spaces.algorithms._dot_product import (
+    DOT_ANNOTATION,
     DotProduct,
     dot_product_for,
     dot_products_for,
@@ -109,7 +112,9 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
         return te.sum(src * weight[ocb, rco, rkh, rkw, oci, rci].astype("int32"), axis=[rco, rkh, rkw, rci])
 
     shape = (spec.batch, weight.shape[0], spec.out_h, spec.out_w, lanes)
-    out5 = te.compute(shape, f, name="dse_spatial_pack_dot")
+    # The block names its instruction: the schedule tensorizes with it (two instructions can
+    # share lanes and operand types, e.g. VNNI and vpmaddubsw).
+    out5 = te.compute(shape, f, name="dse_spatial_pack_dot", attrs={DOT_ANNOTATION: dot.tensor_intrinsic})
 
     def compensated(value: Any, channel: Any) -> Any:
         return value - compensation[channel] if offset else value  # unshifted activations: nothing to undo
@@ -128,10 +133,14 @@ def spatial_pack_dot_compute(data: Any, weight: Any, compensation: Any, spec: Co
 
 
 def dot_product_applies(spec: ConvSpec, target: Any) -> DotProduct | None:
-    """The instruction an int8 x int8 -> int32 dense convolution can use on ``target``, if any."""
+    """The instruction an int8 x int8 -> int32 dense convolution can use on ``target``, if any:
+    the fastest that is exact for its weights."""
+    import numpy as np
+
     if (spec.in_dtype, spec.weight_dtype, spec.out_dtype) != ("int8", "int8", "int32") or spec.groups != 1:
         return None
-    return dot_product_for(target, spec.out_block or None)  # packed out: its block is the lanes
+    weight_peak = int(np.abs(spec.require_constant_weight().astype(np.int16)).max(initial=0))
+    return dot_product_for(target, spec.out_block or None, weight_peak)  # packed out: its block is the lanes
 
 
 def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> Any:

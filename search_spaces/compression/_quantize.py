@@ -8,8 +8,8 @@ float32 constant becomes::
     acc   = conv2d / matmul(x_q, w_q, out_dtype="int32")    (int8 x int8 -> int32)
     y     = dequantize(acc, s_x * s_w[c], 0) -> float32     (per output channel)
 
-with ``w_q`` the weight quantized offline per output channel (symmetric, [-127, 127]), so
-pruned zeros stay zeros. The int8 ``conv2d`` is kept as a plain ``relax.nn.conv2d`` call so
+with ``w_q`` the weight quantized offline per output channel (symmetric, [-127, 127], or
+[-64, 64] where the caller says the target's instruction needs it), so pruned zeros stay zeros. The int8 ``conv2d`` is kept as a plain ``relax.nn.conv2d`` call so
 layer 4's algorithms lower it like any other convolution. Everything else (bias and batch
 norm arithmetic, activations, pooling, residual additions, softmax, reshapes) stays float32:
 :func:`float_ops` lists those ops for the trial record.
@@ -137,24 +137,30 @@ def _range_of(magnitudes: np.ndarray, method: str) -> float:
     return float(np.percentile(magnitudes, PERCENTILE))
 
 
-def quantize_weight(weight: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-channel int8 (``axis`` = output channels); returns (int8 weight, scales)."""
+def quantize_weight(weight: np.ndarray, axis: int, levels: int = 127) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-channel int8 (``axis`` = output channels) in ``[-levels, levels]``; returns
+    (int8 weight, scales)."""
     import numpy as np
 
     reduce_axes = tuple(a for a in range(weight.ndim) if a != axis)
     peak = np.abs(weight).max(axis=reduce_axes)
-    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)  # an all-zero channel stays zero
+    scale = np.where(peak > 0, peak / levels, 1.0).astype(np.float32)  # an all-zero channel stays zero
     shape = [1] * weight.ndim
     shape[axis] = -1
-    quantized = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+    quantized = np.clip(np.round(weight / scale.reshape(shape)), -levels, levels).astype(np.int8)
     return quantized, scale
 
 
-def rewrite(mod: Any, ranges: list[float]) -> Any:
-    """Replace every candidate with its int8 form, given the input ranges from :func:`calibrate`."""
+def rewrite(mod: Any, ranges: list[float], dense_levels: int = 127) -> Any:
+    """Replace every candidate with its int8 form, given the input ranges from :func:`calibrate`.
+
+    ``dense_levels`` bounds the weights of dense convolutions and matmuls (the ops a dot-product
+    instruction runs): 64 where the target's instruction is exact only that far
+    (``search_spaces.algorithms.int8_weight_peak``). Depthwise and grouped ones keep 127.
+    """
     import tvm
 
-    rewriter = _make_rewriter_class()(mod, ranges)
+    rewriter = _make_rewriter_class()(mod, ranges, dense_levels)
     func = rewriter.visit_expr(mod["main"])
     if rewriter.next_index != len(ranges):
         raise RuntimeError(
@@ -192,9 +198,10 @@ def _make_rewriter_class() -> type:
 
     @relax.expr_functor.mutator
     class Int8Rewriter(relax.PyExprMutator):
-        def __init__(self, mod: Any, ranges: list[float]) -> None:
+        def __init__(self, mod: Any, ranges: list[float], dense_levels: int) -> None:
             super().__init__(mod)
             self.ranges = ranges
+            self.dense_levels = dense_levels
             self.next_index = 0
 
         def visit_call_(self, call: Any) -> Any:
@@ -205,19 +212,20 @@ def _make_rewriter_class() -> type:
             if index >= len(self.ranges):
                 raise RuntimeError("int8 rewrite met more quantizable ops than calibration measured")
             data = self.visit_expr(call.args[0])
-            return _int8_call(self.builder_, call, data, self.ranges[index])
+            return _int8_call(self.builder_, call, data, self.ranges[index], self.dense_levels)
 
     return Int8Rewriter
 
 
-def _int8_call(builder: Any, call: Any, data: Any, data_range: float) -> Any:
+def _int8_call(builder: Any, call: Any, data: Any, data_range: float, dense_levels: int) -> Any:
     """Emit quantize -> int8 op with int32 accumulation -> per-channel dequantize for ``call``."""
     import numpy as np
     from tvm import relax
 
     is_conv = call.op.name == "relax.nn.conv2d"
     weight = call.args[1].value.numpy()
-    weight_q, weight_scale = quantize_weight(weight, axis=0 if is_conv else 1)
+    levels = dense_levels if not is_conv or int(call.attrs.groups) == 1 else 127
+    weight_q, weight_scale = quantize_weight(weight, axis=0 if is_conv else 1, levels=levels)
     data_scale = np.float32(data_range / 127.0 if data_range > 0 else 1.0)
     data_q = builder.emit(
         relax.op.quantize(

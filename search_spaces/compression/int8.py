@@ -1,6 +1,7 @@
 """int8 post-training quantization, compiled to real int8 arithmetic.
 
-Weights per output channel, symmetric int8; activations per tensor, symmetric int8, their
+Weights per output channel, symmetric int8 (+-127; +-64 for dense convolutions and linear
+layers on a target whose int8 instruction needs it, x86 without VNNI); activations per tensor, symmetric int8, their
 ranges calibrated on training images (never the evaluation split). Convolutions and linear
 layers run as int8 x int8 -> int32 ``conv2d`` / ``matmul`` followed by a float rescale; the
 rest of the network stays float32 and ``ctx.info['float_ops']`` lists which ops those are
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import FailureKind, InvalidCombination, TrialFailure, first_line
 from search_spaces._base import Param, Params
+from search_spaces.algorithms import int8_weight_peak
 from search_spaces.compression._base import PRECISION, PrecisionMethod
 from search_spaces.compression._quantize import CALIBRATION_METHODS
 
@@ -56,7 +58,11 @@ class Int8(PrecisionMethod):
                 "int8 found no convolution or linear layer with constant float32 weights to quantize; "
                 "use precision=fp32 for this model",
             )
-        mod = _quantize.rewrite(mod, ranges)
+        # Weights in +-64 where the target's fastest int8 instruction is exact only that far
+        # (x86 without VNNI: vpmaddubsw's 16-bit sums), as oneDNN quantizes there; else +-127.
+        dense_levels = int8_weight_peak(ctx.tvm_target)
+        mod = _quantize.rewrite(mod, ranges, dense_levels)
+        ctx.info["int8_weight_levels"] = dense_levels
         summary = _quantize.report(mod)
         ctx.info["int8_ops"] = summary.int8_ops
         ctx.info["float_ops"] = summary.float_ops

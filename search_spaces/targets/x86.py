@@ -1,10 +1,13 @@
-"""The host x86-64 CPU, with LLVM's ``mcpu`` detected (it matters more than anything else)."""
+"""The host x86-64 CPU, with LLVM's ``mcpu`` detected (it matters more than anything else), and
+AVX2 code (``x86-avx2``) for deployments to CPUs without AVX-512."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dse.core.errors import UsageError
 from search_spaces.targets._base import TARGETS, TargetPreset
+from search_spaces.targets.devices.identity import host_cpu
 
 if TYPE_CHECKING:
     from dse.core.config import DeviceOptions
@@ -46,3 +49,30 @@ class X86Host(TargetPreset):
         from search_spaces.targets.devices.local import LocalDevice
 
         return LocalDevice("cpu")
+
+
+@TARGETS.register("x86-avx2")
+class X86Avx2(X86Host):
+    """AVX2 code (LLVM's ``x86-64-v3`` level: AVX2, FMA, BMI2; no AVX-512, no VNNI), the fleet
+    of CPUs from Haswell and Zen 1 on. On a host with AVX-512 it measures the AVX2 code on this
+    core (same clock and caches, AVX2 instructions only): what a deployment to AVX2 machines
+    runs, not a timing of such a machine."""
+
+    description = "x86-64 AVX2 code (x86-64-v3: no AVX-512, no VNNI), measured here if this CPU has AVX2, or over --rpc"
+    #: The LLVM CPU: the AVX2 level, not one core's model.
+    mcpu = "x86-64-v3"
+
+    def tvm_target(self, threads: int) -> dict[str, Any]:
+        return {"kind": "llvm", "mcpu": self.mcpu, "num-cores": threads}
+
+    def is_this_host_cpu(self) -> bool:
+        # Its code uses a subset of this CPU: ONNX Runtime or OpenVINO here would use the rest.
+        return False
+
+    def check_reachable(self, options: DeviceOptions) -> None:
+        super().check_reachable(options)
+        if not options.remote and not {"avx2", "fma"} <= set(host_cpu()["features"]):
+            raise UsageError(
+                f"--target {self.name} runs AVX2 code, which this CPU ({host_cpu()['name']}) lacks; "
+                "measure it on an AVX2 machine over --rpc HOST:PORT"
+            )

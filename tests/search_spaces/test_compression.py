@@ -240,6 +240,35 @@ def test_int8_agrees_with_float_and_compiles_to_int8_arithmetic(data: Any, tmp_p
     assert re.search(r"sext (<\d+ x )?i8>? [^\n]* to (<\d+ x )?i32", _llvm_ir(executable))
 
 
+@pytest.mark.parametrize(("mcpu", "levels"), [("x86-64-v3", 64), ("znver4", 127)])
+def test_int8_weights_take_the_range_the_targets_instruction_is_exact_for(
+    data: Any, tmp_path: Path, mcpu: str, levels: int
+) -> None:
+    """AVX2 without VNNI runs int8 on vpmaddubsw, whose 16-bit pair sums are exact only for
+    weights within +-64: int8 quantizes to that range there (as oneDNN does), and to +-127 on
+    a VNNI CPU. The model still agrees with float."""
+    import tvm
+
+    ctx = _ctx(data, tmp_path)
+    ctx.tvm_target = tvm.target.Target({"kind": "llvm", "mcpu": mcpu})
+    model = _tiny()
+    mod = PRECISION.get("int8").apply(_import(model, ctx), model, {"calibration": "max"}, ctx)
+    assert ctx.info["int8_weight_levels"] == levels
+    weights = [
+        b.value.args[1].value.numpy()
+        for block in mod["main"].body.blocks
+        for b in block.bindings
+        if isinstance(b.value, tvm.ir.Call) and getattr(b.value.op, "name", "") in ("relax.nn.conv2d", "relax.matmul")
+    ]
+    assert len(weights) == 4
+    assert all(int(np.abs(w.astype(np.int16)).max()) == levels for w in weights)  # per channel: its peak is +-levels
+    images = data.eval_x[:16]
+    got, _ = _run(mod, images)
+    with torch.no_grad():
+        want = model(images).numpy()
+    assert np.abs(got - want).max() <= INT8_RELATIVE_TOLERANCE * np.abs(want).max()
+
+
 def test_float_build_has_no_int8_arithmetic(data: Any, tmp_path: Path) -> None:
     ctx = _ctx(data, tmp_path)
     _, executable = _run(_import(_tiny(), ctx), data.eval_x[:1])

@@ -1,4 +1,4 @@
-"""int8 convolutions on the CPU's dot-product instructions (x86 VNNI, Arm sdot).
+"""int8 convolutions on the CPU's dot-product instructions (x86 VNNI, vpmaddubsw, vpmaddwd, Arm sdot).
 
 Which instruction a target gets is LLVM's answer for its ``mcpu``, so the selection is
 checked on named CPUs. A kernel is run only where this machine can execute it (capability
@@ -20,7 +20,7 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")
 torch = pytest.importorskip("torch")
 tvm = pytest.importorskip("tvm")
 
-from search_spaces.algorithms import ALGORITHMS
+from search_spaces.algorithms import ALGORITHMS, int8_weight_peak
 from search_spaces.algorithms import testing as T
 from search_spaces.algorithms._dot_product import dot_product_for, dot_products_for
 from search_spaces.algorithms.schedules import apply_default_schedules
@@ -36,7 +36,7 @@ def _target(**attrs: object):
         ({"mcpu": "cascadelake"}, "avx512_vnni"),
         ({"mcpu": "znver4"}, "avx512_vnni"),
         ({"mcpu": "alderlake"}, "avx_vnni"),
-        ({"mcpu": "skylake-avx512"}, "avx512_pmaddwd"),  # no VNNI: int16 pairs (vpmaddubsw would saturate)
+        ({"mcpu": "skylake-avx512"}, "avx512_pmaddwd"),  # no VNNI, full-range weights: int16 pairs
         ({"mcpu": "haswell"}, "avx2_pmaddwd"),
         ({"mcpu": "sandybridge"}, None),  # AVX without AVX2: no integer vectors of 256 bits
         ({"mtriple": "aarch64-linux-gnu", "mattr": ["+neon", "+dotprod"]}, "neon_sdot"),
@@ -50,21 +50,51 @@ def test_the_instruction_follows_the_targets_features(attrs, expected):
     assert (dot.name if dot else None) == expected
 
 
+@pytest.mark.parametrize(
+    ("mcpu", "seven_bit", "levels"),
+    [
+        ("haswell", "avx2_pmaddubsw", 64),
+        ("skylake-avx512", "avx512_pmaddubsw", 64),
+        ("znver4", "avx512_vnni", 127),  # VNNI's 32-bit sums take any weight
+        ("sandybridge", None, 127),
+    ],
+)
+def test_without_vnni_weights_within_64_take_vpmaddubsw_and_int8_quantizes_to_them(mcpu, seven_bit, levels):
+    target = _target(mcpu=mcpu)
+    for peak in (64, 1):
+        dot = dot_product_for(target, weight_peak=peak)
+        assert (dot.name if dot else None) == seven_bit
+    assert int8_weight_peak(target) == levels
+    # The 16-bit pair sum 2 * 255 * 65 = 33150 would saturate: a weight of 65 keeps the exact route.
+    dot = dot_product_for(target, weight_peak=65)
+    assert dot is None or "pmaddubsw" not in dot.name
+
+
 def _host_can_run(target) -> bool:
     """Whether this machine executes ``target``'s dot-product instruction (the kernel's own flags
     in /proc/cpuinfo: LLVM's model of the host CPU can lack some, e.g. AVX-VNNI on a Xeon)."""
     from pathlib import Path
 
-    dot = dot_product_for(target)
+    dot = dot_product_for(target, weight_peak=1)  # the fastest instruction, whatever its range
     cpuinfo = Path("/proc/cpuinfo")
     flags = cpuinfo.read_text().split() if cpuinfo.exists() else []
     return dot is not None and _CPU_FLAG.get(dot.name, dot.name) in flags
 
 
 #: The /proc/cpuinfo flag of each instruction's extension, where it is not the instruction's name.
-_CPU_FLAG = {"avx2_pmaddwd": "avx2", "avx512_pmaddwd": "avx512bw"}
+_CPU_FLAG = {
+    "avx2_pmaddwd": "avx2",
+    "avx2_pmaddubsw": "avx2",
+    "avx512_pmaddwd": "avx512bw",
+    "avx512_pmaddubsw": "avx512bw",
+}
 #: What each instruction looks like in the assembly.
-_MNEMONIC = {"avx2_pmaddwd": "vpmaddwd", "avx512_pmaddwd": "vpmaddwd"}
+_MNEMONIC = {
+    "avx2_pmaddwd": "vpmaddwd",
+    "avx2_pmaddubsw": "vpmaddubsw",
+    "avx512_pmaddwd": "vpmaddwd",
+    "avx512_pmaddubsw": "vpmaddubsw",
+}
 
 
 # (in_ch, size, out_ch, kernel, stride, padding, dilation): channels that are not multiples of
@@ -79,22 +109,27 @@ SHAPES = {
 TARGETS = {
     "host": T.host_target(),
     "alderlake": _target(mcpu="alderlake"),
-    "haswell": _target(mcpu="haswell"),  # AVX2 only: vpmaddwd
-    "skylake-avx512": _target(mcpu="skylake-avx512"),  # AVX-512 without VNNI: vpmaddwd on zmm
+    "haswell": _target(mcpu="haswell"),  # AVX2 only: vpmaddubsw (7-bit weights) or vpmaddwd
+    "skylake-avx512": _target(mcpu="skylake-avx512"),  # AVX-512 without VNNI: the same on zmm
 }
 
 
+@pytest.mark.parametrize("weight_peak", [127, 64], ids=["full-range-weights", "7-bit-weights"])
 @pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
 @pytest.mark.parametrize("target_name", list(TARGETS))
-def test_dot_product_conv_is_exact_and_uses_the_instruction(target_name, shape):
+def test_dot_product_conv_is_exact_and_uses_the_instruction(target_name, shape, weight_peak):
     target = TARGETS[target_name]
     if not _host_can_run(target):
         pytest.skip(f"this machine cannot run the {target_name} target's dot-product instruction")
     c, size, oc, k, s, p, d = shape
     rng = np.random.default_rng(1)
-    # The full int8 range: +128 offset and compensation must be exact at the extremes.
+    # The full int8 range: +128 offset and compensation must be exact at the extremes, and
+    # vpmaddubsw's 16-bit pair sums must not saturate (activations of 127 and -128 beside
+    # weights of +-64 reach 2 * 255 * 64 = 32640).
     x = rng.integers(-128, 128, (2, c, size, size)).astype("int8")
-    w = rng.integers(-127, 128, (oc, c, k, k)).astype("int8")
+    w = rng.integers(-weight_peak, weight_peak + 1, (oc, c, k, k)).astype("int8")
+    x[0], w[0] = 127, weight_peak  # a whole output channel of the largest products
+    x[1, :, ::2], w[1 % oc] = -128, -weight_peak
     b = rng.integers(-1000, 1000, oc).astype("int32")
     mod = T.conv_module(x.shape, w, s, p, d, in_dtype="int8", out_dtype="int32", bias=b, relu=True)
     ctx = T.lowering_context(target)
@@ -111,9 +146,9 @@ def test_dot_product_conv_is_exact_and_uses_the_instruction(target_name, shape):
         d,
     ).relu()
     np.testing.assert_array_equal(out, ref.numpy().astype("int32"))
-    assert ctx.info["dot_product"] == {"instruction": dot_product_for(target).name, "layers": 1}
+    dot = dot_product_for(target, weight_peak=weight_peak)
+    assert ctx.info["dot_product"] == {"instruction": dot.name, "layers": 1}
     assert [how for name, how in report.items() if "dse_spatial_pack_dot" in name] == ["rules"], report
-    dot = dot_product_for(target)
     assert _MNEMONIC.get(dot.name, "vpdpbusd") in executable.mod.imports[0].inspect_source("asm")
     # Padding 3 or 6 channels up to a group of 4 stays vectorized (TVM names a loop it had to
     # run one lane at a time "<loop>.s").

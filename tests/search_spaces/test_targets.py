@@ -16,7 +16,10 @@ from dse.core.config import DeviceOptions
 from dse.core.errors import UsageError
 from dse.optimize import main
 from search_spaces.targets import TARGETS
+from search_spaces.targets.devices.identity import host_cpu
 from tests._capabilities import require
+from tests._studyrun import completed_trial
+from tests.conftest import FAST_TRIAL_FLAGS
 
 ARM = [name for name in TARGETS.names() if name == "arm" or name.startswith("arm-")]
 ELF_MACHINE_AARCH64 = 183
@@ -90,3 +93,30 @@ def test_cuda_compiles_without_a_gpu_and_stops_cleanly_when_none_is_present(tmp_
         with pytest.raises(UsageError, match="needs an NVIDIA GPU") as error:
             preset.check_reachable(DeviceOptions())
         assert "\n" not in str(error.value)
+
+
+def test_the_avx2_target_stops_with_one_line_on_a_cpu_without_avx2(monkeypatch: pytest.MonkeyPatch) -> None:
+    import search_spaces.targets.x86 as x86
+
+    monkeypatch.setattr(x86, "host_cpu", lambda: {"name": "Old CPU", "features": ["avx", "sse4_2"]})
+    with pytest.raises(UsageError) as error:
+        TARGETS.get("x86-avx2").check_reachable(DeviceOptions())
+    assert "\n" not in str(error.value) and "Old CPU" in str(error.value) and "--rpc" in str(error.value)
+    # Another runtime on this host would run this CPU's own code, not AVX2's.
+    assert not TARGETS.get("x86-avx2").is_this_host_cpu()
+
+
+@pytest.mark.e2e
+def test_an_int8_trial_for_avx2_runs_on_vpmaddubsw_with_weights_within_64(tmp_path: Path, work_dir: Path) -> None:
+    """The whole trial on ``--target x86-avx2``: quantized to +-64, its convolutions on
+    vpmaddubsw, accuracy measured by running the AVX2 build here."""
+    if not {"avx2", "fma"} <= set(host_cpu()["features"]):
+        pytest.skip("this CPU cannot run AVX2 code")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    flags = [*FAST_TRIAL_FLAGS, "--precision", "int8", "--algorithms", "spatial_pack", "--work-dir", str(work_dir)]
+    assert main([*flags, "--target", "x86-avx2", "--storage", storage, "--n-trials", "1", "--no-report"]) == 0
+    trial = completed_trial(storage, "dse-x86-avx2-digits")
+    info = trial.user_attrs["info"]
+    assert info["int8_weight_levels"] == 64
+    assert info["dot_product"] == {"instruction": "avx2_pmaddubsw", "layers": 4}  # 3 convs and the classifier
+    assert trial.values[0] > 0.5  # tiny_cnn trained on digits, 60 images
