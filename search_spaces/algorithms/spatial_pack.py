@@ -251,20 +251,22 @@ def int8_matmul_as_conv(mod: Any) -> Any:
     data, weight = wildcard(), is_const()
     pattern = is_op("relax.matmul")(data, weight)
 
-    def rewrite(call: Any, matches: Any) -> Any:
-        x, constant = matches[data], matches[weight]
+    def rewrite(expr: Any, matches: Any) -> Any:
+        # ``expr`` can be the variable the matmul is bound to (a function's last binding): the
+        # call itself is the pattern's match.
+        call, x, constant = matches[pattern], matches[data], matches[weight]
         shape = getattr(x.ty, "shape", None)
         if shape is None or len(shape.values) != 2 or str(call.attrs.out_dtype) != "int32":
-            return call
+            return expr
         if (str(x.ty.dtype), str(constant.ty.dtype)) != ("int8", "int8"):
-            return call  # decided from the types: a float classifier's weight is not copied out
+            return expr  # decided from the types: a float classifier's weight is not copied out
         try:
             rows, depth = (int(d) for d in shape.values)
         except TypeError:  # a dynamic batch
-            return call
+            return expr
         w = constant.value.numpy()
         if w.ndim != 2:
-            return call
+            return expr
         columns = int(w.shape[1])
         kernel = relax.const(np.ascontiguousarray(w.T.reshape(columns, depth, 1, 1)))
         conv = relax.op.nn.conv2d(relax.op.reshape(x, [rows, depth, 1, 1]), kernel, out_dtype="int32")

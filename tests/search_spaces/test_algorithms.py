@@ -252,20 +252,26 @@ def test_vector_width_comes_from_the_targets_features(attrs, bits):
     assert vector_bits(tvm.target.Target({"kind": "llvm", **attrs})) == bits
 
 
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "matmul-last"])
 @pytest.mark.parametrize(("dtype", "out_dtype"), [("float32", None), ("int8", "int32")])
 @pytest.mark.parametrize(("k", "n"), [(64, 10), (96, 1000), (40, 12)])
-def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n):
+def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n, with_bias):
+    """Also where the matmul is the function's last op (a bias-free classifier) and its output
+    is bound to the matmul's variable: the int8 rewrite to a 1x1 conv once met that variable
+    there, not the call, and failed the build."""
     from tvm import relax
 
     rng = np.random.default_rng(0)
     w = rng.integers(-5, 5, (k, n)).astype(dtype)
-    bias = rng.integers(-5, 5, n).astype(out_dtype or dtype)
+    bias = rng.integers(-5, 5, n).astype(out_dtype or dtype) if with_bias else np.zeros(n, out_dtype or dtype)
     bb = relax.BlockBuilder()
     x = relax.Var("x", relax.TensorType([1, k], dtype))
     with bb.function("main", [x]):
         with bb.dataflow():
             y = bb.emit(relax.op.matmul(x, relax.const(w), out_dtype=out_dtype))
-            out = bb.emit_output(bb.emit(relax.op.add(y, relax.const(bias))))
+            if with_bias:
+                y = bb.emit(relax.op.add(y, relax.const(bias)))
+            out = bb.emit_output(y)
         bb.emit_func_output(out)
     target = T.host_target()
     report: dict[str, str] = {}
