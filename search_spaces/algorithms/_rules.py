@@ -130,11 +130,9 @@ def spatial_pack(env: Env, block: Any) -> Any:
     blocks = 1 if depthwise or env.registers < 32 else 2
     oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), blocks)])
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
+    fused = _parallel(env, [n, oco, _row_bands(env, n, oco, y) if depthwise else y])
     if depthwise:
-        fused = _parallel(env, [n, oco, _row_bands(env, n, oco, y)])
         _pad_rows_in_cache(env, block, fused)
-    else:
-        fused = _parallel(env, [n, oco, y])
     _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
 

@@ -12,9 +12,8 @@ innermost two loops tensorized into one instruction (the block names it). Depthw
 convolutions keep the widening form.
 The instruction's width follows the output's channel block: AVX-512 VNNI runs 16 lanes, or 8
 on 256-bit registers where a tensor's block is 8; ``vpmaddubsw`` and ``vpmaddwd`` 16 on
-AVX-512, 8 on AVX2; Arm's
-``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with a constant
-weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
+AVX-512, 8 on AVX2; Arm's ``sdot`` 4 (a 128-bit register). The int8 classifier (a matmul with
+a constant weight) is rewritten as the 1x1 conv it is, so it runs on the instruction too.
 
 Layout flow (``prepare``): float and int8 convolutions, dense or depthwise, take and give the packed
 layout itself (``relax.nn.conv2d`` in ``NCHW[x]c``, via ``relax.transform.ConvertLayout``), so

@@ -9,8 +9,9 @@ float32 constant becomes::
     y     = dequantize(acc, s_x * s_w[c], 0) -> float32     (per output channel)
 
 with ``w_q`` the weight quantized offline per output channel (symmetric, [-127, 127], or
-[-64, 64] where the caller says the target's instruction needs it), so pruned zeros stay zeros. The int8 ``conv2d`` is kept as a plain ``relax.nn.conv2d`` call so
-layer 4's algorithms lower it like any other convolution. Everything else (bias and batch
+[-64, 64] where the caller says the target's instruction needs it), so pruned zeros stay
+zeros. The int8 ``conv2d`` is kept as a plain ``relax.nn.conv2d`` call so layer 4's
+algorithms lower it like any other convolution. Everything else (bias and batch
 norm arithmetic, activations, pooling, residual additions, softmax, reshapes) stays float32:
 :func:`float_ops` lists those ops for the trial record.
 
@@ -36,6 +37,8 @@ _QDQ_OPS = ("relax.quantize", "relax.dequantize")
 CALIBRATION_METHODS = ("max", "percentile")
 #: Of each calibration image's |x|, the quantile whose mean over images sets the range.
 PERCENTILE = 99.99
+#: The largest |q| of symmetric int8 (-128 is left out, so the range is symmetric).
+LEVELS = 127
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def _range_of(magnitudes: np.ndarray, method: str) -> float:
     return float(np.percentile(magnitudes, PERCENTILE))
 
 
-def quantize_weight(weight: np.ndarray, axis: int, levels: int = 127) -> tuple[np.ndarray, np.ndarray]:
+def quantize_weight(weight: np.ndarray, axis: int, levels: int = LEVELS) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-channel int8 (``axis`` = output channels) in ``[-levels, levels]``; returns
     (int8 weight, scales)."""
     import numpy as np
@@ -151,12 +154,12 @@ def quantize_weight(weight: np.ndarray, axis: int, levels: int = 127) -> tuple[n
     return quantized, scale
 
 
-def rewrite(mod: Any, ranges: list[float], dense_levels: int = 127) -> Any:
+def rewrite(mod: Any, ranges: list[float], dense_levels: int = LEVELS) -> Any:
     """Replace every candidate with its int8 form, given the input ranges from :func:`calibrate`.
 
     ``dense_levels`` bounds the weights of dense convolutions and matmuls (the ops a dot-product
     instruction runs): 64 where the target's instruction is exact only that far
-    (``search_spaces.algorithms.int8_weight_peak``). Depthwise and grouped ones keep 127.
+    (``search_spaces.algorithms.int8_weight_peak``). Depthwise and grouped ones keep ``LEVELS``.
     """
     import tvm
 
@@ -224,9 +227,9 @@ def _int8_call(builder: Any, call: Any, data: Any, data_range: float, dense_leve
 
     is_conv = call.op.name == "relax.nn.conv2d"
     weight = call.args[1].value.numpy()
-    levels = dense_levels if not is_conv or int(call.attrs.groups) == 1 else 127
+    levels = dense_levels if not is_conv or int(call.attrs.groups) == 1 else LEVELS
     weight_q, weight_scale = quantize_weight(weight, axis=0 if is_conv else 1, levels=levels)
-    data_scale = np.float32(data_range / 127.0 if data_range > 0 else 1.0)
+    data_scale = np.float32(data_range / LEVELS if data_range > 0 else 1.0)
     data_q = builder.emit(
         relax.op.quantize(
             data,

@@ -1,8 +1,9 @@
 """int8 post-training quantization, compiled to real int8 arithmetic.
 
 Weights per output channel, symmetric int8 (+-127; +-64 for dense convolutions and linear
-layers on a target whose int8 instruction needs it, x86 without VNNI); activations per tensor, symmetric int8, their
-ranges calibrated on training images (never the evaluation split). Convolutions and linear
+layers on a target whose int8 instruction needs it, x86 without VNNI); activations per
+tensor, symmetric int8, their ranges calibrated on training images (never the evaluation
+split). Convolutions and linear
 layers run as int8 x int8 -> int32 ``conv2d`` / ``matmul`` followed by a float rescale; the
 rest of the network stays float32 and ``ctx.info['float_ops']`` lists which ops those are
 (see ``_quantize`` for the rewrite).

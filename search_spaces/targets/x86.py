@@ -71,8 +71,9 @@ class X86Avx2(X86Host):
 
     def check_reachable(self, options: DeviceOptions) -> None:
         super().check_reachable(options)
-        if not options.remote and not {"avx2", "fma"} <= set(host_cpu()["features"]):
+        cpu = host_cpu()
+        if not options.remote and not {"avx2", "fma"} <= set(cpu["features"]):
             raise UsageError(
-                f"--target {self.name} runs AVX2 code, which this CPU ({host_cpu()['name']}) lacks; "
+                f"--target {self.name} runs AVX2 code, which this CPU ({cpu['name']}) lacks; "
                 "measure it on an AVX2 machine over --rpc HOST:PORT"
             )
