@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from dse.core.errors import InvalidCombination
 from search_spaces.algorithms.schedules import apply_default_schedules, kernels_version
+from search_spaces.tuning._model_inputs import ModelInputs, alloc_arguments, alloc_arguments_over_rpc
 from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, mean_run_s, merge_best, workload_hash
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from dse.core.config import DeviceOptions
     from search_spaces._context import BuildContext
 
@@ -129,10 +132,12 @@ def time_candidate_over_rpc(
     return time_candidate(rt_mod, device, evaluator_config, repeated_args, warmup_runs=warmup_runs)
 
 
-def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
+def builder_and_runner(ctx: BuildContext, model_inputs: dict[int, np.ndarray] | None = None) -> tuple[Any, Any]:
     """The builder and the runner that measure candidates where the trial will be measured.
 
-    Candidates are timed with the study's protocol (``ctx.measure``, see :func:`time_candidate`).
+    Candidates are timed with the study's protocol (``ctx.measure``, see :func:`time_candidate`),
+    on random inputs except ``model_inputs`` (parameter position -> the model's value: a sparse
+    kernel's index arrays, see ``_model_inputs``).
 
     Raises:
         InvalidCombination: when candidates cannot be measured for real on this device
@@ -150,8 +155,9 @@ def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
     builder = in_process_builder(ctx.target.cross_compiler())
     if not options.remote:
         run = functools.partial(time_candidate, warmup_runs=measure.warmup_runs)
+        alloc = functools.partial(alloc_arguments, values=model_inputs) if model_inputs else None
         return builder, ms.runner.LocalRunner(
-            timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator, f_run_evaluator=run
+            timeout_sec=RUN_TIMEOUT_S, evaluator_config=evaluator, f_alloc_argument=alloc, f_run_evaluator=run
         )
 
     from dse.core.config import parse_host_port
@@ -165,8 +171,13 @@ def builder_and_runner(ctx: BuildContext) -> tuple[Any, Any]:
         session_timeout_sec=options.session_timeout_s,
     )
     run_remote = functools.partial(time_candidate_over_rpc, warmup_runs=measure.warmup_runs)
+    alloc_remote = functools.partial(alloc_arguments_over_rpc, values=model_inputs) if model_inputs else None
     runner = ms.runner.RPCRunner(
-        rpc_config=config, evaluator_config=evaluator, max_workers=1, f_run_evaluator=run_remote
+        rpc_config=config,
+        evaluator_config=evaluator,
+        max_workers=1,
+        f_alloc_argument=alloc_remote,
+        f_run_evaluator=run_remote,
     )
     return builder, runner
 
@@ -195,8 +206,13 @@ def tunable_tasks(mod: Any, tvm_target: Any) -> list[Any]:
     return [t for t in tasks if not t.dispatched[0].attrs.get("tirx.is_scheduled", False)]
 
 
-def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext) -> TuneReport:
+def tune_pending(
+    tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildContext, model_inputs: ModelInputs | None = None
+) -> TuneReport:
     """Tune every task not yet tuned at ``budget``; commit each task's best record as it finishes.
+
+    A task named in ``model_inputs`` is timed on those values (its candidates and its default
+    schedule), every other on random inputs.
 
     Holds the database's exclusive lock throughout (concurrent workers wait instead of
     corrupting the files, and one that waited finds the kernels tuned and skips them) and the
@@ -222,18 +238,28 @@ def tune_pending(tasks: list[Any], budget: int, db: TuningDatabase, ctx: BuildCo
         stale = db.stale_defaults(budget, list(reused), kernels)
         if not pending and not stale:
             return report
-        builder, runner = builder_and_runner(ctx)
+        inputs = model_inputs or {}
+        measurers: dict[str, tuple[Any, Any]] = {}  # task name, or "" for random inputs -> builder, runner
+
+        def measurer(task: Any) -> tuple[Any, Any]:
+            key = task.task_name if task.task_name in inputs else ""
+            if key not in measurers:
+                measurers[key] = builder_and_runner(ctx, inputs.get(key))
+            return measurers[key]
+
         start = time.perf_counter()
         with measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu):
             for workload, each in stale.items():
                 # Records that beat an older default kernel: time today's, so applying compares with it
                 entry = dict(db.attempts(each)[workload])
-                entry["default_s"] = time_default_schedule(reused[workload].dispatched[0], builder, runner, ctx)
+                task = reused[workload]
+                entry["default_s"] = time_default_schedule(task.dispatched[0], *measurer(task), ctx)
                 entry["default_kernels"] = kernels
                 db.record_attempt(each, workload, entry)
                 report.retimed_defaults.append(reused[workload].task_name)
             for task in pending:
                 mod = task.dispatched[0]
+                builder, runner = measurer(task)
                 before = cpu_usage() if ctx.target.measured_on_host_cpu else None
                 scratch, trials = _run_tuner([task], [mod], budget, builder, runner, ctx, db)
                 report.trials += trials

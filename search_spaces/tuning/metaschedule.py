@@ -79,6 +79,7 @@ class MetaSchedule(TuningMode):
 
     def schedule(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         """Tune what is not tuned to the budget yet, apply the database, schedule the rest."""
+        from search_spaces.tuning._model_inputs import mark_model_inputs
         from search_spaces.tuning._ms_database import TuningDatabase
         from search_spaces.tuning._ms_tune import apply_records, tunable_tasks, tune_pending
 
@@ -87,8 +88,9 @@ class MetaSchedule(TuningMode):
             raise TrialFailure(FailureKind.INVALID, f"tuning.metaschedule.trials must be > 0, got {budget}")
         db = TuningDatabase(database_folder(ctx))
         try:
+            mod, model_inputs = mark_model_inputs(mod)  # sparse kernels are timed on their own index arrays
             tasks = tunable_tasks(mod, ctx.tvm_target)
-            report = tune_pending(tasks, budget, db, ctx) if tasks else None
+            report = tune_pending(tasks, budget, db, ctx, model_inputs) if tasks else None
             mod, applied, kept_default = apply_records(mod, tasks, budget, db, ctx)
         except TrialFailure:
             raise

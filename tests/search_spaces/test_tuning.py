@@ -211,3 +211,47 @@ def test_a_default_timed_by_older_kernels_is_timed_again_before_it_decides(tmp_p
     assert {w: a["tuned_s"] for w, a in retimed.items()} == {w: a["tuned_s"] for w, a in attempts.items()}
     assert all(r["default_s"] > 1e-9 for r in again["tuning_records"].values())  # decided by today's times
     assert run_case(str(tmp_path), TRIALS)["tuning_retimed_defaults"] == []  # once per kernels version
+
+
+def test_a_sparse_kernel_is_tuned_and_timed_on_its_own_index_arrays(tmp_path: Path) -> None:
+    """MetaSchedule fills a kernel's inputs with random values; a sparse kernel's CSR/BSR index
+    arrays are inputs, and random ones read out of bounds, so its default schedule went untimed
+    and its candidates were timed on another pattern. Both are now timed on the model's arrays:
+    each sparse kernel is marked, its default has a time to be compared with, and the tuned
+    module computes what PyTorch does."""
+    import torch
+    import tvm
+    from torch import nn
+    from tvm import relax
+
+    from objectives.compile import import_to_relax
+    from search_spaces.algorithms import ALGORITHMS
+    from search_spaces.tuning._model_inputs import MODEL_INPUTS_ATTR, mark_model_inputs
+    from search_spaces.tuning._ms_tune import tunable_tasks
+
+    pytest.importorskip("tvm")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)).eval()
+    with torch.no_grad():
+        for conv in (model[0], model[2]):
+            conv.weight.mul_(torch.rand_like(conv.weight) < 0.2)  # 80% zeros: every conv goes sparse
+    x = torch.randn(1, 8, 8, 8)
+    ctx = BuildContext.on_host(tmp_path, threads=1)
+    ctx.data = type("Data", (), {"eval_x": x})()
+    params = {"format": "bsr", "block": 4, "threshold": 0.5}
+    mod = ALGORITHMS.get("sparse_gemm").lower(import_to_relax(model, ctx), params, ctx)
+
+    marked, inputs = mark_model_inputs(mod)
+    tasks = tunable_tasks(marked, ctx.tvm_target)
+    assert len(inputs) == len(tasks) == 2  # both sparse kernels: indices and indptr (int32 constants)
+    assert all(sorted(map(str, t.dispatched[0]["main"].attrs[MODEL_INPUTS_ATTR])) == ["2", "3"] for t in tasks)
+
+    scheduled = TUNING.get("metaschedule").schedule(mod, {"trials": TRIALS}, ctx)
+    attempts = json.loads((Path(ctx.info["tuning_db"]) / f"budget-{TRIALS}" / "attempts.json").read_text())
+    assert len(attempts) == 2 and all(a["ok"] for a in attempts.values()), attempts
+    assert all(a["default_s"] > 0 for a in attempts.values()), attempts  # was None on random index arrays
+    assert all(r["default_s"] > 0 for r in ctx.info["tuning_records"].values())  # so the faster one is built
+    vm = relax.VirtualMachine(tvm.compile(scheduled, ctx.tvm_target), tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x.numpy()))
+    out = (out if hasattr(out, "numpy") else out[0]).numpy()
+    np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-4)
