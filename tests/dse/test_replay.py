@@ -155,10 +155,12 @@ def test_a_claim_is_true_when_the_whole_table_gives_its_verdict_at_every_level_i
 def test_the_shipped_table_replays_against_its_study_file() -> None:
     """studies/tables/ holds the table of studies/dlas.toml: it must still parse as that space
     (its untuned half, measured in full), with its provenance, and be replayable."""
-    from bench.search_efficiency import STUDY, TABLE, _restricted
+    from bench.search_efficiency import STUDY, TABLE, _measured_choices, _restricted
 
     frame = load_table(TABLE)
-    restriction = ["--tuning", "untuned"]
+    restriction = _measured_choices(frame, parse_args(["--config", str(STUDY)]), [])
+    assert restriction == ["--tuning", "untuned"]  # what the bench replays unless told --whole-space
+    assert _measured_choices(frame, parse_args(["--config", str(STUDY), "--tuning", "untuned"]), restriction) == []
     config = config_from_args(_restricted(parse_args(["--config", str(STUDY), *restriction]), restriction))
     table = ReplayTable.of(config, frame)
     assert table.coverage == 1.0 and table.size > 300
