@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dse.core.errors import FailureKind, InvalidCombination, TrialFailure, first_line
 from search_spaces.algorithms._conv import NotApplicable, UnsupportedDtype, spec_from_call
+from search_spaces.algorithms._dense import legalize_matmul
 
 if TYPE_CHECKING:
     from search_spaces._base import Params
@@ -166,6 +167,7 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
         custom = {"relax.nn.conv2d": legalize}
         if ctx.tvm_target is not None and str(ctx.tvm_target.kind.name) == "llvm":
             custom["relax.round"] = legalize_round_for_llvm
+            custom["relax.matmul"] = lambda bb, call: legalize_matmul(bb, call, ctx.tvm_target)
         mod = relax.transform.LegalizeOps(customize_legalize_map=custom)(mod)
         mod = relax.transform.AnnotateTIROpPattern()(mod)
         mod = relax.transform.FoldConstant()(mod)

@@ -213,6 +213,25 @@ def matmul(env: Env, block: Any) -> Any:
     return fused
 
 
+def dense_pack(env: Env, block: Any) -> Any:
+    """``dse_dense_pack`` (the classifier on its packed weight ``[N / B, K, B]``): parallel over
+    (rows, column blocks), the reduction outside a register tile of the block's B columns, so
+    each task streams its block's weights once, contiguously."""
+    sch = env.sch
+    *spatial, n, k = sch.get_loops(block)
+    packed = [region.source for region in sch.get(block).reads if len(region.source.shape) == 3]
+    if len(packed) != 1:
+        raise ValueError("dense_pack rule expects one packed [N / B, K, B] weight")
+    columns = int(packed[0].shape[2])
+    lanes = largest_divisor(columns, [env.lanes, env.lanes // 2, env.lanes // 4, 4, 2])
+    no, ni = sch.split(n, [None, columns])
+    nv, lane = sch.split(ni, [None, lanes])
+    sch.reorder(*spatial, no, k, nv, lane)
+    fused = _parallel(env, [*spatial, no])
+    _register_tile(env, block, fused, k, [nv], lane)
+    return fused
+
+
 def winograd_data(env: Env, block: Any) -> None:
     """eps, nu, c, p | a, b: parallel (eps, nu, c), vectorize tiles, unroll the transform."""
     sch = env.sch
@@ -290,4 +309,5 @@ RULES: dict[str, Callable[[Env, Any], Any]] = {
     "dse_sparse_gemm": sparse_rows,
     "dse_sparse_spatial_pack": sparse_spatial_pack,
     "matmul": matmul,
+    "dse_dense_pack": dense_pack,
 }

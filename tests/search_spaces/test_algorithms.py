@@ -280,10 +280,24 @@ def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n, wi
 
     # int8 on a dot-product CPU: the matmul is the 1x1 conv it is, on the instruction
     assert ("dse_spatial_pack_dot" in lowered.script()) == (dtype == "int8" and bool(dot_products_for(target)))
+    # float: on its weight packed [N / B, K, B], one contiguous stream per block of B columns
+    assert ("dse_dense_pack" in lowered.script()) == (dtype == "float32")
     vm = T.build(apply_default_schedules(lowered, target, report), target)
     xs = rng.integers(-5, 5, (1, k)).astype(dtype)
     np.testing.assert_array_equal(T.run(vm, xs), xs.astype("int64") @ w.astype("int64") + bias)
     _check_report(report)
+
+
+@pytest.mark.parametrize(
+    ("columns", "lanes", "block"),
+    [(1000, 16, 40), (1000, 8, 40), (512, 16, 128), (10, 16, 10), (12, 8, 12), (7, 16, 7)],
+)
+def test_a_classifiers_packed_weight_blocks_are_register_tiles_that_divide_its_columns(columns, lanes, block):
+    """Up to 8 vectors of columns (independent accumulators), dividing the column count (a tail
+    would make the register tile write back a bounding box)."""
+    from search_spaces.algorithms._dense import packed_columns
+
+    assert packed_columns(columns, lanes) == block
 
 
 @pytest.mark.parametrize(
