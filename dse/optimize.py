@@ -275,7 +275,17 @@ def config_from_args(args: argparse.Namespace) -> StudyConfig:
     )
     dataset.check_data_dir(config.data_dir)
     _check_runtimes(config)
+    _check_per_layer(config)
     return config
+
+
+def _check_per_layer(config: StudyConfig) -> None:
+    """``per_layer`` times each layer on this host: not what a remote device runs."""
+    if "per_layer" in config.space.algorithm and config.device.remote:
+        raise UsageError(
+            "--algorithms per_layer times each layer on this host's CPU, not on the remote device "
+            "(--rpc/--rpc-tracker); leave per_layer out there"
+        )
 
 
 def _check_runtimes(config: StudyConfig) -> None:

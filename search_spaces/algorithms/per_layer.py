@@ -182,8 +182,8 @@ class PerLayer(ConvAlgorithm):
     def incompatibility(self, config: Any) -> str | None:
         from search_spaces.targets import TARGETS
 
-        if not TARGETS.get(config.target).is_this_host_cpu():
-            return "per-layer choice times each layer on this host's CPU; this target is another device"
+        if not TARGETS.get(config.target).runs_here():
+            return "per-layer choice times each layer on this host's CPU, which cannot run this target's code"
         return None
 
     def delegate(self, spec: ConvSpec, params: Params, ctx: BuildContext) -> tuple[str, Params, dict[str, Any]]:

@@ -27,6 +27,10 @@ class TargetPreset:
         """Whether this target is the CPU this process runs on (so other CPU runtimes can run it)."""
         return False
 
+    def runs_here(self) -> bool:
+        """Whether this CPU executes the target's code (so a kernel for it can be timed here)."""
+        return self.is_this_host_cpu()
+
     def check_reachable(self, options: DeviceOptions) -> None:
         """Raise a UsageError naming the fix when no device for this target can be reached."""
 

@@ -69,6 +69,9 @@ class X86Avx2(X86Host):
         # Its code uses a subset of this CPU: ONNX Runtime or OpenVINO here would use the rest.
         return False
 
+    def runs_here(self) -> bool:
+        return super().is_this_host_cpu() and {"avx2", "fma"} <= set(host_cpu()["features"])
+
     def check_reachable(self, options: DeviceOptions) -> None:
         super().check_reachable(options)
         cpu = host_cpu()

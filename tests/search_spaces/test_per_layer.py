@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 from dse.core.config import DeviceOptions
@@ -78,7 +80,25 @@ def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_pa
     assert len(keys) == 4 and sum(f"|kernels={current}|" in key for key in keys) == 2
 
 
-def test_it_is_offered_only_where_the_host_cpu_is_measured() -> None:
+def test_it_is_offered_only_where_the_host_cpu_runs_the_targets_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On x86, and on x86-avx2 where this CPU has AVX2 (its AVX2 code is what the trial measures
+    here); not for Arm or CUDA, nor on a remote device, where each layer would be timed elsewhere."""
+    import search_spaces.targets.x86 as x86
+    from dse.core.errors import UsageError
+    from dse.optimize import config_from_args, parse_args
+    from search_spaces.targets.devices.identity import host_cpu
+
     per_layer = ALGORITHMS.get("per_layer")
     assert per_layer.incompatibility(SimpleNamespace(target="x86")) is None
-    assert "this host's CPU" in (per_layer.incompatibility(SimpleNamespace(target="arm")) or "")
+    for elsewhere in ("arm", "cuda"):
+        assert "this host's CPU" in (per_layer.incompatibility(SimpleNamespace(target=elsewhere)) or "")
+    has_avx2 = {"avx2", "fma"} <= set(host_cpu()["features"])
+    assert (per_layer.incompatibility(SimpleNamespace(target="x86-avx2")) is None) == has_avx2
+    monkeypatch.setattr(x86, "host_cpu", lambda: {"name": "Old CPU", "features": ["avx", "sse4_2"]})
+    assert "this host's CPU" in (per_layer.incompatibility(SimpleNamespace(target="x86-avx2")) or "")
+    args = parse_args(["--algorithms", "per_layer", "--rpc", "127.0.0.1:9", "--work-dir", str(tmp_path)])
+    with pytest.raises(UsageError, match="leave per_layer out") as error:
+        config_from_args(args)
+    assert "\n" not in str(error.value)
