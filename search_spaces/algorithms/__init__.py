@@ -15,6 +15,7 @@ from search_spaces.algorithms import (  # noqa: F401  (registration)
 )
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._dot_product import int8_weight_peak
+from search_spaces.algorithms._sparse import SPARSE_KERNEL
 from search_spaces.algorithms._sparse_choice import SparseAlgorithm
 
-__all__ = ["ALGORITHMS", "ConvAlgorithm", "SparseAlgorithm", "int8_weight_peak"]
+__all__ = ["ALGORITHMS", "SPARSE_KERNEL", "ConvAlgorithm", "SparseAlgorithm", "int8_weight_peak"]

@@ -17,6 +17,9 @@ from typing import Any
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
 
 FORMATS = ("csr", "bsr")
+#: Every sparse kernel's name starts so (fused ones contain it): its index arrays are inputs
+#: whose values decide what it reads, so the tuning layer times it on the model's own.
+SPARSE_KERNEL = "dse_sparse_"
 BLOCK_ROWS = (4, 8, 16)
 THRESHOLDS = (0.5, 0.7, 0.9)
 
@@ -139,5 +142,6 @@ def emit_sparse(
 
     if spec.data_layout != "NCHW":
         raise NotApplicable("sparse kernels take NCHW input")
+    assert name.startswith(SPARSE_KERNEL), name  # the tuning layer finds index arrays by it
     consts = [relax.const(sw.data), relax.const(sw.indices), relax.const(sw.indptr)]
     return bb.call_te(compute, call.args[0], *consts, primfunc_name_hint=name)

@@ -7,9 +7,11 @@ the call), so random ones read out of bounds (the default schedule's run fails a
 timed) or describe another sparsity pattern (the candidates' times are not the model's: a
 slice of the DLAS table had tuned sparse builds 1.5x and 4.1x slower than untuned).
 
-So the integer constants a kernel is called with (index arrays; quantized biases are int32
-too, and harmless) are found at its call and given to the runner, which times that kernel's
-candidates and its default schedule on them. Such kernels are marked with
+So a sparse kernel's integer constants (its index arrays) are found at its call and given to
+the runner, which times that kernel's candidates and its default schedule on them. Only sparse
+kernels (named by the algorithm layer, ``SPARSE_KERNEL``): an int8 kernel's int32 constants
+(its weight sums) decide nothing about what it reads, and marking it would orphan its records
+and give it a runner of its own. Such kernels are marked with
 :data:`MODEL_INPUTS_ATTR` before tasks are extracted: the mark changes their workload hash,
 so records tuned on random index arrays by an earlier version are not applied.
 """
@@ -30,10 +32,12 @@ ModelInputs = dict[str, dict[int, np.ndarray]]
 
 
 def integer_constants(mod: Any) -> ModelInputs:
-    """Per PrimFunc called with integer constants (``R.call_tir(f, (x, const, ...))``), those
-    constants by parameter position (the first call's, where one kernel has several)."""
+    """Per sparse kernel called with integer constants (``R.call_tir(f, (x, const, ...))``),
+    those constants by parameter position (the first call's, where one kernel has several)."""
     import tvm
     from tvm import relax
+
+    from search_spaces.algorithms import SPARSE_KERNEL
 
     call_tir = tvm.ir.Op.get("relax.call_tir")
     found: ModelInputs = {}
@@ -46,6 +50,8 @@ def integer_constants(mod: Any) -> ModelInputs:
                 if not (isinstance(call, tvm.ir.Call) and call.op.same_as(call_tir)):
                     continue
                 name = call.args[0].name_hint
+                if SPARSE_KERNEL not in name:
+                    continue
                 arguments = call.args[1].fields if isinstance(call.args[1], relax.Tuple) else [call.args[1]]
                 values = {
                     position: argument.value.numpy()

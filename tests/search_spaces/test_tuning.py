@@ -255,3 +255,27 @@ def test_a_sparse_kernel_is_tuned_and_timed_on_its_own_index_arrays(tmp_path: Pa
     out = vm["main"](tvm.runtime.tensor(x.numpy()))
     out = (out if hasattr(out, "numpy") else out[0]).numpy()
     np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_only_sparse_kernels_are_timed_on_their_integer_constants() -> None:
+    """An int8 kernel's int32 constants (its weight sums) decide nothing about what it reads:
+    marking it would orphan its tuning records and give it a runner of its own."""
+    from tvm import relax, te
+
+    from search_spaces.tuning._model_inputs import integer_constants
+
+    def gather(x: Any, index: Any) -> Any:
+        return te.compute((4,), lambda i: x[index[i]], name="gather")
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType([8], "int32"))
+    index = relax.const(np.array([3, 1, 0, 2], "int32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            sparse = bb.emit_te(gather, x, index, primfunc_name_hint="fused_dse_sparse_gemm_add")
+            dense = bb.emit_te(gather, sparse, index, primfunc_name_hint="fused_dse_spatial_pack_dot_add")
+            out = bb.emit_output(dense)
+        bb.emit_func_output(out)
+    found = integer_constants(bb.get())
+    assert list(found) == ["fused_dse_sparse_gemm_add"]
+    np.testing.assert_array_equal(found["fused_dse_sparse_gemm_add"][1], [3, 1, 0, 2])
