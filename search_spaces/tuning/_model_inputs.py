@@ -64,8 +64,8 @@ def integer_constants(mod: Any) -> ModelInputs:
 
 
 def mark_model_inputs(mod: Any) -> tuple[Any, ModelInputs]:
-    """``mod`` with each kernel called with integer constants marked (:data:`MODEL_INPUTS_ATTR`),
-    and those constants per kernel name."""
+    """``mod`` with each sparse kernel called with integer constants marked
+    (:data:`MODEL_INPUTS_ATTR`), and those constants per kernel name."""
     import tvm
     from tvm import tirx
 

@@ -256,7 +256,7 @@ def tune_pending(
                 entry["default_s"] = time_default_schedule(task.dispatched[0], *measurer(task), ctx)
                 entry["default_kernels"] = kernels
                 db.record_attempt(each, workload, entry)
-                report.retimed_defaults.append(reused[workload].task_name)
+                report.retimed_defaults.append(task.task_name)
             for task in pending:
                 mod = task.dispatched[0]
                 builder, runner = measurer(task)
