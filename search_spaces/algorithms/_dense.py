@@ -12,18 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.algorithms._conv import largest_divisor, vector_lanes
-
-#: Accumulator vectors per register tile (the matmul rule's): independent FMA chains.
-TILE_VECTORS = 8
-
-
-def packed_columns(columns: int, lanes: int) -> int:
-    """Columns per packed block: a register tile of up to ``TILE_VECTORS`` vectors that divides
-    ``columns`` (1000 classes on 16 lanes: 5 vectors of 8)."""
-    vector = largest_divisor(columns, [lanes, lanes // 2, lanes // 4, 4, 2])
-    count = columns // vector
-    return vector * max(f for f in range(1, min(TILE_VECTORS, count) + 1) if count % f == 0)
+from search_spaces.algorithms._conv import vector_lanes
+from search_spaces.algorithms._rules import column_tile
 
 
 def legalize_matmul(bb: Any, call: Any, target: Any) -> Any:
@@ -48,7 +38,7 @@ def legalize_matmul(bb: Any, call: Any, target: Any) -> Any:
     if w.ndim != 2:
         return default(bb, call)
     depth, columns = (int(d) for d in w.shape)
-    block = packed_columns(columns, vector_lanes(target))
+    block = column_tile(columns, vector_lanes(target))  # one block per register tile of the rule
     packed = np.ascontiguousarray(w.reshape(depth, columns // block, block).transpose(1, 0, 2))
 
     def compute(data: Any, wp: Any) -> Any:

@@ -70,13 +70,18 @@ class X86Avx2(X86Host):
         return False
 
     def runs_here(self) -> bool:
-        return super().is_this_host_cpu() and {"avx2", "fma"} <= set(host_cpu()["features"])
+        return super().is_this_host_cpu() and _runs_avx2(host_cpu())
 
     def check_reachable(self, options: DeviceOptions) -> None:
         super().check_reachable(options)
         cpu = host_cpu()
-        if not options.remote and not {"avx2", "fma"} <= set(cpu["features"]):
+        if not options.remote and not _runs_avx2(cpu):
             raise UsageError(
                 f"--target {self.name} runs AVX2 code, which this CPU ({cpu['name']}) lacks; "
                 "measure it on an AVX2 machine over --rpc HOST:PORT"
             )
+
+
+def _runs_avx2(cpu: dict[str, Any]) -> bool:
+    """Whether ``cpu`` (``host_cpu()``) executes ``x86-64-v3`` code: AVX2 and FMA."""
+    return {"avx2", "fma"} <= set(cpu["features"])

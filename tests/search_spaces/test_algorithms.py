@@ -295,9 +295,9 @@ def test_classifier_matmul_gets_its_rule_and_is_exact(dtype, out_dtype, k, n, wi
 def test_a_classifiers_packed_weight_blocks_are_register_tiles_that_divide_its_columns(columns, lanes, block):
     """Up to 8 vectors of columns (independent accumulators), dividing the column count (a tail
     would make the register tile write back a bounding box)."""
-    from search_spaces.algorithms._dense import packed_columns
+    from search_spaces.algorithms._rules import column_tile
 
-    assert packed_columns(columns, lanes) == block
+    assert column_tile(columns, lanes) == block
 
 
 @pytest.mark.parametrize(
