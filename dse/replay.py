@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from dse.core.record import UNTUNED_CHECK
+
 if TYPE_CHECKING:
     import numpy as np
     import optuna
@@ -185,7 +187,14 @@ def _trials(
 
 
 #: What of a trial's record says which configuration ran (the rest is what was measured).
-_LABEL_INFO = ("effective_algorithm", "algorithm_flop_share", "algorithm_layers", "tuned_kernels", "total_kernels")
+_LABEL_INFO = (
+    "effective_algorithm",
+    "algorithm_flop_share",
+    "algorithm_layers",
+    "tuned_kernels",
+    "total_kernels",
+    UNTUNED_CHECK,
+)
 
 
 def _relabelled(outcome: dict[str, Any], labels: dict[str, Any]) -> dict[str, Any]:

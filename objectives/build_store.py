@@ -61,14 +61,23 @@ def load(work_dir: Path, key: str) -> dict[str, Any] | None:
 
 
 def save(
-    work_dir: Path, key: str, config: dict[str, Any], accuracy: float, eval_size: int, latency: LatencyStats, size: int
+    work_dir: Path,
+    key: str,
+    config: dict[str, Any],
+    accuracy: float,
+    eval_size: int,
+    latency: LatencyStats,
+    size: int,
+    info: dict[str, Any] | None = None,
 ) -> None:
+    """Store a measurement; ``info``: what a reuse must report as well (which build was kept)."""
     entry = {
         "config": config,
         "accuracy": accuracy,
         "eval_size": eval_size,
         "latency": asdict(latency),
         "artifact_bytes": size,
+        "info": info or {},
     }
     with atomic_write(_path(work_dir, key)) as scratch:
         scratch.write_text(json.dumps(entry, sort_keys=True))

@@ -44,6 +44,15 @@ def build_library(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildC
 
 def prepare_module(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext) -> Any:
     """Layers 3 to 5 of ``config``: the scheduled all-TIR module that LLVM will compile."""
+    return prepare_modules(config, model, ctx)[0]
+
+
+def prepare_modules(
+    config: TrialConfig, model: nn.Module | OnnxGraph, ctx: BuildContext, untuned_too: bool = False
+) -> tuple[Any, Any | None]:
+    """:func:`prepare_module`, and with ``untuned_too`` (for a costly tuning choice) the same
+    lowered module on the untuned schedules as well: the build a tuned trial is checked against
+    as a whole model (``None`` when the tuning choice is not costly)."""
     from search_spaces import layer_registries
     from search_spaces.models import OnnxGraph, import_onnx
 
@@ -68,7 +77,11 @@ def prepare_module(config: TrialConfig, model: nn.Module | OnnxGraph, ctx: Build
     with _stage("algorithm", config.algorithm.name, seconds):
         mod = choice["algorithm"].lower(mod, params["algorithm"], ctx)
     with _stage("tuning", config.tuning.name, seconds):
-        return choice["tuning"].schedule(mod, params["tuning"], ctx)
+        scheduled = choice["tuning"].schedule(mod, params["tuning"], ctx)
+    if not (untuned_too and choice["tuning"].costly):
+        return scheduled, None
+    with _stage("tuning", "untuned", seconds):
+        return scheduled, registries["tuning"].get("untuned").schedule(mod, {}, ctx)
 
 
 @contextmanager

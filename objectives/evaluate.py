@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from dse.core.errors import FailureKind, TrialFailure, first_line
 from dse.core.files import atomic_copy
 from dse.core.provenance import tool_versions
-from dse.core.record import EvaluationResult
+from dse.core.record import UNTUNED_CHECK, EvaluationResult
 from objectives.request import EvaluationRequest
 
 if TYPE_CHECKING:
@@ -119,10 +119,18 @@ def _score_and_time(
     timings: dict[str, float],
     info: dict[str, object],
     beside_latency: Callable[[], None] | None = None,
-) -> tuple[float, LatencyStats]:
+    open_untuned: Callable[[], LoadedModule] | None = None,
+) -> tuple[float, LatencyStats, bool]:
     """Open the module and score its accuracy under the device lock (an upload to a board
     belongs to the session that holds it), then take its latency under the measurement lock;
-    ``beside_latency`` (PyTorch's own timing) runs there too, on the same quiet machine."""
+    ``beside_latency`` (PyTorch's own timing) runs there too, on the same quiet machine.
+
+    ``open_untuned``: a tuned trial's untuned build of the same configuration, timed right after
+    it; the faster of the two is kept, scored and reported (the third value: the untuned one
+    was kept). Tuning keeps the faster schedule kernel by kernel, each timed alone, but
+    kernels that each win alone can lose together (cache and prefetch behaviour between them:
+    a sparse CSR model measured 1.15x slower tuned although each of its kernels was faster),
+    and a user ships the faster build."""
     from objectives.accuracy import classify
     from objectives.latency import measure_stable
 
@@ -130,20 +138,33 @@ def _score_and_time(
     with _device_lock(request):
         timings["device_wait"] = time.perf_counter() - start
         loaded = open_module()
-        start = time.perf_counter()
-        classification = classify(loaded, data)
-        accuracy = classification.accuracy
-        info["predictions_digest"] = classification.digest
-        timings["accuracy"] = time.perf_counter() - start
+        untuned = open_untuned() if open_untuned is not None else None
         start = time.perf_counter()
         with _measurement_lock(request):
             timings["measure_wait"] = time.perf_counter() - start
             start = time.perf_counter()
             latency = measure_stable(loaded, data, request.measure, info)
+            kept_untuned = False
+            if untuned is not None:
+                untuned_info: dict[str, object] = {}
+                untuned_latency = measure_stable(untuned, data, request.measure, untuned_info)
+                kept_untuned = untuned_latency.median_ms < latency.median_ms
+                info[UNTUNED_CHECK] = {
+                    "tuned_ms": latency.median_ms,
+                    "untuned_ms": untuned_latency.median_ms,
+                    "kept": "untuned" if kept_untuned else "tuned",
+                }
+                if kept_untuned:
+                    loaded, latency = untuned, untuned_latency
+                    info.update(untuned_info)
             timings["measure"] = time.perf_counter() - start
             if beside_latency is not None:
                 beside_latency()
-    return accuracy, latency
+        start = time.perf_counter()
+        classification = classify(loaded, data)
+        info["predictions_digest"] = classification.digest
+        timings["accuracy"] = time.perf_counter() - start
+    return classification.accuracy, latency, kept_untuned
 
 
 def _evaluate_on_runtime(
@@ -159,7 +180,7 @@ def _evaluate_on_runtime(
         timings["compile"] = time.perf_counter() - start
         artifact_bytes = sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
         try:
-            accuracy, latency = _score_and_time(request, lambda: loaded, data, timings, info)
+            accuracy, latency, _ = _score_and_time(request, lambda: loaded, data, timings, info)
         except (RuntimeError, OSError, ValueError) as exc:  # the runtime's own errors
             raise TrialFailure(
                 FailureKind.RUNTIME, f"{config.runtime.name}: {type(exc).__name__}: {first_line(exc)}"
@@ -180,7 +201,7 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
     import tvm
 
     from objectives import build_store
-    from objectives.compile import compile_module, module_digest, prepare_module
+    from objectives.compile import compile_module, module_digest, prepare_modules
     from objectives.latency import torch_eager_latency
     from search_spaces import BuildContext, layer_registries
     from search_spaces.models import build_model, is_onnx_model, load_model, load_weights
@@ -207,15 +228,17 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         return _evaluate_on_runtime(request, model, ctx, timings, info)
 
     start = time.perf_counter()
-    mod = prepare_module(config, model, ctx)
+    mod, untuned_mod = prepare_modules(config, model, ctx, untuned_too=True)
     timings["prepare"] = time.perf_counter() - start
     # Reuse needs no library; a reference build also times PyTorch, which a stored entry lacks.
     reusable = request.keep_library is None and not request.time_torch_eager
-    build = build_store.build_key(request, module_digest(mod), dict(ctx.tvm_target.export()))
+    digest = module_digest(mod) + ("" if untuned_mod is None else f"|checked against {module_digest(untuned_mod)}")
+    build = build_store.build_key(request, digest, dict(ctx.tvm_target.export()))
     info["build_digest"] = build
     stored = build_store.load(request.work_dir, build) if reusable else None
     if stored is not None:
         info["reused_build_of"] = stored["config"]
+        info.update(stored.get("info") or {})
         return EvaluationResult(
             config=config.as_dict(),
             accuracy=stored["accuracy"],
@@ -232,11 +255,15 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
         start = time.perf_counter()
         artifact_bytes = compile_module(mod, ctx, library)
         timings["compile"] = time.perf_counter() - start + timings["prepare"]
-        if request.keep_library is not None:
-            atomic_copy(library, request.keep_library)
+        untuned_library = str(Path(build_dir) / "untuned.so")
+        untuned_bytes = 0
+        if untuned_mod is not None:
+            start = time.perf_counter()
+            untuned_bytes = compile_module(untuned_mod, ctx, untuned_library)
+            timings["compile_untuned"] = time.perf_counter() - start
 
-        def open_module() -> LoadedModule:
-            return open_session(config.target, request.device).load(library)
+        def open_module(path: str = library) -> LoadedModule:
+            return open_session(config.target, request.device).load(path)
 
         def time_torch_eager() -> None:
             fresh = load_weights(build_model(config.model, data.num_classes, data.input_shape), request.weights)
@@ -245,20 +272,28 @@ def _evaluate(request: EvaluationRequest, timings: dict[str, float], info: dict[
 
         eager_possible = target.measured_on_host_cpu and not request.device.remote and not is_onnx_model(config.model)
         try:
-            accuracy, latency = _score_and_time(
+            accuracy, latency, kept_untuned = _score_and_time(
                 request,
                 open_module,
                 data,
                 timings,
                 info,
                 beside_latency=time_torch_eager if request.time_torch_eager and eager_possible else None,
+                open_untuned=(lambda: open_module(untuned_library)) if untuned_mod is not None else None,
             )
         except TrialFailure:
             raise
         except (RuntimeError, OSError, ValueError) as exc:  # TVM errors are RuntimeErrors in 0.27
             raise _device_failure(request, exc) from exc
+        if kept_untuned:
+            library, artifact_bytes = untuned_library, untuned_bytes
+        if request.keep_library is not None:
+            atomic_copy(library, request.keep_library)
 
-    build_store.save(request.work_dir, build, config.as_dict(), accuracy, len(data.eval_y), latency, artifact_bytes)
+    kept = {UNTUNED_CHECK: info[UNTUNED_CHECK]} if UNTUNED_CHECK in info else {}
+    build_store.save(
+        request.work_dir, build, config.as_dict(), accuracy, len(data.eval_y), latency, artifact_bytes, kept
+    )
     return EvaluationResult(
         config=config.as_dict(),
         accuracy=accuracy,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dse.core.errors import UsageError
 from dse.core.files import stable_hash
 from dse.core.layers import CHOICE_LAYERS, LAYERS, LEGACY_CHOICE
-from dse.core.record import TrialRecord
+from dse.core.record import UNTUNED_CHECK, TrialRecord
 from dse.core.stats import accuracy_interval
 from search_spaces import LayerChoice
 
@@ -95,8 +95,10 @@ def _row(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         row["algorithm_label"] = fallback_label(effective, row["algorithm_label"])
     # A tuning that decided some kernels is that tuning (the count is in the config label: as
     # a label of its own it split one choice into several with few pairs each); one that
-    # decided none built the untuned code, so it is credited to that, like an algorithm fallback.
-    if info.get("tuned_kernels") == 0 and info.get("total_kernels"):
+    # decided none built the untuned code, so it is credited to that, like an algorithm fallback,
+    # and so is one whose untuned build ran faster as a whole model and was kept instead.
+    kept_untuned = (info.get(UNTUNED_CHECK) or {}).get("kept") == "untuned"
+    if (info.get("tuned_kernels") == 0 and info.get("total_kernels")) or kept_untuned:
         row["tuning"] = "untuned"
         row["tuning_label"] = fallback_label("untuned", row["tuning_label"])
     row.update(
