@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,7 +250,10 @@ def tune_pending(
             return measurers[key]
 
         start = time.perf_counter()
-        with measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu):
+        with (
+            measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu),
+            _closing(measurers),
+        ):
             for workload, each in stale.items():
                 # Records that beat an older default kernel: time today's, so applying compares with it
                 entry = dict(db.attempts(each)[workload])
@@ -279,6 +284,20 @@ def tune_pending(
                 db.record_attempt(budget, workload_hash(mod), entry)
         report.wall_s = time.perf_counter() - start
     return report
+
+
+@contextmanager
+def _closing(measurers: dict[str, tuple[Any, Any]]) -> Iterator[None]:
+    """Shut the runners' worker pools down when tuning ends, as TVM's pools ask: left to the
+    garbage collector, each runner's worker process outlived the tuning (five idle processes
+    after a sparse model's five sparse kernels) while the trial went on to time its builds."""
+    try:
+        yield
+    finally:
+        for _, runner in measurers.values():
+            pool = getattr(runner, "pool", None)
+            if pool is not None:
+                pool.shutdown(wait=True)
 
 
 def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext) -> float | None:
