@@ -24,6 +24,8 @@ def _names(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dse.analysis import Thresholds  # light: pandas, plotly and optuna load inside its functions
+
     p = Parser(prog="python -m dse.analyze", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--storage", help=f"Optuna storage URL (default: {DEFAULT_STORAGE_HINT})")
     p.add_argument(
@@ -43,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Optuna importance evaluator (default fanova)",
     )
     p.add_argument(
-        "--min-pairs", type=int, default=2, help="matched pairs per level before an interaction is claimed (default 2)"
+        "--min-pairs",
+        type=int,
+        default=Thresholds.min_pairs,
+        help=f"matched pairs per level before an interaction is claimed (default {Thresholds.min_pairs})",
     )
     p.add_argument(
         "--min-effect",

@@ -22,8 +22,13 @@ exactly one parameter of the choice, which keeps the number of questions asked s
 
 Every (swap, B) with at least two levels of ``min_pairs`` pairs is a *test*: a one-way F-test
 of whether the pairs' log ratios differ between B's levels, its within-level variance floored
-at the variance pooled over all tests (which sees the per-trial drift that no trial's own CV
-shows). Over all tests of an analysis, Holm's correction
+at the typical test's (which sees the per-trial drift that no trial's own CV shows). Where the
+same contexts (every other layer) recur at two or more of B's levels, the test is *blocked*
+instead: the additive fit ``log ratio = context + level`` over those pairs, whose level term is
+tested against the residual (floored at the typical blocked test's). A one-way test counts what
+the other layers do to the swap as noise: in the shipped table the swap's effect moves with
+the model, pruning and precision within every level, and that spread hid interactions of
+several-fold effects. Over all tests of an analysis, Holm's correction
 keeps the chance of any false claim at ``alpha``; an interaction is claimed only when the
 verdicts contrast as above *and* its adjusted p-value is below ``alpha``. Every reported effect
 and cell carries a percentile bootstrap interval of its median ratio.
@@ -37,6 +42,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import combinations
 from statistics import median
 from typing import TYPE_CHECKING
@@ -51,7 +57,10 @@ if TYPE_CHECKING:
 class Thresholds:
     """When a difference counts: see the module docstring."""
 
-    min_pairs: int = 2
+    # pairs a level needs to be tested and to state a verdict; with 2, the blocked test's power
+    # let two contexts that agreed by chance say "no difference" for a whole level (2 false
+    # claims in 32 replayed --verify runs on the shipped table; none with 3)
+    min_pairs: int = 3
     min_effect: float = 0.10  # log latency ratio floor, about 10%
     z: float = 3.0
     agree: float = 0.8
@@ -115,6 +124,7 @@ class Interaction:
     p_value: float = math.nan  # permutation test of "the ratio does not depend on `by`"
     p_adjusted: float = math.nan  # Holm-adjusted over every test of the analysis
     n_tests: int = 0
+    blocks: int = 0  # contexts the blocked test compared the levels within (0: one-way test)
 
     def describe(self) -> str:
         def cell_text(c: Cell) -> str:
@@ -126,6 +136,8 @@ class Interaction:
             )
 
         evidence = f"; p={self.p_adjusted:.3g} after Holm over {self.n_tests} tests"
+        if self.blocks:
+            evidence += f", compared within {self.blocks} contexts measured at several levels"
 
         a1_cells = [c for c in self.cells if c.verdict == "a1"]
         a2_cells = [c for c in self.cells if c.verdict == "a2"]
@@ -299,7 +311,10 @@ def _cell(level: str, ps: list[Pair], thresholds: Thresholds) -> Cell:
         return Cell(level, "a1", len(ps), ratio, _examples(a1), ci)
     if len(a2) >= thresholds.agree * len(ps):
         return Cell(level, "a2", len(ps), ratio, _examples(a2), ci)
-    if not a1 and not a2:
+    # "no difference" only where the pairs do not all lean one way: three pairs each a few
+    # percent inside their margin but all on one side (int8 6-9% faster than fp16, 95% interval
+    # 1.02-1.10) are a small effect, not none
+    if not a1 and not a2 and not ci[0] > 1.0 and not ci[1] < 1.0:
         return Cell(level, "none", len(ps), ratio, _examples(ps), ci)
     return Cell(level, "mixed", len(ps), ratio, _examples(ps), ci)
 
@@ -347,6 +362,84 @@ def heterogeneity_p(levels: list[list[float]], noise_floor: float = 0.0) -> floa
     return float(f_distribution.sf(between / within, len(groups) - 1, max(dof, 1)))
 
 
+@dataclass(frozen=True)
+class BlockedDesign:
+    """A test's pairs that share their context (every layer but ``by``) with a pair at another
+    tested level: each such context is a *block*, and the additive fit ``log ratio = block +
+    level`` takes out what the context does to the swap, so a level's effect is read against
+    the same contexts elsewhere, not against whatever other contexts that level happened to get."""
+
+    ratios: tuple[float, ...]
+    blocks: tuple[int, ...]
+    levels: tuple[int, ...]
+
+    @cached_property
+    def fit(self) -> tuple[float, int, float, int]:
+        """(residual variance, its degrees of freedom, level sum of squares, its degrees of freedom)."""
+        import numpy as np
+
+        y = np.asarray(self.ratios, dtype=float)
+        blocks = np.eye(max(self.blocks) + 1)[list(self.blocks)]
+        levels = np.eye(max(self.levels) + 1)[list(self.levels)][:, 1:]
+        full, reduced = np.hstack([blocks, levels]), blocks
+
+        def rss(x: np.ndarray) -> tuple[float, int]:
+            coef, _, rank, _ = np.linalg.lstsq(x, y, rcond=None)
+            return float(((y - x @ coef) ** 2).sum()), int(rank)
+
+        rss_full, rank_full = rss(full)
+        rss_reduced, rank_reduced = rss(reduced)
+        dof = len(y) - rank_full
+        return (rss_full / dof if dof > 0 else 0.0), dof, max(rss_reduced - rss_full, 0.0), rank_full - rank_reduced
+
+
+#: Residual degrees of freedom a blocked test needs to be used instead of the one-way F-test.
+MIN_BLOCKED_DOF = 2
+
+
+def blocked_design(levels: dict[str, list[Pair]], by: str, thresholds: Thresholds) -> BlockedDesign | None:
+    """The blocked form of a test (:class:`BlockedDesign`), or None where too few contexts recur
+    across its levels (fewer than :data:`MIN_BLOCKED_DOF` residual degrees of freedom).
+
+    Whether a test is blocked depends only on which contexts were measured, never on the
+    latencies, so choosing it does not select for small p-values."""
+
+    def block(pair: Pair) -> str:
+        return "|".join(f"{k}={v}" for k, v in sorted(pair.context.items()) if k != by)
+
+    tested = {level: lp for level, lp in levels.items() if len(lp) >= thresholds.min_pairs}
+    seen: dict[str, set[str]] = defaultdict(set)
+    for level, lp in tested.items():
+        for p in lp:
+            seen[block(p)].add(level)
+    shared = sorted(b for b, at in seen.items() if len(at) > 1)
+    kept = [(level, p) for level, lp in sorted(tested.items()) for p in lp if block(p) in set(shared)]
+    level_names = sorted({level for level, _ in kept})
+    if len(shared) < 2 or len(level_names) < 2:
+        return None
+    design = BlockedDesign(
+        tuple(p.log_ratio for _, p in kept),
+        tuple(shared.index(block(p)) for _, p in kept),
+        tuple(level_names.index(level) for level, _ in kept),
+    )
+    return design if design.fit[1] >= MIN_BLOCKED_DOF else None
+
+
+def blocked_p(design: BlockedDesign, noise_floor: float = 0.0) -> float:
+    """p-value of "the swap's effect is the same at every level, context by context" (the
+    level term of the additive fit, an F-test), its residual variance floored like
+    :func:`heterogeneity_p`'s at the typical blocked test's (:func:`noise_floor`)."""
+    from scipy.stats import f as f_distribution
+
+    within, dof, between, between_dof = design.fit
+    within = max(within, noise_floor)
+    if between_dof < 1:
+        return 1.0
+    if within <= 1e-24:
+        return 0.0 if between > 1e-24 else 1.0
+    return float(f_distribution.sf(between / between_dof / within, between_dof, dof))
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (same order as given)."""
     order = sorted(range(len(p_values)), key=lambda i: p_values[i])
@@ -390,18 +483,28 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
     Every (swap, ``by``) with two or more levels of ``min_pairs`` pairs is tested; claims are
     the contrasting ones whose Holm-adjusted p-value over all those tests is below ``alpha``.
     """
-    tests: list[tuple[Interaction, list[list[float]]]] = []
+    tests: list[tuple[Interaction, list[list[float]], BlockedDesign | None]] = []
     for (layer, a1, a2, by), levels, ps in questions(pairs):
         if is_tested(levels, thresholds):
             tested = [[p.log_ratio for p in lp] for lp in levels.values() if len(lp) >= thresholds.min_pairs]
-            tests.append((_contrast(layer, a1, a2, by, levels, ps, thresholds), tested))
-    floor = noise_floor([within_variance(groups) for _, groups in tests])
-    candidates = [found for found, _ in tests]
-    p_values = [heterogeneity_p(groups, floor) for _, groups in tests]
+            found = _contrast(layer, a1, a2, by, levels, ps, thresholds)
+            tests.append((found, tested, blocked_design(levels, by, thresholds)))
+    floor = noise_floor([within_variance(groups) for _, groups, _ in tests])
+    blocked_floor = noise_floor([design.fit[:2] for _, _, design in tests if design is not None])
+    p_values = [
+        heterogeneity_p(groups, floor) if design is None else blocked_p(design, blocked_floor)
+        for _, groups, design in tests
+    ]
     adjusted = holm(p_values)
     return [
-        replace(found, p_value=p, p_adjusted=q, n_tests=len(p_values))
-        for found, p, q in zip(candidates, p_values, adjusted, strict=True)
+        replace(
+            found,
+            p_value=p,
+            p_adjusted=q,
+            n_tests=len(p_values),
+            blocks=len(set(design.blocks)) if design is not None else 0,
+        )
+        for (found, _, design), p, q in zip(tests, p_values, adjusted, strict=True)
         if found.kind and q < thresholds.alpha
     ]
 

@@ -5,7 +5,9 @@ second layer with ``min_pairs`` pairs each), so its analysis explains little acr
 :func:`plan_verification` turns its open questions into trials: for a question "does swapping ``a1``/``a2``
 in ``layer`` depend on ``by``?", each new trial is the *partner* of a measured one (the same
 configuration with ``layer`` swapped), so it adds exactly one pair at that trial's level of
-``by``. Questions are served in order (claims first, to confirm them; then the largest
+``by``; where the study allows, the partners complete *blocks* instead (one context of the
+other layers with both choices at both levels), which the analyzer's blocked test reads
+context by context. Questions are served in order (claims first, to confirm them; then the largest
 contrast the study suggests, from what is left of its latencies once each layer's own effect is
 taken out), each at the two levels where that contrast is most different, and only when the
 budget left can make it testable. A fallback is never asked against the algorithm it runs. :func:`verdicts` then reads
@@ -21,7 +23,15 @@ from dataclasses import dataclass
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
-from dse.analysis._effects import Pair, Question, Thresholds, interactions, is_tested, questions
+from dse.analysis._effects import (
+    MIN_BLOCKED_DOF,
+    Pair,
+    Question,
+    Thresholds,
+    interactions,
+    is_tested,
+    questions,
+)
 from dse.analysis._frames import choice_that_ran
 
 if TYPE_CHECKING:
@@ -124,6 +134,21 @@ def _all_questions(points: pd.DataFrame, pairs: list[Pair]) -> dict[Question, di
     return found
 
 
+#: A question's pairs per level of its ``by`` and its contrasts (see :func:`_contrasts`).
+_Asked = tuple[dict[str, list[Pair]], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What a plan builds on: the study's rows with their params, the configurations measured or
+    already planned (``known``, grown as trials are planned), and what fits the space."""
+
+    rows: list[pd.Series]
+    params_of: Mapping[int, Mapping[str, Any]]
+    known: set[str]
+    valid: Callable[[dict[str, Any]], bool]
+
+
 def plan_verification(
     points: pd.DataFrame,
     pairs: list[Pair],
@@ -132,6 +157,7 @@ def plan_verification(
     valid: Callable[[dict[str, Any]], bool],
     thresholds: Thresholds | None = None,
     pairs_per_level: int = 3,
+    blocks_per_question: int = 4,
 ) -> list[PlannedTrial]:
     """At most ``budget`` partner trials that make the most telling open questions testable.
 
@@ -145,6 +171,7 @@ def plan_verification(
     claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
     known = {_key(params) for params in params_of.values()}
     rows = [row for _, row in points.iterrows() if int(row["trial"]) in params_of]
+    study = _Measured(rows, params_of, known, valid)
     residuals = _main_effect_residuals(points)
     open_questions = []
     for question, levels in _all_questions(points, pairs).items():
@@ -159,14 +186,23 @@ def plan_verification(
 
     planned: list[PlannedTrial] = []
     served: set[Question] = set()
-    # A small space may not hold pairs_per_level contexts at a level: then min_pairs, second.
-    for wanted in dict.fromkeys((max(pairs_per_level, thresholds.min_pairs), thresholds.min_pairs)):
+    # Blocks first (the same contexts at both levels: the blocked test reads the interaction
+    # free of what the contexts do), then pairs level by level where no blocks can be made;
+    # a small space may not hold that many contexts: then fewer, second.
+    plans = [
+        *((_blocks, wanted) for wanted in dict.fromkeys((blocks_per_question, MIN_BLOCKED_DOF + 1))),
+        *(
+            (_partners, wanted)
+            for wanted in dict.fromkeys((max(pairs_per_level, thresholds.min_pairs), thresholds.min_pairs))
+        ),
+    ]
+    for plan, wanted in plans:
         for _, question, levels, contrasts in open_questions:
             if len(planned) >= budget:
                 return planned
             if question in served:
                 continue
-            found = _partners(question, levels, contrasts, rows, params_of, known, valid, wanted, budget - len(planned))
+            found = plan(question, (levels, contrasts), study, wanted, budget - len(planned))
             for trial in found:
                 known.add(_key(trial.params))
             if found:
@@ -175,22 +211,75 @@ def plan_verification(
     return planned
 
 
-def _partners(
-    question: Question,
-    levels: dict[str, list[Pair]],
-    contrasts: dict[str, float],
-    rows: list[pd.Series],
-    params_of: Mapping[int, Mapping[str, Any]],
-    known: set[str],
-    valid: Callable[[dict[str, Any]], bool],
-    wanted: int,
-    room: int,
-) -> list[PlannedTrial]:
+def _level_order(levels: dict[str, list[Pair]], contrasts: dict[str, float], present: set[str]) -> list[str]:
+    """The levels of ``by`` to ask at, best first: the two whose contrasts differ most (where an
+    interaction would show), then those closest to testable (most pairs already)."""
+    ranked = sorted(contrasts, key=contrasts.__getitem__)
+    extremes = [ranked[-1], ranked[0]] if len(ranked) > 1 else []
+    return [
+        *(level for level in extremes if level in present),
+        *sorted(
+            (level for level in present if level not in extremes),
+            key=lambda level: (-len(levels.get(level, [])), level),
+        ),
+    ]
+
+
+def _blocks(question: Question, asked: _Asked, study: _Measured, wanted: int, room: int) -> list[PlannedTrial]:
+    """Trials that complete ``wanted`` blocks at the two chosen levels of ``by`` within ``room``
+    (or none): a block is one context of the other layers with ``a1`` and ``a2`` each at both
+    levels (four configurations, those already measured free), so the blocked test compares
+    the swap's effect between the levels context by context. Cheapest blocks first."""
+    layer, a1, a2, by = question
+    levels, contrasts = asked
+    rows, params_of, known, valid = study.rows, study.params_of, study.known, study.valid
+    swapped_layers = (layer, by)
+    layer_templates: dict[str, dict[str, Any]] = {}
+    by_templates: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        params = params_of[int(row["trial"])]
+        if row[f"{layer}_label"] in (a1, a2):
+            layer_templates.setdefault(str(row[f"{layer}_label"]), _layer_params(params, layer))
+        by_templates.setdefault(str(row[f"{by}_label"]), _layer_params(params, by))
+    chosen_levels = _level_order(levels, contrasts, set(by_templates))[:2]
+    if len(layer_templates) < 2 or len(chosen_levels) < 2:
+        return []
+
+    candidates: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for row in rows:
+        own = params_of[int(row["trial"])]
+        rest = {k: v for k, v in own.items() if not any(k == n or k.startswith(f"{n}.") for n in swapped_layers)}
+        if _key(rest) in candidates:
+            continue
+        cells = [
+            (level, {**rest, **layer_templates[label], **by_templates[level]})
+            for level in chosen_levels
+            for label in (a1, a2)
+        ]
+        new = [(level, params) for level, params in cells if _key(params) not in known]
+        if all(valid(params) for _, params in new):
+            candidates[_key(rest)] = new
+    chosen: list[tuple[str, dict[str, Any]]] = []
+    made = 0
+    for new in sorted(candidates.values(), key=len):
+        if made >= wanted:
+            break
+        if len(chosen) + len(new) <= room:
+            chosen += new
+            made += 1
+    if made < wanted:
+        return []
+    return [PlannedTrial(params, question, level) for level, params in chosen]
+
+
+def _partners(question: Question, asked: _Asked, study: _Measured, wanted: int, room: int) -> list[PlannedTrial]:
     """Trials that bring two levels of ``by`` to ``wanted`` pairs within ``room`` (or none).
 
     A measured trial with ``a1`` or ``a2`` gets its partner (one trial, one pair); one with
     another choice of ``layer`` at that level gets both (two trials, one pair)."""
     layer, a1, a2, by = question
+    levels, contrasts = asked
+    rows, params_of, known, valid = study.rows, study.params_of, study.known, study.valid
     column = f"{layer}_label"
     templates: dict[str, dict[str, Any]] = {}
     by_level: dict[str, list[pd.Series]] = {}
@@ -228,17 +317,7 @@ def _partners(
             return []
         return found
 
-    # the two levels whose contrasts differ most first (where an interaction would show), then
-    # the levels closest to testable: fewest trials to add
-    ranked = sorted(contrasts, key=contrasts.__getitem__)
-    extremes = [ranked[-1], ranked[0]] if len(ranked) > 1 else []
-    order = [
-        *(level for level in extremes if level in by_level),
-        *sorted(
-            (level for level in by_level if level not in extremes),
-            key=lambda level: (-len(levels.get(level, [])), level),
-        ),
-    ]
+    order = _level_order(levels, contrasts, set(by_level))
     chosen: list[PlannedTrial] = []
     ready = 0
     for level in order:

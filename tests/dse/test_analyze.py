@@ -421,3 +421,75 @@ def test_a_fallback_beside_the_algorithm_it_ran_is_shown_only_when_clear() -> No
     noise, clear = effect(fallback, "im2col_gemm(layout=nchw)", 1), effect(fallback, "im2col_gemm(layout=nchw)", 6)
     other = effect(fallback, "direct(layout=nchw)", 1)  # another algorithm: always shown
     assert shown_effects([noise, clear, other]) == [clear, other]
+
+
+def _pairs(log_ratios: dict[tuple[str, str], float]) -> dict[str, list]:
+    """Pairs of one swap keyed by (level of precision, context of pruning): levels -> pairs."""
+    from dse.analysis._effects import Pair
+
+    levels: dict[str, list] = {}
+    for (level, context), ratio in log_ratios.items():
+        pair = Pair(
+            "algorithm",
+            "direct",
+            "im2col_gemm",
+            "#1",
+            "#2",
+            ratio,
+            0.0,
+            True,
+            0.1,
+            {"precision": level, "pruning": context},
+        )
+        levels.setdefault(level, []).append(pair)
+    return levels
+
+
+def test_an_interaction_hidden_by_what_the_contexts_do_is_found_context_by_context() -> None:
+    """The swap's effect moves with pruning by +-0.6 (log) at both levels of precision and by
+    0.5 between them in every context: the one-way test sees the contexts' spread as noise,
+    the blocked one compares each context with itself."""
+    from dse.analysis._effects import Thresholds, blocked_design, blocked_p, heterogeneity_p
+
+    contexts = {"c0": -0.6, "c1": -0.3, "c2": 0.0, "c3": 0.3, "c4": 0.6}
+    noise = [0.01, -0.02, 0.015, -0.005, 0.0]
+    levels = _pairs(
+        {("fp32", c): v + 0.25 + e for (c, v), e in zip(contexts.items(), noise, strict=True)}
+        | {("int8", c): v - 0.25 - e for (c, v), e in zip(contexts.items(), noise, strict=True)}
+    )
+    one_way = heterogeneity_p([[p.log_ratio for p in lp] for lp in levels.values()])
+    design = blocked_design(levels, "precision", Thresholds())
+    assert design is not None and one_way > 0.05
+    assert blocked_p(design) < 1e-4
+    assert blocked_p(design, noise_floor=0.5) > 0.01  # a typical test's spread still bounds it
+
+    null = _pairs(
+        {
+            (level, c): v + e * (1 if level == "fp32" else -1)
+            for level in ("fp32", "int8")
+            for (c, v), e in zip(contexts.items(), noise, strict=True)
+        }
+    )
+    null_design = blocked_design(null, "precision", Thresholds())
+    assert null_design is not None and blocked_p(null_design, noise_floor=0.01**2) > 0.05
+
+
+def test_a_test_is_blocked_only_where_contexts_recur_across_its_levels() -> None:
+    from dse.analysis._effects import Thresholds, blocked_design
+
+    apart = _pairs({("fp32", "c0"): 0.1, ("fp32", "c1"): 0.2, ("int8", "c2"): -0.1, ("int8", "c3"): -0.2})
+    assert blocked_design(apart, "precision", Thresholds()) is None
+    two = _pairs({(level, c): 0.0 for level in ("fp32", "int8") for c in ("c0", "c1")})
+    assert blocked_design(two, "precision", Thresholds()) is None  # 1 residual degree of freedom
+    three = _pairs({(level, c): 0.0 for level in ("fp32", "int8") for c in ("c0", "c1", "c2")})
+    assert blocked_design(three, "precision", Thresholds()) is not None
+
+
+def test_pairs_that_all_lean_one_way_inside_their_margin_are_not_no_difference() -> None:
+    """Three pairs 6-9% apart, each inside its 10% margin, all one way: a small effect, not 'none'."""
+    from dse.analysis._effects import Thresholds, _cell
+
+    leaning = _pairs({("fp32", c): r for c, r in (("c0", 0.06), ("c1", 0.08), ("c2", 0.09))})["fp32"]
+    around = _pairs({("fp32", c): r for c, r in (("c0", 0.06), ("c1", -0.04), ("c2", 0.02))})["fp32"]
+    assert _cell("fp32", leaning, Thresholds()).verdict == "mixed"
+    assert _cell("fp32", around, Thresholds()).verdict == "none"

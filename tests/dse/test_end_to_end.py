@@ -126,18 +126,20 @@ def test_verify_runs_matched_pair_trials_in_the_study_and_reports_each_question(
     from dse.verify import verification_question
 
     storage = f"sqlite:///{tmp_path / 'verify.db'}"
-    # 2 pruning x 2 precisions x 4 algorithm variants: two pruning contexts behind every
-    # precision-by-algorithm cell, so a verification pair can be found for each.
-    flags = [*FAST, "--precision", "fp32,int8", "--algorithms", "direct,im2col_gemm", "--pruning", "none,magnitude"]
-    flags += ["--param", "pruning.magnitude.sparsity=0.5", "--param", "pruning.magnitude.scope=global"]
-    flags += ["--param", "pruning.magnitude.finetune_epochs=0", "--sampler", "random"]
-    flags += ["--n-trials", "6", "--storage", storage, "--work-dir", str(work_dir), "--no-report"]
-    assert main([*flags, "--verify", "4"]) == 0
+    # 3 pruning x 2 precisions x 4 algorithm variants: three pruning contexts behind every
+    # precision-by-algorithm cell, so a question can get its 3 pairs per level (--min-pairs).
+    flags = [*FAST, "--precision", "fp32,int8", "--algorithms", "direct,im2col_gemm"]
+    flags += ["--pruning", "none,magnitude,channel", "--param", "pruning.magnitude.sparsity=0.5"]
+    flags += ["--param", "pruning.magnitude.scope=global", "--param", "pruning.magnitude.finetune_epochs=0"]
+    flags += ["--param", "pruning.channel.ratio=0.5", "--param", "pruning.channel.finetune_epochs=0"]
+    flags += ["--sampler", "random", "--n-trials", "8", "--storage", storage, "--work-dir", str(work_dir)]
+    flags += ["--no-report"]
+    assert main([*flags, "--verify", "12"]) == 0
     printed = capsys.readouterr().out
     study = optuna.load_study(study_name="dse-x86-digits", storage=storage)
     extra = [t for t in study.get_trials() if verification_question(t) is not None]
-    assert 0 < len(extra) <= 4 and len(study.trials) == 6 + len(extra), printed
-    assert f"Verification (--verify 4): {len(extra)} matched-pair trials for" in printed
+    assert 0 < len(extra) <= 12 and len(study.trials) == 8 + len(extra), printed
+    assert f"Verification (--verify 12): {len(extra)} matched-pair trials for" in printed
     assert any(word in printed for word in (" confirmed ", " rejected ", " untested "))
     # Every verification trial completes a matched pair: it differs from a measured trial in one layer.
     measured = [t.params for t in study.get_trials() if verification_question(t) is None]
@@ -145,5 +147,5 @@ def test_verify_runs_matched_pair_trials_in_the_study_and_reports_each_question(
         assert any(
             sum(trial.params.get(k) != m.get(k) for k in {*trial.params, *m} if "." not in k) == 1 for m in measured
         )
-    assert main([*flags, "--verify", "4"]) == 0  # resumed: the verification budget is spent
+    assert main([*flags, "--verify", "12"]) == 0  # resumed: the verification budget is spent
     assert len(optuna.load_study(study_name="dse-x86-digits", storage=storage).trials) == len(study.trials)

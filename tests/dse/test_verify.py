@@ -82,3 +82,18 @@ def test_a_fallback_is_not_asked_against_the_algorithm_it_runs() -> None:
     assert _same_code(("algorithm", fallback, "im2col_gemm (asked sparse_gemm(block=4,format=bsr))", "model"))
     assert not _same_code(("algorithm", fallback, "direct(layout=nhwc)", "precision"))
     assert not _same_code(("algorithm", "im2col_gemm(layout=nchw)", "im2col_gemm(layout=nhwc)", "model"))
+
+
+def test_a_question_is_asked_in_blocks_that_its_blocked_test_reads() -> None:
+    """The plan completes contexts at both levels (direct and im2col_gemm, at fp32 and at int8),
+    so the question's test compares the swap context by context."""
+    from dse.analysis._effects import Thresholds, blocked_design, questions
+
+    truth, sparse = _sparse_and_truth(reversal_latency, keep_share=0.3, seed=7)
+    planned, status, after = _verify(truth, sparse, budget=16)
+    asked = planned[0].question
+    assert {t.level for t in planned if t.question == asked} == {"fp32", "int8"}
+    levels = next(levels for question, levels, _ in questions(after.pairs) if question == asked)
+    design = blocked_design(levels, asked[3], Thresholds())
+    assert design is not None and len(set(design.blocks)) >= 3
+    assert status[asked] == "confirmed"
