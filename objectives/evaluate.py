@@ -121,9 +121,10 @@ def _score_and_time(
     beside_latency: Callable[[], None] | None = None,
     open_untuned: Callable[[], LoadedModule] | None = None,
 ) -> tuple[float, LatencyStats, bool]:
-    """Open the module and score its accuracy under the device lock (an upload to a board
-    belongs to the session that holds it), then take its latency under the measurement lock;
-    ``beside_latency`` (PyTorch's own timing) runs there too, on the same quiet machine.
+    """Under the device lock (an upload to a board belongs to the session that holds it): open
+    the module, take its latency under the measurement lock, then score the accuracy of the
+    build kept; ``beside_latency`` (PyTorch's own timing) runs under the measurement lock too,
+    on the same quiet machine.
 
     ``open_untuned``: a tuned trial's untuned build of the same configuration, timed beside
     it; the faster of the two is kept, scored and reported (the third value: the untuned one
