@@ -407,20 +407,21 @@ def blocked_design(levels: dict[str, list[Pair]], by: str, thresholds: Threshold
     def block(pair: Pair) -> str:
         return "|".join(f"{k}={v}" for k, v in sorted(pair.context.items()) if k != by)
 
-    tested = {level: lp for level, lp in levels.items() if len(lp) >= thresholds.min_pairs}
+    tested = [
+        (level, p, block(p)) for level, lp in sorted(levels.items()) if len(lp) >= thresholds.min_pairs for p in lp
+    ]
     seen: dict[str, set[str]] = defaultdict(set)
-    for level, lp in tested.items():
-        for p in lp:
-            seen[block(p)].add(level)
-    shared = sorted(b for b, at in seen.items() if len(at) > 1)
-    kept = [(level, p) for level, lp in sorted(tested.items()) for p in lp if block(p) in set(shared)]
-    level_names = sorted({level for level, _ in kept})
+    for level, _, key in tested:
+        seen[key].add(level)
+    shared = {key: i for i, key in enumerate(sorted(key for key, at in seen.items() if len(at) > 1))}
+    kept = [(level, p, key) for level, p, key in tested if key in shared]
+    level_names = {level: i for i, level in enumerate(sorted({level for level, _, _ in kept}))}
     if len(shared) < 2 or len(level_names) < 2:
         return None
     design = BlockedDesign(
-        tuple(p.log_ratio for _, p in kept),
-        tuple(shared.index(block(p)) for _, p in kept),
-        tuple(level_names.index(level) for level, _ in kept),
+        tuple(p.log_ratio for _, p, _ in kept),
+        tuple(shared[key] for _, _, key in kept),
+        tuple(level_names[level] for level, _, _ in kept),
     )
     return design if design.fit[1] >= MIN_BLOCKED_DOF else None
 

@@ -233,7 +233,6 @@ def _blocks(question: Question, asked: _Asked, study: _Measured, wanted: int, ro
     layer, a1, a2, by = question
     levels, contrasts = asked
     rows, params_of, known, valid = study.rows, study.params_of, study.known, study.valid
-    swapped_layers = (layer, by)
     layer_templates: dict[str, dict[str, Any]] = {}
     by_templates: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -248,7 +247,8 @@ def _blocks(question: Question, asked: _Asked, study: _Measured, wanted: int, ro
     candidates: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for row in rows:
         own = params_of[int(row["trial"])]
-        rest = {k: v for k, v in own.items() if not any(k == n or k.startswith(f"{n}.") for n in swapped_layers)}
+        swapped = {**_layer_params(own, layer), **_layer_params(own, by)}
+        rest = {k: v for k, v in own.items() if k not in swapped}
         if _key(rest) in candidates:
             continue
         cells = [
