@@ -493,3 +493,15 @@ def test_pairs_that_all_lean_one_way_inside_their_margin_are_not_no_difference()
     around = _pairs({("fp32", c): r for c, r in (("c0", 0.06), ("c1", -0.04), ("c2", 0.02))})["fp32"]
     assert _cell("fp32", leaning, Thresholds()).verdict == "mixed"
     assert _cell("fp32", around, Thresholds()).verdict == "none"
+
+
+def test_no_difference_needs_more_than_one_pair_at_the_edge_of_its_interval() -> None:
+    """Four pairs, three 2-10% one way and one 0.2% the other (the 95% interval of the median
+    1.00-1.10, the shipped table's 12 pairs there 1.03-1.10): 'none' is a claim of absence, so
+    the 80% interval decides, and it leans; pairs spread both ways stay 'none'."""
+    from dse.analysis._effects import Thresholds, _cell
+
+    edge = {("fp32", c): r for c, r in (("c0", 0.0218), ("c1", -0.002), ("c2", 0.0948), ("c3", 0.0954))}
+    spread = {("fp32", c): r for c, r in (("c0", 0.03), ("c1", -0.02), ("c2", 0.05), ("c3", -0.04))}
+    assert _cell("fp32", _pairs(edge)["fp32"], Thresholds()).verdict == "mixed"
+    assert _cell("fp32", _pairs(spread)["fp32"], Thresholds()).verdict == "none"
