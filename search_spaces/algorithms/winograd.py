@@ -31,12 +31,13 @@ def transform_matrices(m: int) -> tuple[Any, Any, Any]:
 
 
 def transform_weight(spec: ConvSpec, m: int) -> Any:
-    """``U[eps, nu, oc, ic] = (G g G^T)``: the constant weight of the batched GEMM."""
+    """``U[eps, nu, ic, oc] = (G g G^T)``: the constant weight of the batched GEMM, output
+    channels innermost so that the GEMM's vector of output channels is one contiguous load."""
     import numpy as np
 
     w = spec.require_constant_weight().astype(np.float64)
     _, _, g = transform_matrices(m)
-    u = np.einsum("ak,oikl,bl->aboi", g, w, g)
+    u = np.einsum("ak,oikl,bl->abio", g, w, g)
     return np.ascontiguousarray(u.astype(spec.weight_dtype))
 
 
@@ -66,21 +67,24 @@ def winograd_compute(data: Any, u: Any, spec: ConvSpec, m: int) -> Any:
         lambda e, f, c, p: te.sum(b_mat[ra, e] * b_mat[rb, f] * d[c, p, ra, rb], axis=[ra, rb]),
         name="dse_winograd_data",
     )
+    # Output channels innermost from the GEMM on: the vector axis of the GEMM and the inverse
+    # transform, always a multiple of the lanes in a CNN, where the tiles are not (196 tiles at
+    # 56x56 with F(2): vectors of 14 lanes; 4 at 7x7)
     rc = te.reduce_axis((0, spec.in_channels), "rc")
     mm = te.compute(
-        (alpha, alpha, spec.out_channels, tiles),
-        lambda e, f, oc, p: te.sum(u[e, f, oc, rc].astype(dt) * v[e, f, rc, p], axis=rc),
+        (alpha, alpha, tiles, spec.out_channels),
+        lambda e, f, p, oc: te.sum(v[e, f, rc, p] * u[e, f, rc, oc].astype(dt), axis=rc),
         name="dse_winograd_gemm",
     )
     sa, sb = te.reduce_axis((0, alpha), "sa"), te.reduce_axis((0, alpha), "sb")
     y = te.compute(
-        (spec.out_channels, tiles, m, m),
-        lambda oc, p, i, j: te.sum(a_mat[sa, i] * a_mat[sb, j] * mm[sa, sb, oc, p], axis=[sa, sb]),
+        (tiles, m, m, spec.out_channels),
+        lambda p, i, j, oc: te.sum(a_mat[sa, i] * a_mat[sb, j] * mm[sa, sb, p, oc], axis=[sa, sb]),
         name="dse_winograd_inverse",
     )
     return te.compute(
         (spec.batch, spec.out_channels, spec.out_h, spec.out_w),
-        lambda n, oc, h, w: y[oc, n * nh * nw + (h // m) * nw + w // m, h % m, w % m],
+        lambda n, oc, h, w: y[n * nh * nw + (h // m) * nw + w // m, h % m, w % m, oc],
         name="dse_winograd_out",
     )
 
