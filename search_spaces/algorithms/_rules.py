@@ -263,6 +263,20 @@ def winograd_data(env: Env, block: Any) -> None:
     sch.decompose_reduction(block, ra)
 
 
+def winograd_data_packed(env: Env, block: Any) -> None:
+    """eps, nu, p, c | a, b: as ``winograd_data``, on a packed input: vectorize input channels
+    (contiguous in NCHW[x]c), parallel (tiles, channel vectors)."""
+    sch = env.sch
+    e, f, p, c, ra, rb = sch.get_loops(block)
+    co, ci = sch.split(c, [None, column_lanes(loop_extent(sch, c), env.lanes)])
+    sch.reorder(p, co, e, f, ra, rb, ci)
+    _parallel(env, [p, co])
+    for loop in (e, f, ra, rb):
+        sch.unroll(loop)
+    sch.vectorize(ci)
+    sch.decompose_reduction(block, ra)
+
+
 #: Tiles x output-channel vectors of the Winograd GEMM's register tile (8 x 2 = 16 accumulators).
 WINOGRAD_TILES, WINOGRAD_VECTORS = 8, 2
 
@@ -329,6 +343,7 @@ RULES: dict[str, Callable[[Env, Any], Any]] = {
     "dse_spatial_pack": spatial_pack,
     "dse_spatial_pack_dot": spatial_pack_dot,
     "dse_winograd_data": winograd_data,
+    "dse_winograd_data_packed": winograd_data_packed,
     "dse_winograd_gemm": winograd_gemm,
     "dse_winograd_inverse": winograd_inverse,
     "dse_sparse_direct": sparse_rows,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable, UnsupportedDtype, te_pad
+from search_spaces.algorithms.spatial_pack import flow_packed_layout
 
 if TYPE_CHECKING:
     from search_spaces._context import BuildContext
@@ -42,7 +43,8 @@ def transform_weight(spec: ConvSpec, m: int) -> Any:
 
 
 def winograd_compute(data: Any, u: Any, spec: ConvSpec, m: int) -> Any:
-    """NCHW Winograd conv; block names ``dse_winograd_{tile,data,gemm,inverse,out}``."""
+    """Winograd conv, NCHW or packed NCHW[x]c on each side as ``spec`` says (spatial pack's
+    layout flow); block names ``dse_winograd_{tile,data[_packed],gemm,inverse,out}``."""
     from tvm import te
     from tvm.topi.utils import const_matrix
 
@@ -52,28 +54,39 @@ def winograd_compute(data: Any, u: Any, spec: ConvSpec, m: int) -> Any:
     alpha = m + 2
     nh, nw = -(-spec.out_h // m), -(-spec.out_w // m)
     tiles = spec.batch * nh * nw
-    extra_b = nh * m + 2 - (spec.height + spec.pad_top + spec.pad_bottom)
-    extra_r = nw * m + 2 - (spec.width + spec.pad_left + spec.pad_right)
-    pad = te_pad(data, spec, max(0, extra_b), max(0, extra_r))
-
-    d = te.compute(
-        (spec.in_channels, tiles, alpha, alpha),
-        lambda c, p, i, j: pad[p // (nh * nw), c, (p // nw) % nh * m + i, p % nw * m + j].astype(dt),
-        name="dse_winograd_tile",
-    )
     ra, rb = te.reduce_axis((0, alpha), "ra"), te.reduce_axis((0, alpha), "rb")
-    v = te.compute(
-        (alpha, alpha, spec.in_channels, tiles),
-        lambda e, f, c, p: te.sum(b_mat[ra, e] * b_mat[rb, f] * d[c, p, ra, rb], axis=[ra, rb]),
-        name="dse_winograd_data",
-    )
+    if spec.in_block:
+        # Packed input: the transform reads a vector of input channels, contiguous in NCHW[x]c,
+        # and writes V[eps, nu, tile, c] (channels innermost) with no gather
+        d = _packed_tiles(data, spec, m, nh, nw, dt)
+        v = te.compute(
+            (alpha, alpha, tiles, spec.in_channels),
+            lambda e, f, p, c: te.sum(b_mat[ra, e] * b_mat[rb, f] * d[c, p, ra, rb], axis=[ra, rb]),
+            name="dse_winograd_data_packed",
+        )
+        v_at = lambda e, f, c, p: v[e, f, p, c]  # noqa: E731
+    else:
+        extra_b = nh * m + 2 - (spec.height + spec.pad_top + spec.pad_bottom)
+        extra_r = nw * m + 2 - (spec.width + spec.pad_left + spec.pad_right)
+        pad = te_pad(data, spec, max(0, extra_b), max(0, extra_r))
+        d = te.compute(
+            (spec.in_channels, tiles, alpha, alpha),
+            lambda c, p, i, j: pad[p // (nh * nw), c, (p // nw) % nh * m + i, p % nw * m + j].astype(dt),
+            name="dse_winograd_tile",
+        )
+        v = te.compute(
+            (alpha, alpha, spec.in_channels, tiles),
+            lambda e, f, c, p: te.sum(b_mat[ra, e] * b_mat[rb, f] * d[c, p, ra, rb], axis=[ra, rb]),
+            name="dse_winograd_data",
+        )
+        v_at = lambda e, f, c, p: v[e, f, c, p]  # noqa: E731
     # Output channels innermost from the GEMM on: the vector axis of the GEMM and the inverse
     # transform, always a multiple of the lanes in a CNN, where the tiles are not (196 tiles at
     # 56x56 with F(2): vectors of 14 lanes; 4 at 7x7)
     rc = te.reduce_axis((0, spec.in_channels), "rc")
     mm = te.compute(
         (alpha, alpha, tiles, spec.out_channels),
-        lambda e, f, p, oc: te.sum(v[e, f, rc, p] * u[e, f, rc, oc].astype(dt), axis=rc),
+        lambda e, f, p, oc: te.sum(v_at(e, f, rc, p) * u[e, f, rc, oc].astype(dt), axis=rc),
         name="dse_winograd_gemm",
     )
     sa, sb = te.reduce_axis((0, alpha), "sa"), te.reduce_axis((0, alpha), "sb")
@@ -82,20 +95,49 @@ def winograd_compute(data: Any, u: Any, spec: ConvSpec, m: int) -> Any:
         lambda p, i, j, oc: te.sum(a_mat[sa, i] * a_mat[sb, j] * mm[sa, sb, p, oc], axis=[sa, sb]),
         name="dse_winograd_inverse",
     )
+
+    def tile_of(n: Any, h: Any, w: Any) -> Any:
+        return n * nh * nw + (h // m) * nw + w // m
+
+    if spec.out_block:
+        bo = spec.out_block
+        return te.compute(
+            (spec.batch, spec.out_channels // bo, spec.out_h, spec.out_w, bo),
+            lambda n, ob, h, w, oi: y[tile_of(n, h, w), h % m, w % m, ob * bo + oi],
+            name="dse_winograd_out",
+        )
     return te.compute(
         (spec.batch, spec.out_channels, spec.out_h, spec.out_w),
-        lambda n, oc, h, w: y[n * nh * nw + (h // m) * nw + w // m, h % m, w % m, oc],
+        lambda n, oc, h, w: y[tile_of(n, h, w), h % m, w % m, oc],
         name="dse_winograd_out",
     )
 
 
+def _packed_tiles(data: Any, spec: ConvSpec, m: int, nh: int, nw: int, dtype: str) -> Any:
+    """The input tiles ``d[c, tile, i, j]`` of a packed ``[N, C / x, H, W, x]`` input, zero outside
+    it (the padding, and the last tiles' overhang), read in place."""
+    from tvm import te, tirx
+
+    block, alpha = spec.in_block, m + 2
+
+    def f(c: Any, p: Any, i: Any, j: Any) -> Any:
+        y = (p // nw) % nh * m + i - spec.pad_top
+        x = p % nw * m + j - spec.pad_left
+        inside = tirx.all(y >= 0, y < spec.height, x >= 0, x < spec.width)
+        value = data[p // (nh * nw), c // block, y, x, c % block].astype(dtype)
+        return tirx.if_then_else(inside, value, tirx.const(0, dtype))
+
+    return te.compute((spec.in_channels, spec.batch * nh * nw, alpha, alpha), f, name="dse_winograd_tile")
+
+
 def check_winograd(spec: ConvSpec) -> None:
-    """Raise NotApplicable unless the layer is a float 3x3 stride-1 dilation-1 ungrouped NCHW conv."""
+    """Raise NotApplicable unless the layer is a float 3x3 stride-1 dilation-1 ungrouped NCHW (or
+    packed NCHW[x]c) conv."""
     if not spec.is_float:
         raise UnsupportedDtype(f"Winograd needs a float dtype, layer is {spec.in_dtype}")
     shape = (spec.kernel_h, spec.kernel_w, spec.stride_h, spec.stride_w, spec.dilation_h, spec.dilation_w)
-    if shape != (3, 3, 1, 1, 1, 1) or spec.groups != 1 or spec.data_layout != "NCHW":
-        raise NotApplicable("Winograd takes only 3x3 stride-1 dilation-1 ungrouped NCHW convs")
+    if shape != (3, 3, 1, 1, 1, 1) or spec.groups != 1 or not (spec.data_layout == "NCHW" or spec.blocked):
+        raise NotApplicable("Winograd takes only 3x3 stride-1 dilation-1 ungrouped NCHW or NCHW[x]c convs")
 
 
 def emit_winograd(bb: Any, call: Any, spec: ConvSpec, m: int) -> Any:
@@ -116,6 +158,13 @@ class Winograd(ConvAlgorithm):
         if "int8" in str(config.precision.name):
             return "Winograd's transforms need float arithmetic; int8 convolutions cannot use it"
         return None
+
+    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
+        # With spatial pack beside it, the model keeps spatial pack's packed layout between
+        # layers, Winograd's included: without it every layer converted NCHW <-> NCHW[x]c
+        if self.fallback(params) == "spatial_pack":
+            return flow_packed_layout(mod, ctx.tvm_target)
+        return mod
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
         return emit_winograd(bb, call, spec, int(params.get("tile", 4)))

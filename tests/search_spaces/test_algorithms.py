@@ -511,3 +511,52 @@ def test_the_register_tile_takes_half_the_targets_vector_registers(dtype, mcpu, 
     if tvm.target.codegen.llvm_cpu_has_features(needs, T.host_target()):  # a capability probe of this host
         out = T.run(T.build(scheduled, target), x)
         assert (out == 64 * 9).sum() == 64 * 6 * 6  # the interior: every tap of every channel
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_keeps_the_packed_layout_and_reads_and_writes_it_in_place(tile):
+    """With spatial pack as its fallback, Winograd layers sit in the packed layout flow: a 3x3
+    stride-1 conv pair with a residual add takes and gives NCHW16c (its input tiles read from
+    it, its output written to it), the stride-2 conv falls back to spatial pack in the same
+    layout, and the model matches PyTorch with no layout transform but the output's."""
+    import tvm
+    from torch import nn
+
+    from objectives.compile import import_to_relax
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.down = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+            self.first = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
+            self.second = nn.Conv2d(16, 32, 3, padding=1)
+            self.skip = nn.Conv2d(16, 32, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.down(x)
+            return torch.relu(self.second(self.first(y)) + self.skip(y))
+
+    torch.manual_seed(0)
+    model, x = Block().eval(), torch.randn(1, 3, 14, 18)  # 7x9 after the stride: tiles overhang
+    target = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2})
+    ctx = T.lowering_context(target)
+    ctx.example_input = x
+    mod = ALGORITHMS.get("winograd").lower(import_to_relax(model, ctx), {"tile": tile, "fallback": "spatial_pack"}, ctx)
+    layers = [(layer["algorithm"], layer["layout"]) for layer in ctx.info["algorithm_layers"]]
+    assert sorted(layers) == sorted(
+        [
+            ("spatial_pack", "NCHW->NCHW16c"),
+            ("winograd", "NCHW16c->NCHW16c"),
+            ("winograd", "NCHW16c->NCHW16c"),
+            ("spatial_pack", "NCHW16c->NCHW16c"),
+        ]
+    ), layers
+    transforms = [
+        g.name_hint for g, f in mod.functions.items() if g.name_hint != "main" and "layout_transform" in f.script()
+    ]
+    assert transforms == ["te_layout_transform"], transforms
+    if tvm.target.codegen.llvm_cpu_has_features("avx512f", T.host_target()):
+        report: dict[str, str] = {}
+        out = T.run(T.build(apply_default_schedules(mod, target, report), target), x.numpy())
+        np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-4)
+        _check_report(report)
