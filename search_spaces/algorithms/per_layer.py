@@ -11,9 +11,13 @@ workers like tuning records, so a workload is timed once per version of the kern
 (``kernels_version``). Each layer's record says what was chosen, from which timings
 (``per_layer`` in ``info["algorithm_layers"]``).
 
-Candidates all compute in NCHW, the graph's own layout, so layers mix without layout
-conversions between them. Timing needs the device at hand: only a target that is this host's
-own CPU (a board would need an RPC session per workload, an emulated one gives no timings).
+The model keeps spatial pack's packed layout flow (NCHW[x]c between the layers it packs), and
+each layer is timed in the layouts it has in the model: a packed layer's candidates are those
+that take the packed layout (spatial pack and Winograd), a layer left in NCHW has them all. So
+a layer is never chosen for a speed it has only with its input converted, and layers mix with
+layout conversions at the graph's edges only. Timing needs the device at hand: only a target
+that is this host's own CPU (a board would need an RPC session per workload, an emulated one
+gives no timings).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from dse.core.files import atomic_write, file_lock, stable_hash
 from search_spaces._base import Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
 from search_spaces.algorithms._conv import ConvSpec, NotApplicable
+from search_spaces.algorithms._lowering import lower_module
 from search_spaces.algorithms.schedules import kernels_version
+from search_spaces.algorithms.spatial_pack import flow_packed_layout
 
 if TYPE_CHECKING:
     from search_spaces._context import BuildContext
@@ -50,7 +56,7 @@ def workload_key(spec: ConvSpec) -> str:
         spec.batch, spec.in_channels, spec.height, spec.width, spec.out_channels, spec.kernel_h, spec.kernel_w,
         spec.stride_h, spec.stride_w, spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right,
         spec.dilation_h, spec.dilation_w, spec.groups, spec.data_layout, spec.in_dtype, spec.weight_dtype,
-        spec.out_dtype,
+        spec.out_dtype, spec.in_block, spec.out_block,
     )  # fmt: skip
     return "x".join(str(f) for f in fields)
 
@@ -59,12 +65,19 @@ def _label(name: str, params: dict[str, Any]) -> str:
     return name + "".join(f"/{key}={value}" for key, value in sorted(params.items()))
 
 
+def _input_shape(spec: ConvSpec) -> tuple[int, ...]:
+    """The layer's input as the model holds it: NCHW, or packed ``[N, C / x, H, W, x]``."""
+    if spec.in_block:
+        return (spec.batch, spec.in_channels // spec.in_block, spec.height, spec.width, spec.in_block)
+    return (spec.batch, spec.in_channels, spec.height, spec.width)
+
+
 def _one_conv(spec: ConvSpec) -> Any:
-    """A Relax module ``main(x) = conv2d(x, weight)`` of exactly ``spec``'s layer."""
+    """A Relax module ``main(x) = conv2d(x, weight)`` of exactly ``spec``'s layer, in its layouts."""
     from tvm import relax
 
     bb = relax.BlockBuilder()
-    x = relax.Var("x", relax.TensorType([spec.batch, spec.in_channels, spec.height, spec.width], spec.in_dtype))
+    x = relax.Var("x", relax.TensorType(list(_input_shape(spec)), spec.in_dtype))
     with bb.function("main", [x]):
         with bb.dataflow():
             conv = relax.op.nn.conv2d(
@@ -74,6 +87,8 @@ def _one_conv(spec: ConvSpec) -> Any:
                 padding=(spec.pad_top, spec.pad_left, spec.pad_bottom, spec.pad_right),
                 dilation=(spec.dilation_h, spec.dilation_w),
                 groups=spec.groups,
+                data_layout=f"NCHW{spec.in_block}c" if spec.in_block else "NCHW",
+                out_layout=f"NCHW{spec.out_block}c" if spec.out_block else "NCHW",
                 out_dtype=spec.out_dtype,
             )
             out = bb.emit_output(bb.emit(conv))
@@ -93,7 +108,7 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
     from search_spaces.algorithms.schedules import apply_default_schedules
 
     rng = np.random.default_rng(0)
-    shape = (spec.batch, spec.in_channels, spec.height, spec.width)
+    shape = _input_shape(spec)
     if spec.is_float:
         x = rng.standard_normal(shape).astype(spec.in_dtype)
     else:
@@ -102,7 +117,7 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
     for name, params in CANDIDATES:
         ctx = SimpleNamespace(tvm_target=target, info={})  # all that lowering reads of a BuildContext
         try:
-            lowered = ALGORITHMS.get(name).lower(_one_conv(spec), params, ctx)  # type: ignore[arg-type]
+            lowered = lower_module(_one_conv(spec), _AsLaidOut(ALGORITHMS.get(name)), ALGORITHMS.get, params, ctx)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 (a candidate that does not lower is not a candidate)
             continue
         if [layer["algorithm"] for layer in ctx.info["algorithm_layers"]] != [name]:
@@ -112,6 +127,20 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
         with timing_lock():
             timings[_label(name, params)] = float(timer(tvm.runtime.tensor(x)).median * 1e3)
     return timings
+
+
+class _AsLaidOut:
+    """A candidate lowering one layer already in the layouts it has in the model: its own
+    whole-module rewrite (spatial pack's layout flow) would convert it again."""
+
+    def __init__(self, algorithm: ConvAlgorithm) -> None:
+        self._algorithm = algorithm
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._algorithm, name)
+
+    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
+        return mod
 
 
 #: Decisions this process has taken or read, per (decisions file or target, workload).
@@ -173,11 +202,14 @@ def _timing_lock(ctx: BuildContext) -> Any:
 @ALGORITHMS.register("per_layer")
 class PerLayer(ConvAlgorithm):
     description = (
-        "per convolution workload the fastest of direct, im2col_gemm, spatial_pack and winograd (NCHW), "
-        "timed on each layer alone and cached per target"
+        "per convolution workload the fastest of direct, im2col_gemm, spatial_pack and winograd (those that "
+        "take the layer's layout in spatial pack's packed flow), timed on each layer alone and cached per target"
     )
     delegates: ClassVar[bool] = True
     opt_in = True  # seconds of timing per new workload: searched only when named (--algorithms)
+
+    def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
+        return flow_packed_layout(mod, ctx.tvm_target)
 
     def incompatibility(self, config: Any) -> str | None:
         from search_spaces.targets import TARGETS

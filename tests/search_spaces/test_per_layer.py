@@ -19,7 +19,7 @@ from search_spaces.targets import TARGETS
 
 
 def _two_conv_module(x_shape, w3, w1):  # type: ignore[no-untyped-def]
-    """main(x) = conv1x1(relu(conv3x3(x))): two workloads with different best algorithms."""
+    """main(x) = conv1x1(relu(conv3x3(x))): two workloads, one packed in the layout flow, one not."""
     from tvm import relax
 
     bb = relax.BlockBuilder()
@@ -36,7 +36,7 @@ def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_pa
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 16, 8, 8)).astype("float32")
     w3 = rng.standard_normal((32, 16, 3, 3)).astype("float32")
-    w1 = rng.standard_normal((8, 32, 1, 1)).astype("float32")
+    w1 = rng.standard_normal((10, 32, 1, 1)).astype("float32")  # 10 channels: no block, NCHW
     target = T.host_target()
 
     def lower():  # type: ignore[no-untyped-def]
@@ -53,8 +53,12 @@ def test_each_layer_runs_its_fastest_candidate_and_the_decisions_are_kept(tmp_pa
         timings = layer["per_layer"]["timings_ms"]
         fastest = min(timings, key=lambda label: timings[label])
         assert layer["algorithm"] == fastest.split("/")[0] and not layer["per_layer"]["cached"]
-    assert not any(label.startswith("winograd") for label in layers[1]["per_layer"]["timings_ms"])  # 1x1
-    assert len(layers[0]["per_layer"]["timings_ms"]) == len(CANDIDATES)  # every candidate takes a 3x3
+    # The 3x3 sits in spatial pack's packed flow and is timed packed, by the candidates that take
+    # that layout; the 1x1 to 10 channels stays NCHW, where every candidate but Winograd takes it
+    assert "NCHW" in layers[0]["layout"] and layers[0]["layout"].endswith("c")
+    assert set(layers[0]["per_layer"]["timings_ms"]) == {"spatial_pack", "winograd/tile=2", "winograd/tile=4"}
+    assert "layout" not in layers[1]
+    assert len(layers[1]["per_layer"]["timings_ms"]) == len(CANDIDATES) - 2
     (decisions,) = tmp_path.glob("per-layer-*.json")
     assert len(json.loads(decisions.read_text())) == 2
 
