@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from search_spaces._base import Param, Params
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
-from search_spaces.algorithms._conv import ConvSpec, te_pad
+from search_spaces.algorithms._conv import ConvSpec, NotApplicable, te_pad
 
 if TYPE_CHECKING:
     from search_spaces._context import BuildContext
@@ -80,10 +80,18 @@ class LayoutAlgorithm(ConvAlgorithm):
     def prepare(self, mod: Any, params: Params, ctx: BuildContext) -> Any:
         return convert_layout(mod, str(self.value(params, "layout")))
 
+    @staticmethod
+    def require_plain_layout(spec: ConvSpec) -> None:
+        """Raise NotApplicable for a layer in spatial pack's packed NCHW[x]c flow (``per_layer``
+        asks every candidate): these kernels index NCHW or NHWC tensors."""
+        if spec.blocked:
+            raise NotApplicable(f"takes NCHW or NHWC, not the packed layout {spec.data_layout}")
+
 
 @ALGORITHMS.register("direct")
 class Direct(LayoutAlgorithm):
     description = "direct convolution (NCHW or NHWC), parallel + vectorized default schedule"
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
+        self.require_plain_layout(spec)
         return emit_direct(bb, call, spec)

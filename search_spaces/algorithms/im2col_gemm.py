@@ -60,4 +60,5 @@ class Im2colGemm(LayoutAlgorithm):
     description = "im2col + GEMM (NCHW or NHWC), blocked and vectorized default schedule"
 
     def emit(self, bb: Any, call: Any, spec: ConvSpec, params: Params, ctx: BuildContext) -> Any:
+        self.require_plain_layout(spec)
         return emit_gemm(bb, call, spec)

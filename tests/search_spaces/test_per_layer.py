@@ -106,3 +106,15 @@ def test_it_is_offered_only_where_the_host_cpu_runs_the_targets_code(
     with pytest.raises(UsageError, match="leave per_layer out") as error:
         config_from_args(args)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["direct", "im2col_gemm"])
+def test_a_plain_layout_kernel_declines_a_packed_layer_as_not_applicable(name) -> None:  # type: ignore[no-untyped-def]
+    """per_layer offers every candidate each layer; on a packed one direct and im2col+GEMM say
+    they do not apply (so the driver falls back), rather than failing inside their compute."""
+    from search_spaces.algorithms._conv import ConvSpec, NotApplicable
+
+    spec = ConvSpec(1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, "NCHW16c", "float32", "float32", "float32",
+                    np.zeros((16, 16, 3, 3), "float32"), in_block=16, out_block=16)  # fmt: skip
+    with pytest.raises(NotApplicable, match="packed layout NCHW16c"):
+        ALGORITHMS.get(name).emit(None, None, spec, {"layout": "nchw"}, None)
