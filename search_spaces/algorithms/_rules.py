@@ -248,33 +248,33 @@ def dense_pack(env: Env, block: Any) -> Any:
     return fused
 
 
+def _winograd_transform(env: Env, block: Any, outer: list[Any], vector: Any, lanes: int, transform: list[Any]) -> None:
+    """A Winograd transform block: parallel over ``outer`` and the vector axis's outer part, the
+    four ``transform`` loops (two spatial, two reduction) unrolled, the vector axis innermost."""
+    sch = env.sch
+    vo, vi = sch.split(vector, [None, lanes])
+    sch.reorder(*outer, vo, *transform, vi)
+    _parallel(env, [*outer, vo])
+    for loop in transform:
+        sch.unroll(loop)
+    sch.vectorize(vi)
+    sch.decompose_reduction(block, transform[2])
+
+
 def winograd_data(env: Env, block: Any) -> None:
     """eps, nu, c, p | a, b: parallel (c, tile vectors); the transform's loops all unrolled, so
     TVM folds its constant matrix to the few nonzero coefficients (with eps and nu as loops it
     evaluated the matrix's select chain per element: 1.4x slower)."""
-    sch = env.sch
-    e, f, c, p, ra, rb = sch.get_loops(block)
-    po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
-    sch.reorder(c, po, e, f, ra, rb, pi)
-    _parallel(env, [c, po])
-    for loop in (e, f, ra, rb):
-        sch.unroll(loop)
-    sch.vectorize(pi)
-    sch.decompose_reduction(block, ra)
+    e, f, c, p, ra, rb = env.sch.get_loops(block)
+    lanes = vector_factor(loop_extent(env.sch, p), env.lanes)
+    _winograd_transform(env, block, [c], p, lanes, [e, f, ra, rb])
 
 
 def winograd_data_packed(env: Env, block: Any) -> None:
     """eps, nu, p, c | a, b: as ``winograd_data``, on a packed input: vectorize input channels
     (contiguous in NCHW[x]c), parallel (tiles, channel vectors)."""
-    sch = env.sch
-    e, f, p, c, ra, rb = sch.get_loops(block)
-    co, ci = sch.split(c, [None, column_lanes(loop_extent(sch, c), env.lanes)])
-    sch.reorder(p, co, e, f, ra, rb, ci)
-    _parallel(env, [p, co])
-    for loop in (e, f, ra, rb):
-        sch.unroll(loop)
-    sch.vectorize(ci)
-    sch.decompose_reduction(block, ra)
+    e, f, p, c, ra, rb = env.sch.get_loops(block)
+    _winograd_transform(env, block, [p], c, column_lanes(loop_extent(env.sch, c), env.lanes), [e, f, ra, rb])
 
 
 #: Tiles x output-channel vectors of the Winograd GEMM's register tile (8 x 2 = 16 accumulators).
@@ -298,15 +298,8 @@ def winograd_gemm(env: Env, block: Any) -> None:
 def winograd_inverse(env: Env, block: Any) -> None:
     """p, i, j, oc | a, b: parallel (tiles, channel vectors), vectorize output channels, the
     transform's loops unrolled (folded as in ``winograd_data``)."""
-    sch = env.sch
-    p, i, j, oc, sa, sb = sch.get_loops(block)
-    oco, oci = sch.split(oc, [None, column_lanes(loop_extent(sch, oc), env.lanes)])
-    sch.reorder(p, oco, i, j, sa, sb, oci)
-    _parallel(env, [p, oco])
-    for loop in (i, j, sa, sb):
-        sch.unroll(loop)
-    sch.vectorize(oci)
-    sch.decompose_reduction(block, sa)
+    p, i, j, oc, sa, sb = env.sch.get_loops(block)
+    _winograd_transform(env, block, [p], oc, column_lanes(loop_extent(env.sch, oc), env.lanes), [i, j, sa, sb])
 
 
 def sparse_rows(env: Env, block: Any) -> Any:
