@@ -153,6 +153,8 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
     """
     from tvm import relax
 
+    from search_spaces._folding import fold_constants
+
     records: list[dict[str, Any]] = []
 
     def legalize(bb: Any, call: Any) -> Any:
@@ -162,15 +164,14 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
         return expr
 
     try:
-        mod = algorithm.prepare(mod, params, ctx)
-        mod = relax.transform.FoldConstant()(mod)
+        mod = fold_constants(algorithm.prepare(mod, params, ctx))
         custom = {"relax.nn.conv2d": legalize}
         if ctx.tvm_target is not None and str(ctx.tvm_target.kind.name) == "llvm":
             custom["relax.round"] = legalize_round_for_llvm
             custom["relax.matmul"] = lambda bb, call: legalize_matmul(bb, call, ctx.tvm_target)
         mod = relax.transform.LegalizeOps(customize_legalize_map=custom)(mod)
         mod = relax.transform.AnnotateTIROpPattern()(mod)
-        mod = relax.transform.FoldConstant()(mod)
+        mod = fold_constants(mod)
         mod = relax.transform.FuseOps()(mod)
         mod = relax.transform.FuseTIR()(mod)
         mod = relax.transform.DeadCodeElimination()(mod)

@@ -12,7 +12,9 @@ def for_inference(mod: Any) -> Any:
     epilogue, and int8 quantized the unfolded weight."""
     from tvm import relax
 
+    from search_spaces._folding import fold_constants
+
     mod = relax.transform.FoldBatchnormToConv2D()(mod)
-    mod = relax.transform.FoldConstant()(mod)
+    mod = fold_constants(mod)
     mod = relax.transform.DecomposeOpsForInference()(mod)
     return relax.transform.CanonicalizeBindings()(mod)
