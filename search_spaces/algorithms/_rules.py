@@ -248,33 +248,32 @@ def dense_pack(env: Env, block: Any) -> Any:
     return fused
 
 
-def _winograd_transform(env: Env, block: Any, outer: list[Any], vector: Any, lanes: int, transform: list[Any]) -> None:
+def _winograd_transform(env: Env, outer: list[Any], vector: Any, lanes: int, positions: list[Any]) -> None:
     """A Winograd transform block: parallel over ``outer`` and the vector axis's outer part, the
-    four ``transform`` loops (two spatial, two reduction) unrolled, the vector axis innermost."""
+    two ``positions`` loops of the transformed tile unrolled, the vector axis innermost."""
     sch = env.sch
     vo, vi = sch.split(vector, [None, lanes])
-    sch.reorder(*outer, vo, *transform, vi)
+    sch.reorder(*outer, vo, *positions, vi)
     _parallel(env, [*outer, vo])
-    for loop in transform:
+    for loop in positions:
         sch.unroll(loop)
     sch.vectorize(vi)
-    sch.decompose_reduction(block, transform[2])
 
 
 def winograd_data(env: Env, block: Any) -> None:
-    """eps, nu, c, p | a, b: parallel (c, tile vectors); the transform's loops all unrolled, so
-    TVM folds its constant matrix to the few nonzero coefficients (with eps and nu as loops it
-    evaluated the matrix's select chain per element: 1.4x slower)."""
-    e, f, c, p, ra, rb = env.sch.get_loops(block)
+    """eps, nu, c, p: parallel (c, tile vectors); eps and nu unrolled, so TVM folds each term's
+    coefficient (a select over eps or nu) to a constant and drops the zero ones (with eps and nu
+    as loops it evaluated the selects per element: 1.4x slower)."""
+    e, f, c, p = env.sch.get_loops(block)
     lanes = vector_factor(loop_extent(env.sch, p), env.lanes)
-    _winograd_transform(env, block, [c], p, lanes, [e, f, ra, rb])
+    _winograd_transform(env, [c], p, lanes, [e, f])
 
 
 def winograd_data_packed(env: Env, block: Any) -> None:
-    """eps, nu, p, c | a, b: as ``winograd_data``, on a packed input: vectorize input channels
+    """eps, nu, p, c: as ``winograd_data``, on a packed input: vectorize input channels
     (contiguous in NCHW[x]c), parallel (tiles, channel vectors)."""
-    e, f, p, c, ra, rb = env.sch.get_loops(block)
-    _winograd_transform(env, block, [p], c, column_lanes(loop_extent(env.sch, c), env.lanes), [e, f, ra, rb])
+    e, f, p, c = env.sch.get_loops(block)
+    _winograd_transform(env, [p], c, column_lanes(loop_extent(env.sch, c), env.lanes), [e, f])
 
 
 #: Tiles x output-channel vectors of the Winograd GEMM's register tile (8 x 2 = 16 accumulators).
@@ -296,10 +295,10 @@ def winograd_gemm(env: Env, block: Any) -> None:
 
 
 def winograd_inverse(env: Env, block: Any) -> None:
-    """p, i, j, oc | a, b: parallel (tiles, channel vectors), vectorize output channels, the
-    transform's loops unrolled (folded as in ``winograd_data``)."""
-    p, i, j, oc, sa, sb = env.sch.get_loops(block)
-    _winograd_transform(env, block, [p], oc, column_lanes(loop_extent(env.sch, oc), env.lanes), [i, j, sa, sb])
+    """p, i, j, oc: parallel (tiles, channel vectors), vectorize output channels, i and j
+    unrolled (folded as in ``winograd_data``)."""
+    p, i, j, oc = env.sch.get_loops(block)
+    _winograd_transform(env, [p], oc, column_lanes(loop_extent(env.sch, oc), env.lanes), [i, j])
 
 
 def sparse_rows(env: Env, block: Any) -> Any:
