@@ -40,6 +40,7 @@ def fold_constants(mod: Any) -> Any:
     from tvm import relax
 
     folder = _make_folder_class()(mod)
+    mod = mod.clone()  # a pass's input stays as it was (FoldConstant's does too)
     for var, func in list(mod.functions.items()):
         if isinstance(func, relax.Function):
             mod[var] = relax.analysis.remove_all_unused(folder.visit_expr(func))
