@@ -111,14 +111,26 @@ def _index_values(expr: Any, env: dict[Any, np.ndarray]) -> np.ndarray | None:
         return env.get(expr)
     if isinstance(expr, tirx.IntImm):
         return np.asarray(int(expr.value))
-    binary = {tirx.Add: np.add, tirx.Sub: np.subtract, tirx.Mul: np.multiply}
-    binary[tirx.FloorDiv] = np.floor_divide
-    binary[tirx.FloorMod] = np.mod  # numpy's floor semantics, as TIR's floordiv/floormod
-    for node, function in binary.items():
-        if isinstance(expr, node):
-            a, b = _index_values(expr.a, env), _index_values(expr.b, env)
-            return None if a is None or b is None else function(a, b)
-    return None
+    function = _index_arithmetic().get(type(expr))
+    if function is None:
+        return None
+    a, b = _index_values(expr.a, env), _index_values(expr.b, env)
+    return None if a is None or b is None else function(a, b)
+
+
+@functools.cache
+def _index_arithmetic() -> dict[type, Callable[..., np.ndarray]]:
+    """TIR's index operators and their numpy twins (built once, lazily: TVM loads on first use).
+    numpy's floor_divide and mod round toward minus infinity, as TIR's floordiv and floormod."""
+    from tvm import tirx
+
+    return {
+        tirx.Add: np.add,
+        tirx.Sub: np.subtract,
+        tirx.Mul: np.multiply,
+        tirx.FloorDiv: np.floor_divide,
+        tirx.FloorMod: np.mod,
+    }
 
 
 def _constant_value(expr: Any) -> np.ndarray | None:
