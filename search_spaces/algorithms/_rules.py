@@ -25,6 +25,22 @@ class Env:
     threads: int
     #: Vector registers (``vector_registers``): a register tile keeps half as many accumulators.
     registers: int
+    #: MetaSchedule's design space (``schedules.default_space``): register-tile sizes are sampled,
+    #: decided as the default schedule decides them, so the tuner's mutators move them from there.
+    tunable: bool = False
+
+    def split_tile(self, loop: Any, inner: int, limit: int = 16) -> tuple[Any, Any]:
+        """``loop`` split into (outer, inner) loops of ``inner`` (a divisor of its extent) iterations
+        inside; when tunable, a perfect-tile sample decided as ``inner``, up to ``limit``."""
+        if not self.tunable:
+            outer, inside = self.sch.split(loop, [None, inner])
+            return outer, inside
+        extent = loop_extent(self.sch, loop)
+        factors = self.sch.sample_perfect_tile(
+            loop, n=2, max_innermost_factor=max(limit, inner), decision=[extent // inner, inner]
+        )
+        outer, inside = self.sch.split(loop, factors)
+        return outer, inside
 
 
 def loop_extent(sch: Any, loop: Any) -> int:
@@ -66,7 +82,11 @@ def _register_tile(env: Env, block: Any, at: Any, reduce_loop: Any, unroll: list
     """Accumulate in a local tile written back under ``at``; init before ``reduce_loop``."""
     sch = env.sch
     local = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(local, at)
+    # Unit loops kept (here and at every compute_at of these schedules): the loops get_loops
+    # finds then do not depend on the tile sizes, so MetaSchedule can replay the schedule under
+    # other tile decisions (a tile of 1 dropped its loop and the replay failed); the machine
+    # code is the same (LLVM IR compared, names aside).
+    sch.reverse_compute_at(local, at, preserve_unit_loops=True)
     for loop in unroll:
         sch.unroll(loop)
     sch.vectorize(vec)  # before decompose_reduction: the update block alone is not a reduction
@@ -89,7 +109,7 @@ def direct_nchw(env: Env, block: Any) -> Any:
     sch = env.sch
     n, oc, y, x, ric, rkh, rkw = sch.get_loops(block)
     xo, xi = sch.split(x, [None, vector_factor(loop_extent(sch, x), env.lanes)])
-    oco, oci = sch.split(oc, [None, tile_factor(loop_extent(sch, oc), 4)])
+    oco, oci = env.split_tile(oc, tile_factor(loop_extent(sch, oc), 4))
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, oci, xi)
     fused = _parallel(env, [n, oco, y])
     _register_tile(env, block, xo, ric, [oci], xi)
@@ -101,7 +121,7 @@ def direct_nhwc(env: Env, block: Any) -> Any:
     sch = env.sch
     n, y, x, oc, rkh, rkw, ric = sch.get_loops(block)
     oco, oci = sch.split(oc, [None, vector_factor(loop_extent(sch, oc), env.lanes)])
-    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 4)])
+    xo, xi = env.split_tile(x, tile_factor(loop_extent(sch, x), 4))
     sch.reorder(n, y, xo, oco, rkh, rkw, ric, xi, oci)
     fused = _parallel(env, [n, y])
     _register_tile(env, block, oco, rkh, [xi], oci)
@@ -113,7 +133,7 @@ def gemm_nchw(env: Env, block: Any) -> Any:
     sch = env.sch
     n, oc, p, rk = sch.get_loops(block)
     po, pi = sch.split(p, [None, vector_factor(loop_extent(sch, p), env.lanes)])
-    oco, oci = sch.split(oc, [None, tile_factor(loop_extent(sch, oc), 8)])
+    oco, oci = env.split_tile(oc, tile_factor(loop_extent(sch, oc), 8))
     sch.reorder(n, oco, po, rk, oci, pi)
     fused = _parallel(env, [n, oco])
     _register_tile(env, block, po, rk, [oci], pi)
@@ -124,7 +144,7 @@ def gemm_nhwc(env: Env, block: Any) -> Any:
     """n, p, oc | k: output channels vectorized, 4 pixels per register tile."""
     sch = env.sch
     n, p, oc, rk = sch.get_loops(block)
-    po, pi = sch.split(p, [None, tile_factor(loop_extent(sch, p), 4)])
+    po, pi = env.split_tile(p, tile_factor(loop_extent(sch, p), 4))
     oco, oci = sch.split(oc, [None, vector_factor(loop_extent(sch, oc), env.lanes)])
     sch.reorder(n, po, oco, rk, pi, oci)
     _parallel(env, [n, po])
@@ -143,9 +163,9 @@ def spatial_pack(env: Env, block: Any) -> Any:
     # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC,
     # ResNet-18 fp32, sum of its kernels: 40 ms; 2 x 8 took 72-74 ms, and 2 x 4 63-66 ms, whose
     # 7-pixel rows fall to 1-pixel tiles).
-    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
+    xo, xi = env.split_tile(x, tile_factor(loop_extent(sch, x), 8))
     blocks = 1 if depthwise or env.registers < 32 else 2
-    oco, obi = sch.split(ocb, [None, tile_factor(loop_extent(sch, ocb), blocks)])
+    oco, obi = env.split_tile(ocb, tile_factor(loop_extent(sch, ocb), blocks), limit=4)
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
     fused = _parallel(env, [n, oco, _row_bands(env, n, oco, y) if depthwise else y])
     if depthwise:
@@ -164,7 +184,7 @@ def _row_bands(env: Env, n: Any, ocb: Any, y: Any) -> Any:
     sch = env.sch
     rows, tasks = loop_extent(sch, y), loop_extent(sch, n) * loop_extent(sch, ocb)
     bands = min(rows, math.ceil(4 * env.threads / tasks))
-    band, _ = sch.split(y, [None, tile_factor(rows, rows // bands)])
+    band, _ = env.split_tile(y, tile_factor(rows, rows // bands), limit=rows)
     return band
 
 
@@ -173,7 +193,7 @@ def _pad_rows_in_cache(env: Env, block: Any, band: Any) -> None:
     sch = env.sch
     for producer in sch.get_producers(block):
         if sch.get(producer).name_hint == "dse_pack":
-            sch.compute_at(producer, band, preserve_unit_loops=False)
+            sch.compute_at(producer, band, preserve_unit_loops=True)
             sch.vectorize(sch.get_loops(producer)[-1])
 
 
@@ -193,13 +213,13 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     # pixel: up to 16 blocks, not one chain).
     accumulators = env.registers // 2
     pixels = tile_factor(loop_extent(sch, x), accumulators // 2)
-    xo, xi = sch.split(x, [None, pixels])
+    xo, xi = env.split_tile(x, pixels)
     blocks = tile_factor(loop_extent(sch, ocb), max(2, accumulators // pixels))
-    oco, obi = sch.split(ocb, [None, blocks])
+    oco, obi = env.split_tile(ocb, blocks)
     sch.reorder(n, oco, y, xo, rco, rkh, rkw, obi, xi, oci, rci)
     fused = _parallel(env, [n, oco, y])
     local = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(local, xo)
+    sch.reverse_compute_at(local, xo, preserve_unit_loops=True)
     sch.decompose_reduction(block, rco)
     sch.unroll(obi)
     sch.unroll(xi)
@@ -222,7 +242,7 @@ def matmul(env: Env, block: Any) -> Any:
     lanes = column_lanes(extent, env.lanes)
     jo, ji = sch.split(j, [None, lanes])
     # A register tile of columns (int8 MobileNetV2's classifier: 0.22 -> 0.16 ms)
-    jo_o, jo_i = sch.split(jo, [None, column_tile(extent, env.lanes) // lanes])
+    jo_o, jo_i = env.split_tile(jo, column_tile(extent, env.lanes) // lanes)
     sch.reorder(*spatial, jo_o, k, jo_i, ji)
     fused = _parallel(env, [*spatial, jo_o])
     _register_tile(env, block, fused, k, [jo_i], ji)
@@ -287,8 +307,8 @@ def winograd_gemm(env: Env, block: Any) -> None:
     e, f, p, oc, rc = sch.get_loops(block)
     lanes = column_lanes(loop_extent(sch, oc), env.lanes)
     oco, oci = sch.split(oc, [None, lanes])
-    ocb, ocv = sch.split(oco, [None, tile_factor(loop_extent(sch, oco), WINOGRAD_VECTORS)])
-    po, pi = sch.split(p, [None, tile_factor(loop_extent(sch, p), WINOGRAD_TILES)])
+    ocb, ocv = env.split_tile(oco, tile_factor(loop_extent(sch, oco), WINOGRAD_VECTORS), limit=4)
+    po, pi = env.split_tile(p, tile_factor(loop_extent(sch, p), WINOGRAD_TILES))
     sch.reorder(e, f, ocb, po, rc, pi, ocv, oci)
     _parallel(env, [e, f, ocb])
     _register_tile(env, block, po, rc, [pi, ocv], oci)
@@ -319,7 +339,7 @@ def sparse_spatial_pack(env: Env, block: Any) -> Any:
     """n, ocb, y, x, oci | j: as ``spatial_pack``, the stored blocks replacing (ic, kh, kw)."""
     sch = env.sch
     n, ocb, y, x, oci, j = sch.get_loops(block)
-    xo, xi = sch.split(x, [None, tile_factor(loop_extent(sch, x), 8)])
+    xo, xi = env.split_tile(x, tile_factor(loop_extent(sch, x), 8))
     sch.reorder(n, ocb, y, xo, j, xi, oci)
     fused = _parallel(env, [n, ocb, y])
     _register_tile(env, block, xo, j, [xi], oci)

@@ -113,10 +113,26 @@ def _inline_helpers(sch: Any, anchors: set[str]) -> None:
                 continue
 
 
+def default_space(sch: Any, target: Any) -> None:
+    """MetaSchedule's design space seeded by the default schedule: ``sch`` (a traced schedule of
+    one kernel, ``main``) gets the plan :func:`schedule_function` picks for it, with every register
+    tile a perfect-tile sample decided as that plan decides it (``Env.tunable``). The trace with
+    its decisions is the default schedule itself; the tuner's tile mutations are its neighbours.
+    A kernel no plan schedules is left as it is."""
+    _, plan = schedule_function(sch.mod["main"], target)
+    if plan in ("rules", "generic"):
+        _schedule_into(sch, target, plan == "rules", tunable=True)
+
+
 def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
     from tvm import s_tir
 
     sch = s_tir.Schedule(func)
+    _schedule_into(sch, target, use_rules)
+    return sch.mod["main"]
+
+
+def _schedule_into(sch: Any, target: Any, use_rules: bool, tunable: bool = False) -> None:
     threads = int(target.attrs.get("num-cores", 1)) if target is not None else 1
     registers = vector_registers(target)
     anchors = {sch.get(b).name_hint for b in _root_blocks(sch) if use_rules and _rule_for(sch.get(b).name_hint)}
@@ -126,7 +142,7 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
     for block in _root_blocks(sch):
         name = sch.get(block).name_hint
         if name in anchors:
-            env = Env(sch, vector_lanes(target, _dtype(sch, block)), threads, registers)
+            env = Env(sch, vector_lanes(target, _dtype(sch, block)), threads, registers, tunable)
             attach = _rule_for(name)(env, block) or attach
         else:
             others.append(block)
@@ -138,7 +154,6 @@ def _schedule(func: Any, target: Any, use_rules: bool) -> Any:
         if attach is not None and epilogue and _attach_epilogue(sch, block, attach, target):
             continue
         generic(Env(sch, vector_lanes(target, _dtype(sch, block)), threads, registers), block)
-    return sch.mod["main"]
 
 
 def _nested(sch: Any, block: Any) -> bool:
@@ -160,7 +175,7 @@ def _attach_epilogue(sch: Any, block: Any, loop: Any, target: Any) -> bool:
     if _into_register_write_back(sch, block):
         return True
     try:
-        sch.reverse_compute_at(block, loop)
+        sch.reverse_compute_at(block, loop, preserve_unit_loops=True)
     except Exception:  # noqa: BLE001  (region not provably covered: schedule it on its own)
         return False
     loops = sch.get_loops(block)

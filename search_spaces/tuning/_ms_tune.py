@@ -266,15 +266,17 @@ def tune_pending(
                 mod = task.dispatched[0]
                 builder, runner = measurer(task)
                 before = cpu_usage() if ctx.target.measured_on_host_cpu else None
-                scratch, trials = _run_tuner([task], [mod], budget, builder, runner, ctx, db)
+                # The default schedule, timed by the same runner as the candidates: it seeds the
+                # search, and applying keeps the faster of it and the best record
+                default_s = time_default_schedule(mod, builder, runner, ctx)
+                scratch, trials = _run_tuner(task, mod, budget, builder, runner, ctx, db, default_s)
                 report.trials += trials
                 merge_best(scratch, db.open(budget), [mod])
                 tuned_s = best_run_s(scratch, mod)
                 ok = tuned_s is not None
                 (report.tuned_now if ok else report.failed).append(task.task_name)
                 entry = {"task": task.task_name, "ok": ok, "trials": trials, "tuned_s": tuned_s}
-                # The default schedule, timed by the same runner: applying keeps the faster of the two
-                entry["default_s"] = time_default_schedule(mod, builder, runner, ctx) if ok else None
+                entry["default_s"] = default_s if ok else None
                 entry["default_kernels"] = kernels
                 after = cpu_usage() if before is not None else None
                 if before is not None and after is not None:
@@ -323,50 +325,100 @@ def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext
 
 
 def _run_tuner(
-    pending: list[Any],
-    mods: list[Any],
+    task: Any,
+    mod: Any,
     budget: int,
     builder: Any,
     runner: Any,
     ctx: BuildContext,
     db: TuningDatabase,
+    default_s: float | None,
 ) -> tuple[Any, int]:
-    """Run MetaSchedule on ``pending`` into a fresh scratch database (a budget-N run starts from
-    nothing, so its records cost N trials per kernel and no more)."""
+    """Run MetaSchedule on one task into a fresh scratch database (a budget-N run starts from
+    nothing, so its records cost N trials per kernel and no more).
+
+    On a CPU the search starts from what dse knows: its design spaces are TVM's own
+    (``post-order-apply``) and dse's default schedule with sampled register tiles
+    (:func:`default_space`), and the default schedule's trace, timed (``default_s``), is the
+    scratch database's first record, so the evolutionary search mutates it from its first round.
+    Returns the scratch database and the candidates measured (the seed not counted).
+    """
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.utils import fork_seed
 
+    from search_spaces.targets.cuda import is_gpu_target
+
     preload_tensor_intrinsics()
     scratch = ms.database.MemoryDatabase()
-    names = [t.task_name for t in pending]
-    loggers = _ms_loggers(str(db.folder), names)
+    (logger,) = _ms_loggers(str(db.folder), [task.task_name])
     _quiet_console()
-    contexts = [
-        ms.TuneContext(
-            mod=mod,
-            target=ctx.tvm_target,
-            space_generator="post-order-apply",
-            search_strategy=_search_strategy(budget),
-            task_name=name,
-            logger=logger,
-            rand_state=seed,
-            num_threads="physical",
-        ).clone()
-        for mod, name, logger, seed in zip(mods, names, loggers, fork_seed(0, n=len(mods)), strict=True)
-    ]
+    space: Any = "post-order-apply"
+    seeded = 0
+    if not is_gpu_target(ctx.tvm_target):  # dse's default schedules are CPU schedules
+        space = ms.space_generator.SpaceGeneratorUnion(
+            [ms.space_generator.PostOrderApply(), ms.space_generator.ScheduleFn(_default_space_of(ctx.tvm_target))]
+        )
+        seeded = _seed_with_default(scratch, mod, ctx.tvm_target, default_s)
+    (seed,) = fork_seed(0, n=1)
+    context = ms.TuneContext(
+        mod=mod,
+        target=ctx.tvm_target,
+        space_generator=space,
+        search_strategy=_search_strategy(budget),
+        task_name=task.task_name,
+        logger=logger,
+        rand_state=seed,
+        num_threads="physical",
+    ).clone()
     ms.tune.tune_tasks(
-        tasks=contexts,
-        task_weights=[1.0] * len(contexts),
+        tasks=[context],
+        task_weights=[1.0],
         work_dir=str(db.folder),
-        max_trials_global=budget * len(contexts),
+        max_trials_global=budget,
         max_trials_per_task=budget,
-        num_trials_per_iter=min(64, budget),
+        num_trials_per_iter=min(TRIALS_PER_ROUND, budget),
         builder=builder,
         runner=runner,
         database=scratch,
         cost_model="xgb",
     )
-    return scratch, len(scratch)
+    return scratch, len(scratch) - seeded
+
+
+#: Candidates measured per round of the evolutionary search: at 64 trials per kernel, 4 rounds,
+#: each mutating the best measured so far (one round of 64 was a random sample of the spaces).
+TRIALS_PER_ROUND = 16
+
+
+def _default_space_of(target: Any) -> Any:
+    """``ScheduleFn``'s function: :func:`default_space` for ``target``."""
+    from search_spaces.algorithms.schedules import default_space
+
+    def schedule(sch: Any) -> None:
+        default_space(sch, target)
+
+    return schedule
+
+
+def _seed_with_default(scratch: Any, mod: Any, target: Any, default_s: float | None) -> int:
+    """Commit the default schedule's trace, timed at ``default_s``, to ``scratch``; 1 if it was."""
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    if default_s is None:
+        return 0
+    sch = s_tir.Schedule(mod)
+    _default_space_of(target)(sch)
+    prim_func = next(iter(mod.functions.values()))
+    record = ms.database.TuningRecord(
+        sch.trace,
+        scratch.commit_workload(mod),
+        run_secs=[default_s],
+        target=target,
+        args_info=ms.arg_info.ArgInfo.from_prim_func(prim_func),
+    )
+    scratch.commit_tuning_record(record)
+    return 1
 
 
 def _fast_stack(context: int = 1) -> list[Any]:

@@ -32,7 +32,7 @@ def test_metaschedule_params_are_owned_by_the_layer() -> None:
     assert list(choice.grid()["tuning.metaschedule.trials"]) == list(BUDGETS)
 
 
-def _case() -> tuple[Any, Any, np.ndarray]:
+def _case(algorithm: str = "tvm_default") -> tuple[Any, Any, np.ndarray]:
     """A torch model, its lowered all-TIR module (layer 4's output) and an input."""
     import torch
     from torch import nn
@@ -45,17 +45,17 @@ def _case() -> tuple[Any, Any, np.ndarray]:
     x = torch.randn(1, 3, 6, 6)
     ctx = BuildContext.on_host(Path("."), threads=1)
     ctx.data = type("Data", (), {"eval_x": x})()
-    mod = ALGORITHMS.get("tvm_default").lower(import_to_relax(model, ctx), {}, ctx)
+    mod = ALGORITHMS.get(algorithm).lower(import_to_relax(model, ctx), {}, ctx)
     return model, mod, x.numpy()
 
 
-def run_case(work_dir: str, trials: int) -> dict[str, Any]:
+def run_case(work_dir: str, trials: int, algorithm: str = "tvm_default") -> dict[str, Any]:
     """Schedule the case with MetaSchedule, compile, check the output; return the trial info."""
     import torch
     import tvm
     from tvm import relax
 
-    model, mod, x = _case()
+    model, mod, x = _case(algorithm)
     ctx = BuildContext.on_host(Path(work_dir), threads=1)
     scheduled = TUNING.get("metaschedule").schedule(mod, {"trials": trials}, ctx)
     vm = relax.VirtualMachine(tvm.compile(scheduled, ctx.tvm_target), tvm.cpu())
@@ -106,6 +106,20 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     assert again["tuned_kernels"] == first["total_kernels"]
     assert again["tuning_foreign_load_cores"] is None  # nothing tuned, nothing timed
     assert (folder / f"budget-{TRIALS}" / "database_tuning_record.json").read_text().splitlines() == records
+
+
+def test_tuning_starts_from_the_default_schedule_so_its_best_is_never_slower(tmp_path: Path) -> None:
+    """The default schedule's trace, timed, is the search's first record: a kernel's best record
+    is at most its default's time, even at 2 trials, where TVM's own sketches alone rarely
+    reach a hand-written schedule; and the default space's variants are what gets measured."""
+    pytest.importorskip("tvm")
+    info = run_case(str(tmp_path), 2, algorithm="spatial_pack")  # run_case checks the output
+    attempts = json.loads((Path(info["tuning_db"]) / "budget-2" / "attempts.json").read_text())
+    conv = [a for a in attempts.values() if "dse_spatial_pack" in a["task"]]
+    assert conv and all(a["ok"] for a in attempts.values())
+    assert all(a["tuned_s"] <= a["default_s"] for a in attempts.values()), attempts
+    assert info["tuning_trials"] == sum(a["trials"] for a in attempts.values())  # the seeds not counted
+    assert all(a["trials"] <= 2 for a in attempts.values())
 
 
 def test_tuning_records_the_load_other_processes_put_on_the_cpu(tmp_path: Path) -> None:
