@@ -3,7 +3,11 @@
 For each model (random weights, batch 1, ``--size`` x ``--size``, every thread given by
 ``--threads``): PyTorch eager, torch.compile, ONNX Runtime fp32 and int8 (static QDQ),
 OpenVINO fp32 and int8 (NNCF), and dse's TVM builds, untuned, under each algorithm of
-``--algorithms`` (fp32 and int8; the fastest is "dse best"). Every latency is taken with dse's
+``--algorithms`` (fp32 and int8; the fastest is "dse best"). Everything is built first, then
+timed in turn, one system after another, three passes over all of them; each reports the median
+of its passes. This machine has slow spells, seconds to minutes long, in which everything runs at
+half speed (the same library, timed over and over in one process, read 4.0 or 8.0 ms by turns):
+timed once each, a system's number was the spell it fell in. Every latency is taken with dse's
 own protocol (``dse.core.measure``: warm-up, samples of at least ``--min-repeat-ms``, median),
 the ONNX Runtime and OpenVINO ones through the same code a ``--runtimes`` trial uses, so these
 numbers and a study's agree. Printed as ms, as a ratio to OpenVINO at the same precision, as
@@ -16,10 +20,12 @@ is dse's best, Winograd on the stride-1 3x3 layers down to 14x14).
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
         [--size 224] [--channels 3] [--algorithms per_layer,spatial_pack,direct,im2col_gemm] [--json FILE]
 
-``--tuning-trials N`` also builds each of ``--algorithms`` with MetaSchedule at N trials per
-kernel, tuned from scratch into the run's own database (per kernel the faster of the tuned and
-the default schedule is kept), and prints each tuned build beside its untuned one; its build
-seconds include the tuning.
+``--tuning-trials N`` also builds each of ``--algorithms`` (or of ``--tuned-algorithms``) with
+MetaSchedule at N trials per kernel: the search starts from dse's default schedule, and per
+kernel the faster of the tuned and the default schedule is kept. It tunes into the run's own
+database, or into ``--tuning-db DIR``, kept and reused by a later run (whose build seconds then
+leave the tuning out). Each tuned build is printed beside its untuned one as the median of
+their per-pass ratios (the two timings of a pass are seconds apart).
 
 ``--mcpu haswell`` builds dse's code for another x86 CPU this one can run (there: AVX2, no
 AVX-512); with ``ONEDNN_MAX_CPU_ISA=AVX2`` in the environment OpenVINO and PyTorch (oneDNN) keep
@@ -35,8 +41,8 @@ drifts by a few percent between runs, which neither measurement's own spread sho
 
 ``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
 ``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
-``compile_s``, ``std_ms`` (the samples' standard deviation), ``gflop_per_s``, ``share_of_peak``
-and for dse ``config``.
+``compile_s``, ``std_ms`` (the samples' standard deviation, the median pass's), ``passes_ms``
+(each pass's median), ``gflop_per_s``, ``share_of_peak`` and for dse ``config``.
 """
 
 from __future__ import annotations
@@ -47,13 +53,31 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Any, float]:
+#: Every system is timed once per pass, all of them in turn, and reports the median of its passes.
+PASSES = 3
+#: Seconds between two timings: the thread pools of the system timed before (PyTorch's OpenMP,
+#: ONNX Runtime's and OpenVINO's) stop spinning first.
+SETTLE_S = 0.3
+
+
+@dataclass
+class Entry:
+    """One built system of the run: its row (without timings yet), and how to time it once."""
+
+    row: dict[str, Any]
+    time_once: Callable[[], Any]
+    passes: list[Any] = field(default_factory=list)
+
+
+def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Callable[[], Any], float]:
     import torch
 
     from objectives.latency import torch_eager_latency
@@ -64,48 +88,70 @@ def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) ->
         with torch.inference_mode():
             model(data.eval_x)  # compiles here, not in the timing
     build_s = time.perf_counter() - start
-    return torch_eager_latency(model, data.eval_x[:1], measure, threads), build_s
+    return lambda: torch_eager_latency(model, data.eval_x[:1], measure, threads), build_s
 
 
-def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Any, float]:
+def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Callable[[], Any], float]:
     from objectives.compile import load_on_runtime
     from objectives.latency import measure_latency
 
     start = time.perf_counter()
     loaded = load_on_runtime(config, model, ctx, folder)
     build_s = time.perf_counter() - start
-    return measure_latency(loaded, ctx.data, measure), build_s
+    return lambda: measure_latency(loaded, ctx.data, measure), build_s
 
 
-def _tvm(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Any, float]:
+def _tvm(model: Any, config: Any, ctx: Any, measure: Any, library: Path) -> tuple[Callable[[], Any], float]:
     from objectives.compile import compile_module, prepare_module
     from objectives.latency import measure_latency
     from search_spaces.targets.devices.local import LocalDevice
 
     start = time.perf_counter()
-    library = folder / f"{config.model}-{config.precision.name}-{config.algorithm.name}.so"
     compile_module(prepare_module(config, model, ctx), ctx, str(library))
     build_s = time.perf_counter() - start
-    return measure_latency(LocalDevice("cpu").load(str(library)), ctx.data, measure), build_s
+    loaded = LocalDevice("cpu").load(str(library))
+    return lambda: measure_latency(loaded, ctx.data, measure), build_s
 
 
-def _row(
-    model: str, gflop: float, system: str, precision: str, result: tuple[Any, float], config: str | None = None
-) -> dict[str, Any]:
-    stats, build_s = result
-    ms = stats.median_ms
-    row: dict[str, Any] = {
-        "model": model,
-        "system": system,
-        "precision": precision,
-        "ms": ms,
-        "std_ms": stats.std_ms,
-        "compile_s": build_s,
-    }
+def _entry(
+    model: str,
+    gflop: float,
+    system: str,
+    precision: str,
+    built: tuple[Callable[[], Any], float],
+    config: str | None = None,
+) -> Entry:
+    time_once, build_s = built
+    row: dict[str, Any] = {"model": model, "system": system, "precision": precision, "compile_s": build_s}
     if config is not None:
         row["config"] = config
-    print(f"  {model} {system} {precision}{' ' + config if config else ''}: {ms:.3f} ms", flush=True)
-    return {**row, "gflop_per_s": gflop / (ms / 1000)}
+    print(f"  built {model} {system} {precision}{' ' + config if config else ''} in {build_s:.1f} s", flush=True)
+    return Entry({**row, "gflop": gflop}, time_once)
+
+
+def _time_in_turn(entries: list[Entry]) -> list[dict[str, Any]]:
+    """Time every entry once per pass, all in turn, ``PASSES`` times; their rows with the median of
+    the passes' medians (``ms``), each pass's (``passes_ms``) and the median pass's spread.
+
+    This shared machine has slow spells, seconds to minutes long, in which both vCPUs run at
+    half speed (the same library, timed over and over in one process, read 4.0 or 8.0 ms by
+    turns; both threads on their own vCPU throughout). Timed one after the other, a system's
+    number was the spell it fell in; timed in turn, every system meets the spells alike."""
+    import statistics
+
+    for number in range(PASSES):
+        for entry in entries:
+            time.sleep(SETTLE_S)
+            entry.passes.append(entry.time_once())
+        print(f"  pass {number + 1} of {PASSES} timed", flush=True)
+    rows = []
+    for entry in entries:
+        medians = [stats.median_ms for stats in entry.passes]
+        ms = statistics.median(medians)
+        row = {k: v for k, v in entry.row.items() if k != "gflop"}
+        row |= {"ms": ms, "passes_ms": medians, "std_ms": statistics.median(s.std_ms for s in entry.passes)}
+        rows.append({**row, "gflop_per_s": entry.row["gflop"] / (ms / 1000)})
+    return rows
 
 
 def _gflop(model: Any, x: Any) -> float:
@@ -134,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tuning-trials", type=int, help="also build each algorithm with MetaSchedule at N trials per kernel"
     )
+    parser.add_argument("--tuned-algorithms", help="which of --algorithms --tuning-trials tunes (default: all of them)")
+    parser.add_argument(
+        "--tuning-db", type=Path, help="keep the tuning records here, and reuse those it has (default: this run's own)"
+    )
     parser.add_argument("--mcpu", help="LLVM CPU dse builds for instead of this one (one it can run: haswell)")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
@@ -159,12 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak: {peak[1]}" if peak else "peak: the clock is not reported; no share of peak", flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
     systems, precisions = args.systems.split(","), args.precisions.split(",")
+    tuned_algorithms = (args.tuned_algorithms or args.algorithms).split(",")
     classes = args.classes or (1000 if args.size > 64 else 10)
-    rows: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
         folder = Path(tmp)
         data = random_images(args.size, classes, args.channels)
         ctx = host_context(folder, args.threads, data, args.mcpu)
+        if args.tuning_db is not None:
+            ctx.tuning_db = args.tuning_db
         for name in args.models.split(","):
             torch.manual_seed(0)
             model = build_model(name, classes, (args.channels, args.size, args.size)).eval()
@@ -172,25 +225,27 @@ def main(argv: list[str] | None = None) -> int:
 
             for system in ("torch_eager", "torch_compile"):
                 if system in systems and "fp32" in precisions:
-                    result = _torch(model, data, measure, args.threads, system == "torch_compile")
-                    rows.append(_row(name, gflop, system, "fp32", result))
+                    built = _torch(model, data, measure, args.threads, system == "torch_compile")
+                    entries.append(_entry(name, gflop, system, "fp32", built))
             for precision in precisions:
                 for runtime in ("onnxruntime", "openvino"):
                     if runtime in systems:
                         config = trial_config(name, precision, runtime, "")
-                        rows.append(
-                            _row(name, gflop, runtime, precision, _runtime(model, config, ctx, measure, folder))
-                        )
+                        built = _runtime(model, config, ctx, measure, folder)
+                        entries.append(_entry(name, gflop, runtime, precision, built))
                 if "dse" in systems:
                     for algorithm in args.algorithms.split(","):
                         config = trial_config(name, precision, "tvm", algorithm)
-                        result = _tvm(model, config, ctx, measure, folder)
-                        rows.append(_row(name, gflop, "dse", precision, result, f"{algorithm} untuned"))
-                        if args.tuning_trials:
+                        built = _tvm(model, config, ctx, measure, folder / f"{name}-{precision}-{algorithm}.so")
+                        entries.append(_entry(name, gflop, "dse", precision, built, f"{algorithm} untuned"))
+                        if args.tuning_trials and algorithm in tuned_algorithms:
                             config = trial_config(name, precision, "tvm", algorithm, args.tuning_trials)
-                            result = _tvm(model, config, ctx, measure, folder)
+                            library = folder / f"{name}-{precision}-{algorithm}-tuned.so"
                             label = f"{algorithm} metaschedule({args.tuning_trials})"
-                            rows.append(_row(name, gflop, "dse", precision, result, label))
+                            entries.append(
+                                _entry(name, gflop, "dse", precision, _tvm(model, config, ctx, measure, library), label)
+                            )
+        rows = _time_in_turn(entries)
     for row in rows:
         row["share_of_peak"] = row["gflop_per_s"] / peak[0][row["precision"]] if peak else None
     _print_table(rows)
@@ -226,7 +281,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_tuned_vs_untuned(rows: list[dict[str, Any]]) -> None:
-    """Each MetaSchedule build's latency as a ratio to the untuned build of the same configuration."""
+    """Each MetaSchedule build beside the untuned build of the same configuration, pass by pass
+    (the two timings of a pass are seconds apart)."""
+    import statistics
+
     untuned = {
         (r["model"], r["precision"], r["config"].split()[0]): r for r in rows if r.get("config", "").endswith("untuned")
     }
@@ -235,9 +293,11 @@ def _print_tuned_vs_untuned(rows: list[dict[str, Any]]) -> None:
         if "metaschedule" not in r.get("config", ""):
             continue
         base = untuned[(r["model"], r["precision"], r["config"].split()[0])]
+        ratios = [t / u for t, u in zip(r["passes_ms"], base["passes_ms"], strict=True)]
         print(
-            f"  {r['model']:20s} {r['precision']:5s} {r['config']:32s} {r['ms']:8.3f} ms vs {base['ms']:8.3f} ms "
-            f"untuned: x{r['ms'] / base['ms']:.3f} (build {r['compile_s']:.0f} s)"
+            f"  {r['model']:20s} {r['precision']:5s} {r['config']:32s} x{statistics.median(ratios):.3f}, the median "
+            f"pass (passes: {', '.join(f'x{x:.3f}' for x in ratios)}; tuned {r['ms']:.3f} ms, untuned "
+            f"{base['ms']:.3f}); build {r['compile_s']:.0f} s"
         )
 
 

@@ -5,7 +5,7 @@ Layout of ``<root>/<target key>/``::
     budget-<N>/database_workload.json          records of tuning runs of N trials per kernel
     budget-<N>/database_tuning_record.json     (best record per workload)
     budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials", "tuned_s",
-                                                "default_s", "default_kernels"}}
+                                                "default_s", "side_by_side", "default_kernels"}}
     .lock                                      exclusive while tuning and committing, shared while reading
 
 Records are kept per budget, so what ``tuning.metaschedule.trials=N`` measures does not depend
@@ -15,7 +15,8 @@ task is committed as soon as it is tuned (its best record only; the full run liv
 scratch database), so a tuning process killed half-way keeps the finished tasks and leaves
 the files intact. Beside each task's best record its default schedule (the algorithm layer's)
 is timed by the same runner (and timed again when the algorithm layer's kernels change, since
-``default_kernels`` names the version timed), and a trial applies the record only where it is faster: kernel for
+``default_kernels`` names the version timed); once tuned, the best record and the default are
+timed again in turn (``side_by_side``), and a trial applies the record only where it is faster: kernel for
 kernel, timed alone, a tuned build is never slower than the untuned one (the whole model can
 be, since kernels timed alone do not add up to it). Records of one target do not transfer to another (an x86 database is not
 valid for Arm; one tuned for 2 cores is not the best for 4), hence one folder per exact target.
@@ -156,6 +157,7 @@ class TuningDatabase:
 
         sources = [(each, self.open(each)) for each in self.budgets() if each <= budget]
         defaults = self.default_times(budget, kernels)
+        attempts = {each: self.attempts(each) for each, _ in sources}
         merged = ms.database.MemoryDatabase()
         chosen: dict[str, Any] = {}
         for mod in mods:
@@ -169,13 +171,26 @@ class TuningDatabase:
             run_s, each, source = min(timed, key=lambda item: item[0])
             default_s = defaults.get(workload)
             chosen[workload] = {"budget": each, "run_s": run_s, "default_s": default_s}
-            if default_s is not None and default_s <= run_s:
+            side = _side_by_side(attempts[each].get(workload) or {}, kernels)
+            if side is not None:  # timed in turn: decides over the search's single timings
+                chosen[workload]["side_by_side"] = side
+                default_wins = side["default_s"] <= side["tuned_s"]
+            else:
+                default_wins = default_s is not None and default_s <= run_s
+            if default_wins:
                 chosen[workload]["kept_default"] = True
                 continue
             merge_best(source, merged, [mod])
             record = source.get_top_k(source.commit_workload(mod), 1)[0]
             chosen[workload]["digest"] = stable_hash(str(record.trace), 16)
         return merged, chosen
+
+
+def _side_by_side(entry: dict[str, Any], kernels: str) -> dict[str, float] | None:
+    """An attempt's default and best record as timed alternately (``_ms_tune.time_side_by_side``),
+    where kernels ``kernels`` built that default; else None."""
+    side = entry.get("side_by_side")
+    return side if side and entry.get("default_kernels") == kernels else None
 
 
 def best_run_s(database: Any, mod: Any) -> float | None:

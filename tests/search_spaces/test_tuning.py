@@ -96,6 +96,9 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     attempts = json.loads((folder / f"budget-{TRIALS}" / "attempts.json").read_text())
     assert len(attempts) == first["total_kernels"] and all(a["ok"] for a in attempts.values())
     assert all(a["default_s"] > 0 and a["tuned_s"] > 0 for a in attempts.values())  # both timed, same runner
+    sides = [a["side_by_side"] for a in attempts.values()]  # and timed again, in turn, to decide
+    assert all(side["default_s"] > 0 and side["tuned_s"] > 0 for side in sides), sides
+    assert all(r["side_by_side"] in sides for r in first["tuning_records"].values())
     assert all(a["foreign_load_cores"] >= 0 for a in attempts.values())  # what else ran meanwhile
     assert first["tuning_foreign_load_cores"] == max(a["foreign_load_cores"] for a in attempts.values())
     assert all(r["budget"] == TRIALS for r in first["tuning_records"].values())
@@ -181,21 +184,27 @@ def test_killed_tuning_keeps_the_tasks_it_finished(tmp_path: Path) -> None:
     assert resumed["tuned_kernels"] == resumed["total_kernels"]
 
 
+def _timed_in_turn(attempt: dict[str, Any], default_s: float) -> dict[str, Any]:
+    """``attempt`` as if its default had timed ``default_s`` beside its best record's time."""
+    return {**attempt, "side_by_side": {"default_s": default_s, "tuned_s": attempt["side_by_side"]["tuned_s"]}}
+
+
 def test_a_kernel_keeps_its_default_schedule_where_that_measured_faster(tmp_path: Path) -> None:
-    """Per kernel the faster of tuned and default is built: with the defaults' recorded times
-    made faster than every record, nothing tuned is applied and the module still computes right."""
+    """Per kernel the faster of tuned and default is built, as they were timed in turn: with the
+    defaults made faster than every record there, nothing tuned is applied and the module still
+    computes right; with them slower, every record is, whatever the search's single timings said."""
     pytest.importorskip("tvm")
     first = run_case(str(tmp_path), TRIALS)
     path = Path(first["tuning_db"]) / f"budget-{TRIALS}" / "attempts.json"
     attempts = json.loads(path.read_text())
-    slowest = max(a["tuned_s"] for a in attempts.values())
-    fast = {w: {**a, "default_s": a["tuned_s"] / 2} for w, a in attempts.items()}
+    slowest = max(a["side_by_side"]["tuned_s"] for a in attempts.values())
+    fast = {w: _timed_in_turn({**a, "default_s": 1.0}, a["side_by_side"]["tuned_s"] / 2) for w, a in attempts.items()}
     path.write_text(json.dumps(fast))
     kept = run_case(str(tmp_path), TRIALS)  # run_case checks the output against PyTorch
     assert kept["tuning_trials"] == 0 and kept["tuned_kernels"] == kept["total_kernels"]
     assert len(kept["default_kept_kernels"]) == kept["total_kernels"] and kept["partly_tuned"] is False
     assert all(r["kept_default"] for r in kept["tuning_records"].values())
-    slow = {w: {**a, "default_s": slowest * 10} for w, a in attempts.items()}
+    slow = {w: _timed_in_turn({**a, "default_s": 1e-12}, slowest * 10) for w, a in attempts.items()}
     path.write_text(json.dumps(slow))
     tuned = run_case(str(tmp_path), TRIALS)
     assert tuned["default_kept_kernels"] == [] and tuned["tuned_kernels"] == tuned["total_kernels"]
@@ -222,6 +231,7 @@ def test_a_default_timed_by_older_kernels_is_timed_again_before_it_decides(tmp_p
     assert sorted(again["tuning_retimed_defaults"]) == sorted(a["task"] for a in attempts.values())
     retimed = json.loads(path.read_text())
     assert all(a["default_kernels"] == kernels_version() and a["default_s"] > 1e-9 for a in retimed.values())
+    assert all(a["side_by_side"]["default_s"] > 1e-9 for a in retimed.values())  # timed in turn again too
     assert {w: a["tuned_s"] for w, a in retimed.items()} == {w: a["tuned_s"] for w, a in attempts.items()}
     assert all(r["default_s"] > 1e-9 for r in again["tuning_records"].values())  # decided by today's times
     assert run_case(str(tmp_path), TRIALS)["tuning_retimed_defaults"] == []  # once per kernels version
