@@ -4,7 +4,7 @@ For each model (random weights, batch 1, ``--size`` x ``--size``, every thread g
 ``--threads``): PyTorch eager, torch.compile, ONNX Runtime fp32 and int8 (static QDQ),
 OpenVINO fp32 and int8 (NNCF), and dse's TVM builds, untuned, under each algorithm of
 ``--algorithms`` (fp32 and int8; the fastest is "dse best"). Everything is built first, then
-timed in turn, one system after another, three passes over all of them; each reports the median
+timed in turn, one system after another, ``--passes`` (3) over all of them; each reports the median
 of its passes. This machine has slow spells, seconds to minutes long, in which everything runs at
 half speed (the same library, timed over and over in one process, read 4.0 or 8.0 ms by turns):
 timed once each, a system's number was the spell it fell in. Every latency is taken with dse's
@@ -61,7 +61,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-#: Every system is timed once per pass, all of them in turn, and reports the median of its passes.
+#: Every system is timed once per pass (``--passes``), all in turn, and reports the median of its passes.
 PASSES = 3
 #: Seconds between two timings: the thread pools of the system timed before (PyTorch's OpenMP,
 #: ONNX Runtime's and OpenVINO's) stop spinning first.
@@ -129,8 +129,8 @@ def _entry(
     return Entry({**row, "gflop": gflop}, time_once)
 
 
-def _time_in_turn(entries: list[Entry]) -> list[dict[str, Any]]:
-    """Time every entry once per pass, all in turn, ``PASSES`` times; their rows with the median of
+def _time_in_turn(entries: list[Entry], passes: int = PASSES) -> list[dict[str, Any]]:
+    """Time every entry once per pass, all in turn, ``passes`` times; their rows with the median of
     the passes' medians (``ms``), each pass's (``passes_ms``) and the median pass's spread.
 
     This shared machine has slow spells, seconds to minutes long, in which both vCPUs run at
@@ -139,11 +139,11 @@ def _time_in_turn(entries: list[Entry]) -> list[dict[str, Any]]:
     number was the spell it fell in; timed in turn, every system meets the spells alike."""
     import statistics
 
-    for number in range(PASSES):
+    for number in range(passes):
         for entry in entries:
             time.sleep(SETTLE_S)
             entry.passes.append(entry.time_once())
-        print(f"  pass {number + 1} of {PASSES} timed", flush=True)
+        print(f"  pass {number + 1} of {passes} timed", flush=True)
     rows = []
     for entry in entries:
         medians = [stats.median_ms for stats in entry.passes]
@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         "--tuning-db", type=Path, help="keep the tuning records here, and reuse those it has (default: this run's own)"
     )
     parser.add_argument("--mcpu", help="LLVM CPU dse builds for instead of this one (one it can run: haswell)")
+    parser.add_argument(
+        "--passes", type=int, default=PASSES, help=f"timings of each system, in turn (default {PASSES})"
+    )
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                             entries.append(
                                 _entry(name, gflop, "dse", precision, _tvm(model, config, ctx, measure, library), label)
                             )
-        rows = _time_in_turn(entries)
+        rows = _time_in_turn(entries, args.passes)
     for row in rows:
         row["share_of_peak"] = row["gflop_per_s"] / peak[0][row["precision"]] if peak else None
     _print_table(rows)
