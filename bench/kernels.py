@@ -106,21 +106,6 @@ def measure_alternately(
     return [(dict(s), m) for s, m in zip(seconds, medians, strict=True)]
 
 
-def tuner_times(tuning_db: Path, budget: int) -> dict[str, dict[str, Any]]:
-    """Per kernel (task) name, what the tuner measured of it alone at ``budget``: its best
-    record's and the default schedule's seconds (from the database's attempts), and its
-    workload hash (``workload``). Kernels identical to another are one task, under one name."""
-    from search_spaces.tuning._ms_database import TuningDatabase
-
-    found: dict[str, dict[str, Any]] = {}
-    for folder in sorted(Path(tuning_db).glob("*")):
-        db = TuningDatabase(folder)
-        with db.locked(exclusive=False):
-            for workload, entry in db.attempts(budget).items():
-                found[entry.get("task", "?")] = {**entry, "workload": workload}
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--model", default="mobilenet_v2")
@@ -216,7 +201,9 @@ def _print_tuned_beside_untuned(
 ) -> None:
     """Every kernel in place, untuned and tuned (ms per inference), the worst losses first, with
     what the tuner timed of it alone (us: its best record, the default schedule)."""
-    alone = tuner_times(tuning_db, budget)
+    from search_spaces.tuning.metaschedule import attempts_by_task
+
+    alone = attempts_by_task(tuning_db, budget)
     chosen = info.get("tuning_records") or {}
     print(
         f"tuned kernels {info.get('tuned_kernels')} of {info.get('total_kernels')}, "

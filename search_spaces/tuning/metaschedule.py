@@ -69,6 +69,21 @@ def records_unchanged(info: dict[str, Any]) -> bool:
     return current_records(Path(info["tuning_db"]), int(info["tuning_budget"]), list(state)) == state
 
 
+def attempts_by_task(tuning_db: Path, budget: int) -> dict[str, dict[str, Any]]:
+    """Per kernel (task) name, what tuning at ``budget`` measured of it alone, in every target
+    database under ``tuning_db``: its attempt (``tuned_s``, ``default_s``, ``side_by_side``...)
+    and its workload hash (``workload``). Kernels identical to another are one task, one name."""
+    from search_spaces.tuning._ms_database import TuningDatabase
+
+    found: dict[str, dict[str, Any]] = {}
+    for folder in sorted(Path(tuning_db).glob("*")):
+        db = TuningDatabase(folder)
+        with db.locked(exclusive=False):
+            for workload, entry in db.attempts(budget).items():
+                found[entry.get("task", "?")] = {**entry, "workload": workload}
+    return found
+
+
 @TUNING.register("metaschedule")
 class MetaSchedule(TuningMode):
     description = "MetaSchedule auto-scheduling, N trials per kernel, records reused across trials and studies"
