@@ -3,10 +3,27 @@ images and trial configurations the build benchmarks time."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: Images int8 calibration sees (random: latency does not depend on pixel values).
 CALIBRATION_IMAGES = 32
+
+
+def in_turn(calls: list[Callable[[], T]], passes: int, settle_s: float = 0.0) -> list[list[T]]:
+    """Each call's results, the calls made in turn (a, b, a, b, ...) ``passes`` times, with
+    ``settle_s`` seconds before each: a slow spell of this shared machine (seconds to minutes
+    at half speed) then falls on every call alike, not on whichever ran later."""
+    results: list[list[T]] = [[] for _ in calls]
+    for number in range(passes):
+        for index, call in enumerate(calls):
+            time.sleep(settle_s)
+            results[index].append(call())
+        print(f"  pass {number + 1} of {passes} timed", flush=True)
+    return results
 
 
 def machine_line(threads: int) -> str:

@@ -92,18 +92,20 @@ def measure(vm: Any, x: Any, rounds: int) -> tuple[dict[str, list[float]], float
 def measure_alternately(
     vms: list[Any], x: Any, rounds: int, passes: int
 ) -> list[tuple[dict[str, list[float]], list[float]]]:
-    """:func:`measure` of each VM in turn, ``passes`` times (a, b, a, b, ...): a slow spell of
-    this shared machine then falls on both builds, not on whichever ran second. Per VM, every
-    pass's kernel seconds and each pass's model median (ms)."""
-    seconds: list[dict[str, list[float]]] = [defaultdict(list) for _ in vms]
-    medians: list[list[float]] = [[] for _ in vms]
-    for _ in range(passes):
-        for index, vm in enumerate(vms):
-            each, whole_ms = measure(vm, x, rounds)
+    """:func:`measure` of each VM in turn, ``passes`` times (``bench._common.in_turn``). Per VM,
+    every pass's kernel seconds and each pass's model median (ms)."""
+    import functools
+
+    from bench._common import in_turn
+
+    measured = []
+    for runs in in_turn([functools.partial(measure, vm, x, rounds) for vm in vms], passes):
+        seconds: defaultdict[str, list[float]] = defaultdict(list)
+        for each, _ in runs:
             for name, times in each.items():
-                seconds[index][name].extend(times)
-            medians[index].append(whole_ms)
-    return [(dict(s), m) for s, m in zip(seconds, medians, strict=True)]
+                seconds[name].extend(times)
+        measured.append((dict(seconds), [whole_ms for _, whole_ms in runs]))
+    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             config = trial_config(args.model, args.precision, "tvm", args.algorithm, args.tuning_trials)
             vms.append(build(config, model, ctx, str(Path(tmp) / "tuned.so")))
             tuned_info = dict(ctx.info)
-        measured = measure_alternately(vms, x, args.rounds, args.passes if args.tuning_trials else 1)
-        rounds = args.rounds * (args.passes if args.tuning_trials else 1)
+        passes = args.passes if args.tuning_trials else 1
+        measured = measure_alternately(vms, x, args.rounds, passes)
+        rounds = args.rounds * passes
     print(
         f"{args.model} {args.precision} {args.algorithm} for {ctx.tvm_target.attrs.get('mcpu')}: "
         f"build stages (s) {stages}"

@@ -54,7 +54,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,8 @@ class Entry:
     """One built system of the run: its row (without timings yet), and how to time it once."""
 
     row: dict[str, Any]
+    gflop: float
     time_once: Callable[[], Any]
-    passes: list[Any] = field(default_factory=list)
 
 
 def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Callable[[], Any], float]:
@@ -126,7 +126,7 @@ def _entry(
     if config is not None:
         row["config"] = config
     print(f"  built {model} {system} {precision}{' ' + config if config else ''} in {build_s:.1f} s", flush=True)
-    return Entry({**row, "gflop": gflop}, time_once)
+    return Entry(row, gflop, time_once)
 
 
 def _time_in_turn(entries: list[Entry], passes: int = PASSES) -> list[dict[str, Any]]:
@@ -139,18 +139,15 @@ def _time_in_turn(entries: list[Entry], passes: int = PASSES) -> list[dict[str, 
     number was the spell it fell in; timed in turn, every system meets the spells alike."""
     import statistics
 
-    for number in range(passes):
-        for entry in entries:
-            time.sleep(SETTLE_S)
-            entry.passes.append(entry.time_once())
-        print(f"  pass {number + 1} of {passes} timed", flush=True)
+    from bench._common import in_turn
+
     rows = []
-    for entry in entries:
-        medians = [stats.median_ms for stats in entry.passes]
+    timed = in_turn([entry.time_once for entry in entries], passes, SETTLE_S)
+    for entry, stats in zip(entries, timed, strict=True):
+        medians = [each.median_ms for each in stats]
         ms = statistics.median(medians)
-        row = {k: v for k, v in entry.row.items() if k != "gflop"}
-        row |= {"ms": ms, "passes_ms": medians, "std_ms": statistics.median(s.std_ms for s in entry.passes)}
-        rows.append({**row, "gflop_per_s": entry.row["gflop"] / (ms / 1000)})
+        row = {**entry.row, "ms": ms, "passes_ms": medians, "std_ms": statistics.median(s.std_ms for s in stats)}
+        rows.append({**row, "gflop_per_s": entry.gflop / (ms / 1000)})
     return rows
 
 

@@ -258,8 +258,13 @@ def tune_pending(
                 # Records that beat an older default kernel: time today's, so applying compares with it
                 entry = dict(db.attempts(each)[workload])
                 task = reused[workload]
-                entry["default_s"] = time_default_schedule(task.dispatched[0], *measurer(task), ctx)
-                entry["side_by_side"] = time_side_by_side(task.dispatched[0], db.open(each), *measurer(task), ctx)
+                side = time_side_by_side(task.dispatched[0], db.open(each), *measurer(task), ctx)
+                entry["side_by_side"] = side
+                # The default was just timed in turn with the record; alone only where that failed
+                default_s = (
+                    side["default_s"] if side else time_default_schedule(task.dispatched[0], *measurer(task), ctx)
+                )
+                entry["default_s"] = default_s
                 entry["default_kernels"] = kernels
                 db.record_attempt(each, workload, entry)
                 report.retimed_defaults.append(task.task_name)
@@ -305,26 +310,44 @@ def _closing(measurers: dict[str, tuple[Any, Any]]) -> Iterator[None]:
                 pool.shutdown(wait=True)
 
 
+def _default_scheduled(mod: Any, ctx: BuildContext) -> Any:
+    """A task's module under the algorithm layer's default schedule (``mod`` is left as it is)."""
+    import tvm
+
+    copy = tvm.IRModule(dict(mod.functions.items()))  # scheduling replaces functions in place
+    return apply_default_schedules(copy, ctx.tvm_target)
+
+
+def _time_in_turn(
+    scheduled: list[Any], builder: Any, runner: Any, ctx: BuildContext, rounds: int
+) -> list[list[float]] | None:
+    """Seconds per run of each scheduled module, built once each and timed ``rounds`` times in
+    turn (a, b, a, b, ...) exactly as MetaSchedule's candidates are; None when any does not build or run."""
+    from tvm.s_tir import meta_schedule as ms
+
+    built = builder.build([ms.builder.BuilderInput(each, ctx.tvm_target) for each in scheduled])
+    if any(each.error_msg is not None for each in built):
+        return None
+    device = "cuda" if ctx.tvm_target.kind.name == "cuda" else "cpu"  # the runner names devices
+    args_info = ms.arg_info.ArgInfo.from_prim_func(next(iter(scheduled[0].functions.values())))
+    requests = [ms.runner.RunnerInput(each.artifact_path, device_type=device, args_info=args_info) for each in built]
+    times: list[list[float]] = [[] for _ in requests]
+    for _ in range(rounds):
+        for index, request in enumerate(requests):
+            (future,) = runner.run([request])
+            result = future.result()
+            seconds = None if result.error_msg is not None else mean_run_s(result.run_secs)
+            if seconds is None:
+                return None
+            times[index].append(seconds)
+    return times
+
+
 def time_default_schedule(mod: Any, builder: Any, runner: Any, ctx: BuildContext) -> float | None:
     """Seconds per run of the algorithm layer's default schedule of a task's kernel, built and
     timed exactly as MetaSchedule's candidates are (None when it does not build or run)."""
-    import tvm
-    from tvm.s_tir import meta_schedule as ms
-
-    copy = tvm.IRModule(dict(mod.functions.items()))  # scheduling replaces functions in place
-    scheduled = apply_default_schedules(copy, ctx.tvm_target)
-    (built,) = builder.build([ms.builder.BuilderInput(scheduled, ctx.tvm_target)])
-    if built.error_msg is not None:
-        return None
-    prim_func = next(iter(scheduled.functions.values()))
-    request = ms.runner.RunnerInput(
-        built.artifact_path,
-        device_type="cuda" if ctx.tvm_target.kind.name == "cuda" else "cpu",  # the runner names devices
-        args_info=ms.arg_info.ArgInfo.from_prim_func(prim_func),
-    )
-    (future,) = runner.run([request])
-    result = future.result()
-    return None if result.error_msg is not None else mean_run_s(result.run_secs)
+    times = _time_in_turn([_default_scheduled(mod, ctx)], builder, runner, ctx, rounds=1)
+    return None if times is None else times[0][0]
 
 
 #: Times each of a kernel's best record and its default schedule is run, alternately, to decide between them.
@@ -334,7 +357,7 @@ SIDE_BY_SIDE_ROUNDS = 3
 def time_side_by_side(mod: Any, records: Any, builder: Any, runner: Any, ctx: BuildContext) -> dict[str, Any] | None:
     """A kernel's default schedule and its best record in ``records``, each built once and timed
     ``SIDE_BY_SIDE_ROUNDS`` times alternately by the same runner: ``{"default_s", "tuned_s"}``,
-    the medians (None when either does not build or run).
+    the medians (None when either does not build or run, or the record does not replay).
 
     The search times each candidate once, minutes apart from the default; on a shared machine
     whose speed halves for seconds at a time, one such timing decided tuned against default by
@@ -343,33 +366,15 @@ def time_side_by_side(mod: Any, records: Any, builder: Any, runner: Any, ctx: Bu
     """
     import statistics
 
-    import tvm
-    from tvm.s_tir import meta_schedule as ms
-
-    copy = tvm.IRModule(dict(mod.functions.items()))
-    prim_func = next(iter(mod.functions.values()))
     try:
         tuned = records.query_schedule(mod, ctx.tvm_target, "main")
     except Exception:  # noqa: BLE001  (a record that does not replay: nothing to compare)
         return None
     if tuned is None:
         return None
-    candidates = [apply_default_schedules(copy, ctx.tvm_target), tuned.mod]
-    built = builder.build([ms.builder.BuilderInput(each, ctx.tvm_target) for each in candidates])
-    if any(each.error_msg is not None for each in built):
+    times = _time_in_turn([_default_scheduled(mod, ctx), tuned.mod], builder, runner, ctx, SIDE_BY_SIDE_ROUNDS)
+    if times is None:
         return None
-    device = "cuda" if ctx.tvm_target.kind.name == "cuda" else "cpu"  # the runner names devices
-    args_info = ms.arg_info.ArgInfo.from_prim_func(prim_func)
-    requests = [ms.runner.RunnerInput(each.artifact_path, device_type=device, args_info=args_info) for each in built]
-    times: list[list[float]] = [[], []]
-    for _ in range(SIDE_BY_SIDE_ROUNDS):
-        for index, request in enumerate(requests):
-            (future,) = runner.run([request])
-            result = future.result()
-            seconds = None if result.error_msg is not None else mean_run_s(result.run_secs)
-            if seconds is None:
-                return None
-            times[index].append(seconds)
     return {"default_s": statistics.median(times[0]), "tuned_s": statistics.median(times[1])}
 
 
