@@ -5,7 +5,11 @@ The best algorithm differs from layer to layer (``bench/algorithms.py``: spatial
 table. For each distinct workload of the model (shape, stride, padding, dilation, groups,
 dtypes) every dense candidate is lowered on that layer alone, given its default schedule,
 compiled for the trial's target and timed on it under the measurement lock (nothing else of
-dse runs on the CPU meanwhile); the fastest is used. Decisions are kept per exact target and
+dse runs on the CPU meanwhile); the fastest is used. The candidates are built first and then
+timed in turn, ``ROUNDS`` times, each keeping the median of its rounds: a virtual CPU has slow
+spells of seconds, and one candidate timed alone in one would lose a layer it wins (ResNet-18's
+512-channel 3x3 went to Winograd in one build and to spatial pack, 1.08 against 1.24 ms, in
+the next). Decisions are kept per exact target and
 thread count in ``<tuning db>/per-layer-<target key>.json``, shared by trials, studies and
 workers like tuning records, so a workload is timed once per version of the kernels
 (``kernels_version``). Each layer's record says what was chosen, from which timings
@@ -23,6 +27,7 @@ gives no timings).
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,8 +51,11 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("winograd", {"tile": 2}),
     ("winograd", {"tile": 4}),
 )
-#: Timing protocol of one candidate (a layer alone runs in microseconds to milliseconds).
-REPEAT, MIN_REPEAT_MS = 5, 20
+#: Timing protocol: every candidate is timed once per round, the rounds one after another, and
+#: each round takes ``REPEAT`` samples of at least ``MIN_REPEAT_MS`` (a layer alone runs in
+#: microseconds to milliseconds). Part of the decisions' key: decisions timed otherwise are redone.
+ROUNDS, REPEAT, MIN_REPEAT_MS = 3, 3, 20
+PROTOCOL = f"in-turn-{ROUNDS}x{REPEAT}x{MIN_REPEAT_MS}ms"
 
 
 def workload_key(spec: ConvSpec) -> str:
@@ -97,8 +105,8 @@ def _one_conv(spec: ConvSpec) -> Any:
 
 
 def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any]) -> dict[str, float]:
-    """Milliseconds of each applicable candidate on ``spec`` alone (default schedules), each timed
-    inside a fresh ``timing_lock()``."""
+    """Milliseconds of each applicable candidate on ``spec`` alone (default schedules): the median
+    of ``ROUNDS`` timings taken in turn with the others', each inside a fresh ``timing_lock()``."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -113,7 +121,7 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
         x = rng.standard_normal(shape).astype(spec.in_dtype)
     else:
         x = rng.integers(-8, 8, shape).astype(spec.in_dtype)
-    timings: dict[str, float] = {}
+    timers: dict[str, Any] = {}
     for name, params in CANDIDATES:
         ctx = SimpleNamespace(tvm_target=target, info={})  # all that lowering reads of a BuildContext
         try:
@@ -123,10 +131,16 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
         if [layer["algorithm"] for layer in ctx.info["algorithm_layers"]] != [name]:
             continue  # it fell back (Winograd on a 1x1): the fallback is timed as itself
         vm = relax.VirtualMachine(tvm.compile(apply_default_schedules(lowered, target), target), tvm.cpu())
-        timer = vm.time_evaluator("main", tvm.cpu(), number=1, repeat=REPEAT, min_repeat_ms=MIN_REPEAT_MS)
-        with timing_lock():
-            timings[_label(name, params)] = float(timer(tvm.runtime.tensor(x)).median * 1e3)
-    return timings
+        timers[_label(name, params)] = vm.time_evaluator(
+            "main", tvm.cpu(), number=1, repeat=REPEAT, min_repeat_ms=MIN_REPEAT_MS
+        )
+    data = tvm.runtime.tensor(x)
+    rounds: dict[str, list[float]] = {label: [] for label in timers}
+    for _ in range(ROUNDS):
+        for label, timer in timers.items():
+            with timing_lock():
+                rounds[label].append(float(timer(data).median * 1e3))
+    return {label: statistics.median(ms) for label, ms in rounds.items()}
 
 
 class _AsLaidOut:
@@ -220,7 +234,10 @@ class PerLayer(ConvAlgorithm):
 
     def delegate(self, spec: ConvSpec, params: Params, ctx: BuildContext) -> tuple[str, Params, dict[str, Any]]:
         decisions = _decisions(ctx)
-        key = f"threads={getattr(ctx, 'threads', None)}|kernels={kernels_version()}|{workload_key(spec)}"
+        key = (
+            f"threads={getattr(ctx, 'threads', None)}|kernels={kernels_version()}|timing={PROTOCOL}|"
+            f"{workload_key(spec)}"
+        )
         timings = decisions.get(key)
         cached = timings is not None
         if timings is None:

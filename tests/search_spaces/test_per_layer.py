@@ -1,4 +1,4 @@
-"""The per_layer algorithm: each workload timed once, the fastest candidate used, decisions kept."""
+"""The per_layer algorithm: each workload timed once (its candidates in turn), the fastest used, decisions kept."""
 
 from __future__ import annotations
 
@@ -118,3 +118,51 @@ def test_a_plain_layout_kernel_declines_a_packed_layer_as_not_applicable(name) -
                     np.zeros((16, 16, 3, 3), "float32"), in_block=16, out_block=16)  # fmt: skip
     with pytest.raises(NotApplicable, match="packed layout NCHW16c"):
         ALGORITHMS.get(name).emit(None, None, spec, {"layout": "nchw"}, None)
+
+
+def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A slow spell of the machine during one candidate's timing must not lose it the layer: the
+    candidates are built first, then timed round by round in turn, each keeping its median."""
+    from types import SimpleNamespace as Namespace
+
+    from tvm import relax
+
+    from search_spaces.algorithms import per_layer
+    from search_spaces.algorithms._conv import ConvSpec
+
+    made: list[int] = []
+    timed: list[int] = []
+    spell = {0: 9.0}  # the first candidate's first round falls in a spell: 9 ms against its 1 ms
+
+    class FakeVM:
+        def __init__(self, executable, device) -> None:  # type: ignore[no-untyped-def]
+            self.index = len(made)
+            made.append(self.index)
+
+        def time_evaluator(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            def timer(x):  # type: ignore[no-untyped-def]
+                ms = spell.pop(self.index, None) if self.index == 0 else None
+                timed.append(self.index)
+                return Namespace(median=(ms or (1.0 if self.index == 0 else 2.0 + self.index)) / 1e3)
+
+            return timer
+
+    monkeypatch.setattr(relax, "VirtualMachine", FakeVM)
+    locks: list[int] = []
+
+    class Lock:
+        def __enter__(self) -> None:
+            locks.append(len(timed))
+
+        def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    w = np.random.default_rng(0).standard_normal((16, 16, 3, 3)).astype("float32")
+    spec = ConvSpec(1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, "NCHW", "float32", "float32", "float32", w)
+    timings = per_layer.time_candidates(spec, T.host_target(), Lock)
+    n = len(made)
+    assert n >= 3 and len(timings) == n  # direct, im2col+GEMM, spatial pack, Winograd (a 3x3 NCHW layer)
+    assert timed == list(range(n)) * per_layer.ROUNDS  # all built before any is timed; then in turn
+    assert locks == list(range(n * per_layer.ROUNDS))  # each timing inside its own lock
+    first = min(timings, key=lambda label: timings[label])
+    assert first == next(iter(timings)) and timings[first] == pytest.approx(1.0)  # won despite its 9 ms round
