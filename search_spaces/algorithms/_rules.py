@@ -152,12 +152,26 @@ def gemm_nhwc(env: Env, block: Any) -> Any:
     return None  # a pixel tile is not a rectangle of the NHWC epilogue: no attach
 
 
+#: A conv whose weights take at most this many bytes splits its output between the threads by
+#: rows, not by output channels (:func:`spatial_pack`).
+ROWS_FIRST_WEIGHT_BYTES = 256 * 1024
+
+
 def spatial_pack(env: Env, block: Any) -> Any:
     """n, ocb, y, x, oci | ic, kh, kw: parallel (n, ocb, y), or (n, ocb, band of rows) for a
-    depthwise conv, a row segment x one or two oc-blocks in registers."""
+    depthwise conv, a row segment x one or two oc-blocks in registers.
+
+    Where the weights are small (``ROWS_FIRST_WEIGHT_BYTES``: they stay in each core's L2 while
+    it computes all of its rows) the threads split the output by rows instead, (n, y, ocb): a
+    thread then reads the rows it wrote in the layer before, where split by channels each 1x1
+    conv read half of its input from the other core (MobileNetV2 fp32, 2 threads: x0.95-0.97
+    over 16-20 passes in turn; ResNet-18, whose weights are larger, unchanged)."""
     sch = env.sch
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
     depthwise = loop_extent(sch, ric) == 1
+    weights = 4 * loop_extent(sch, ocb) * loop_extent(sch, oci) * loop_extent(sch, ric)
+    rows_first = weights * loop_extent(sch, rkh) * loop_extent(sch, rkw) <= ROWS_FIRST_WEIGHT_BYTES
+    rows_first = rows_first and loop_extent(sch, y) >= env.threads
     # A dense conv keeps two output-channel blocks x 8 pixels in registers on AVX-512's 32: each
     # input value broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2
     # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC,
@@ -167,23 +181,30 @@ def spatial_pack(env: Env, block: Any) -> Any:
     blocks = 1 if depthwise or env.registers < 32 else 2
     oco, obi = env.split_tile(ocb, tile_factor(loop_extent(sch, ocb), blocks), limit=4)
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
-    fused = _parallel(env, [n, oco, _row_bands(env, n, oco, y) if depthwise else y])
     if depthwise:
+        band = _row_bands(env, n, oco, y, env.threads if rows_first else 1)
+        if rows_first:
+            sch.reorder(band, oco)
+        fused = _parallel(env, [n, band, oco] if rows_first else [n, oco, band])
         _pad_rows_in_cache(env, block, fused)
+    else:
+        if rows_first:
+            sch.reorder(y, oco)
+        fused = _parallel(env, [n, y, oco] if rows_first else [n, oco, y])
     _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
 
 
-def _row_bands(env: Env, n: Any, ocb: Any, y: Any) -> Any:
-    """Split the output rows ``y`` into bands, as few as keep every thread 4 tasks; return the
-    band loop. A depthwise conv pads each band's input rows once (``_pad_rows_in_cache``); a band
-    per row padded every input row 3 times (one thread: MobileNetV2's 384-channel 14x14 layer
+def _row_bands(env: Env, n: Any, ocb: Any, y: Any, at_least: int) -> Any:
+    """Split the output rows ``y`` into bands, as few as keep every thread 4 tasks (and at least
+    ``at_least``); return the band loop. A depthwise conv pads each band's input rows once
+    (``_pad_rows_in_cache``); a band per row padded every input row 3 times (one thread: MobileNetV2's 384-channel 14x14 layer
     40 -> 22 us, its 32-channel 112x112 one 177 -> 128 us, timed alone)."""
     import math
 
     sch = env.sch
     rows, tasks = loop_extent(sch, y), loop_extent(sch, n) * loop_extent(sch, ocb)
-    bands = min(rows, math.ceil(4 * env.threads / tasks))
+    bands = min(rows, max(at_least, math.ceil(4 * env.threads / tasks)))
     band, _ = env.split_tile(y, tile_factor(rows, rows // bands), limit=rows)
     return band
 

@@ -335,6 +335,45 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("in_channels", "out_channels", "groups", "rows_first"),
+    [
+        (16, 32, 1, True),  # 18 KiB of weights: each thread computes its rows, all channels
+        (32, 32, 32, True),  # depthwise: by bands of rows
+        (256, 256, 1, False),  # 2.3 MiB: each thread computes its output channels, all rows
+    ],
+)
+def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_channels(
+    in_channels, out_channels, groups, rows_first
+):
+    """Split by rows, each thread reads back the rows it wrote in the layer before; split by
+    channels, every thread reads all of its input, half of it written by the other core. Where
+    the weights are too large to be read again for each row from a core's L2, channels win."""
+    from tvm import s_tir, tirx
+
+    from search_spaces.algorithms._rules import ROWS_FIRST_WEIGHT_BYTES
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, in_channels, 8, 8)).astype("float32")
+    w = rng.standard_normal((out_channels, in_channels // groups, 3, 3)).astype("float32")
+    assert (w.nbytes <= ROWS_FIRST_WEIGHT_BYTES) == rows_first
+    target = T.host_target(2)
+    mod = T.conv_module(x.shape, w, 1, 1, 1, groups)
+    scheduled = apply_default_schedules(
+        ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
+    )
+    kernel = next(
+        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
+    )
+    sch = s_tir.Schedule(kernel)
+    parallel = sch.get(sch.get_loops(sch.get_sblock("dse_spatial_pack_update"))[0])
+    order = str(parallel.loop_var.name).split("_")  # the fused loop is named after its loops, outer first
+    assert parallel.kind == tirx.ForKind.PARALLEL
+    assert (order.index("y") < order.index("ocb")) == rows_first
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1, 1, groups)
+    np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_the_epilogue_is_applied_to_the_register_tile_not_to_a_stored_conv_output(dtype):
     """Bias and ReLU run on each register tile as it is written back: the conv's own output
