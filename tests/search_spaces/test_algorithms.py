@@ -300,6 +300,19 @@ def test_a_classifiers_packed_weight_blocks_are_register_tiles_that_divide_its_c
     assert column_tile(columns, lanes) == block
 
 
+def _spatial_pack_kernel(mod, target):  # type: ignore[no-untyped-def]
+    """``mod`` lowered by spatial pack and given its default schedules, and its conv's PrimFunc."""
+    from tvm import tirx
+
+    scheduled = apply_default_schedules(
+        ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
+    )
+    kernel = next(
+        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
+    )
+    return scheduled, kernel
+
+
 @pytest.mark.parametrize(
     ("channels", "threads", "padded_rows"),
     [
@@ -313,18 +326,13 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
     pass of its own over the whole tensor (MobileNetV2 int8: 2.0 -> 1.3 ms of depthwise), and
     pads each band of output rows' input once, not each row's 3 input rows (one thread, its
     384-channel 14x14 layer: 40 -> 22 us). Bands are as few as keep every thread 4 tasks."""
-    from tvm import s_tir, tirx
+    from tvm import s_tir
 
     x = np.random.default_rng(0).standard_normal((1, channels, 8, 8)).astype("float32")
     w = np.random.default_rng(1).standard_normal((channels, 1, 3, 3)).astype("float32")
     target = T.host_target(threads)
     mod = T.conv_module(x.shape, w, 1, 1, 1, channels)
-    scheduled = apply_default_schedules(
-        ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
-    )
-    kernel = next(
-        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
-    )
+    scheduled, kernel = _spatial_pack_kernel(mod, target)
     sch = s_tir.Schedule(kernel)
     pad_loops = sch.get_loops(sch.get_sblock("dse_pack"))
     conv_loops = sch.get_loops(sch.get_sblock("dse_spatial_pack_update"))
@@ -359,12 +367,7 @@ def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_cha
     assert (w.nbytes <= ROWS_FIRST_WEIGHT_BYTES) == rows_first
     target = T.host_target(2)
     mod = T.conv_module(x.shape, w, 1, 1, 1, groups)
-    scheduled = apply_default_schedules(
-        ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
-    )
-    kernel = next(
-        f for g, f in scheduled.functions.items() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script()
-    )
+    scheduled, kernel = _spatial_pack_kernel(mod, target)
     sch = s_tir.Schedule(kernel)
     parallel = sch.get(sch.get_loops(sch.get_sblock("dse_spatial_pack_update"))[0])
     order = str(parallel.loop_var.name).split("_")  # the fused loop is named after its loops, outer first
