@@ -169,9 +169,7 @@ def spatial_pack(env: Env, block: Any) -> Any:
     sch = env.sch
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
     depthwise = loop_extent(sch, ric) == 1
-    weights = 4 * loop_extent(sch, ocb) * loop_extent(sch, oci) * loop_extent(sch, ric)
-    rows_first = weights * loop_extent(sch, rkh) * loop_extent(sch, rkw) <= ROWS_FIRST_WEIGHT_BYTES
-    rows_first = rows_first and loop_extent(sch, y) >= env.threads
+    rows_first = _rows_first(env, y, [ocb, oci, ric, rkh, rkw], 4)
     # A dense conv keeps two output-channel blocks x 8 pixels in registers on AVX-512's 32: each
     # input value broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2
     # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC,
@@ -193,6 +191,16 @@ def spatial_pack(env: Env, block: Any) -> Any:
         fused = _parallel(env, [n, y, oco] if rows_first else [n, oco, y])
     _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
+
+
+def _rows_first(env: Env, rows: Any, weight_loops: list[Any], weight_bytes: int) -> bool:
+    """Whether the threads split a conv's output by rows (:func:`spatial_pack`): its weights, the
+    product of ``weight_loops``' extents times ``weight_bytes`` each, fit
+    ``ROWS_FIRST_WEIGHT_BYTES``, and there are rows for every thread."""
+    import math
+
+    weights = weight_bytes * math.prod(loop_extent(env.sch, loop) for loop in weight_loops)
+    return weights <= ROWS_FIRST_WEIGHT_BYTES and loop_extent(env.sch, rows) >= env.threads
 
 
 def _row_bands(env: Env, n: Any, ocb: Any, y: Any, at_least: int) -> Any:
@@ -228,6 +236,7 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     n, ocb, y, x, oci, rco, rkh, rkw, rci = sch.get_loops(block)
     dot = dot_product_named(str(sch.get(block).annotations[DOT_ANNOTATION]))  # the kernel's own instruction
     intrinsic = register(dot)
+    rows_first = _rows_first(env, y, [ocb, oci, rco, rkh, rkw, rci], 1)  # int8 weights
     # Two output-channel blocks x 8 pixels on 32 registers: 16 independent accumulators hide the
     # instruction's latency (one block: 8, measured 15% slower over ResNet-18's 3x3 layers); half
     # that where there are 16 registers. Rows of fewer pixels take more blocks (a classifier, one
@@ -237,8 +246,8 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     xo, xi = env.split_tile(x, pixels)
     blocks = tile_factor(loop_extent(sch, ocb), max(2, accumulators // pixels))
     oco, obi = env.split_tile(ocb, blocks)
-    sch.reorder(n, oco, y, xo, rco, rkh, rkw, obi, xi, oci, rci)
-    fused = _parallel(env, [n, oco, y])
+    sch.reorder(n, *((y, oco) if rows_first else (oco, y)), xo, rco, rkh, rkw, obi, xi, oci, rci)
+    fused = _parallel(env, [n, y, oco] if rows_first else [n, oco, y])
     local = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(local, xo, preserve_unit_loops=True)
     sch.decompose_reduction(block, rco)

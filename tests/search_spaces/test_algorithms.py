@@ -344,15 +344,17 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
 
 
 @pytest.mark.parametrize(
-    ("in_channels", "out_channels", "groups", "rows_first"),
+    ("in_channels", "out_channels", "groups", "dtype", "rows_first"),
     [
-        (16, 32, 1, True),  # 18 KiB of weights: each thread computes its rows, all channels
-        (32, 32, 32, True),  # depthwise: by bands of rows
-        (256, 256, 1, False),  # 2.3 MiB: each thread computes its output channels, all rows
+        (16, 32, 1, "float32", True),  # 18 KiB of weights: each thread computes its rows, all channels
+        (32, 32, 32, "float32", True),  # depthwise: by bands of rows
+        (256, 256, 1, "float32", False),  # 2.3 MiB: each thread computes its output channels, all rows
+        (64, 256, 1, "int8", True),  # 144 KiB of int8 (the dot-product kernel where the CPU has one)
+        (256, 256, 1, "int8", False),  # 576 KiB
     ],
 )
 def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_channels(
-    in_channels, out_channels, groups, rows_first
+    in_channels, out_channels, groups, dtype, rows_first
 ):
     """Split by rows, each thread reads back the rows it wrote in the layer before; split by
     channels, every thread reads all of its input, half of it written by the other core. Where
@@ -362,18 +364,24 @@ def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_cha
     from search_spaces.algorithms._rules import ROWS_FIRST_WEIGHT_BYTES
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, in_channels, 8, 8)).astype("float32")
-    w = rng.standard_normal((out_channels, in_channels // groups, 3, 3)).astype("float32")
+    x = rng.integers(-9, 9, (1, in_channels, 8, 8)).astype(dtype)
+    w = rng.integers(-9, 9, (out_channels, in_channels // groups, 3, 3)).astype(dtype)
     assert (w.nbytes <= ROWS_FIRST_WEIGHT_BYTES) == rows_first
     target = T.host_target(2)
-    mod = T.conv_module(x.shape, w, 1, 1, 1, groups)
-    scheduled, kernel = _spatial_pack_kernel(mod, target)
-    sch = s_tir.Schedule(kernel)
-    parallel = sch.get(sch.get_loops(sch.get_sblock("dse_spatial_pack_update"))[0])
+    out_dtype = "int32" if dtype == "int8" else None
+    mod = T.conv_module(x.shape, w, 1, 1, 1, groups, in_dtype=dtype, out_dtype=out_dtype)
+    report: dict[str, str] = {}
+    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target))
+    scheduled = apply_default_schedules(lowered, target, report)
+    (kernel_name,) = [name for name in report if name.startswith("dse_spatial_pack")]
+    assert report[kernel_name] == "rules"  # not the generic fallback (int8: 14-30x slower)
+    sch = s_tir.Schedule(scheduled[kernel_name])
+    update = f"{kernel_name}_update" + ("_o" if kernel_name.endswith("_dot") else "")  # a tensorized block
+    parallel = sch.get(sch.get_loops(sch.get_sblock(update))[0])
     order = str(parallel.loop_var.name).split("_")  # the fused loop is named after its loops, outer first
     assert parallel.kind == tirx.ForKind.PARALLEL
     assert (order.index("y") < order.index("ocb")) == rows_first
-    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1, 1, groups)
+    ref = torch.nn.functional.conv2d(torch.tensor(x).double(), torch.tensor(w).double(), None, 1, 1, 1, groups)
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-4, atol=1e-3)
 
 
