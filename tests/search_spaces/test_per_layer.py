@@ -122,9 +122,11 @@ def test_a_plain_layout_kernel_declines_a_packed_layer_as_not_applicable(name) -
 
 def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A slow spell of the machine during one candidate's timing must not lose it the layer: the
-    candidates are built first, then timed round by round in turn, each keeping its median."""
+    candidates are built first, then timed round by round in turn, each keeping its median; and
+    every run starts from evicted caches, as a layer's weights come back from memory in a model."""
     from types import SimpleNamespace as Namespace
 
+    import tvm_ffi
     from tvm import relax
 
     from search_spaces.algorithms import per_layer
@@ -132,6 +134,7 @@ def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypa
 
     made: list[int] = []
     timed: list[int] = []
+    preprocs: list[str | None] = []
     spell = {0: 9.0}  # the first candidate's first round falls in a spell: 9 ms against its 1 ms
 
     class FakeVM:
@@ -140,6 +143,8 @@ def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypa
             made.append(self.index)
 
         def time_evaluator(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            preprocs.append(kwargs.get("f_preproc"))
+
             def timer(x):  # type: ignore[no-untyped-def]
                 ms = spell.pop(self.index, None) if self.index == 0 else None
                 timed.append(self.index)
@@ -164,5 +169,15 @@ def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypa
     assert n >= 3 and len(timings) == n  # direct, im2col+GEMM, spatial pack, Winograd (a 3x3 NCHW layer)
     assert timed == list(range(n)) * per_layer.ROUNDS  # all built before any is timed; then in turn
     assert locks == list(range(n * per_layer.ROUNDS))  # each timing inside its own lock
+    assert preprocs == [per_layer.EVICT_CACHES] * n  # every run with the caches evicted first
+    evict = tvm_ffi.get_global_func(per_layer.EVICT_CACHES)
+    evict()  # callable as TVM's timer calls it
     first = min(timings, key=lambda label: timings[label])
     assert first == next(iter(timings)) and timings[first] == pytest.approx(1.0)  # won despite its 9 ms round
+
+
+def test_the_last_level_cache_size_is_read_from_the_host() -> None:
+    from search_spaces.algorithms.per_layer import last_level_cache_bytes
+
+    size = last_level_cache_bytes()
+    assert 256 << 10 <= size <= 4 << 30  # a real cache size (or the 64 MiB default where none is reported)
