@@ -20,8 +20,8 @@ is dse's best, Winograd on the stride-1 3x3 layers down to 14x14).
     python -m bench.peers --threads 2 [--models resnet18,mobilenet_v2,shufflenet_v2_x1_0]
         [--size 224] [--channels 3] [--algorithms per_layer,spatial_pack,direct,im2col_gemm] [--json FILE]
 
-``--tuning-trials N`` also builds each of ``--algorithms`` (or of ``--tuned-algorithms``) with
-MetaSchedule at N trials per kernel: the search starts from dse's default schedule, and per
+``--tuning-trials N`` also builds each of ``--algorithms`` (or of ``--tuned-algorithms``, for the
+``--tuned-models`` and ``--tuned-precisions``, default all) with MetaSchedule at N trials per kernel: the search starts from dse's default schedule, and per
 kernel the faster of the tuned and the default schedule is kept. It tunes into the run's own
 database, or into ``--tuning-db DIR``, kept and reused by a later run (whose build seconds then
 leave the tuning out). Each tuned build is printed beside its untuned one as the median of
@@ -50,6 +50,7 @@ machine with slow spells the fastest pass is each system's speed outside them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -183,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tuning-trials", type=int, help="also build each algorithm with MetaSchedule at N trials per kernel"
     )
-    parser.add_argument("--tuned-algorithms", help="which of --algorithms --tuning-trials tunes (default: all of them)")
+    for flag in ("algorithms", "models", "precisions"):
+        parser.add_argument(f"--tuned-{flag}", help=f"which of --{flag} --tuning-trials tunes (default: all of them)")
     parser.add_argument(
         "--tuning-db", type=Path, help="keep the tuning records here, and reuse those it has (default: this run's own)"
     )
@@ -215,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak: {peak[1]}" if peak else "peak: the clock is not reported; no share of peak", flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
     systems, precisions = args.systems.split(","), args.precisions.split(",")
-    tuned_algorithms = (args.tuned_algorithms or args.algorithms).split(",")
+    tuned = {
+        flag: set((getattr(args, f"tuned_{flag}") or getattr(args, flag)).split(","))
+        for flag in ("algorithms", "models", "precisions")
+    }
     classes = args.classes or (1000 if args.size > 64 else 10)
     entries: list[Entry] = []
     with tempfile.TemporaryDirectory(prefix="dse-peers-") as tmp:
@@ -244,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         config = trial_config(name, precision, "tvm", algorithm)
                         built = _tvm(model, config, ctx, measure, folder / f"{name}-{precision}-{algorithm}.so")
                         entries.append(_entry(name, gflop, "dse", precision, built, f"{algorithm} untuned"))
-                        if args.tuning_trials and algorithm in tuned_algorithms:
+                        wanted = (algorithm, name, precision) in itertools.product(*tuned.values())
+                        if args.tuning_trials and wanted:
                             config = trial_config(name, precision, "tvm", algorithm, args.tuning_trials)
                             library = folder / f"{name}-{precision}-{algorithm}-tuned.so"
                             label = f"{algorithm} metaschedule({args.tuning_trials})"
