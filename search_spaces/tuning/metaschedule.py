@@ -76,7 +76,8 @@ def attempts_by_task(tuning_db: Path, budget: int) -> dict[str, dict[str, Any]]:
     from search_spaces.tuning._ms_database import TuningDatabase
 
     found: dict[str, dict[str, Any]] = {}
-    for folder in sorted(Path(tuning_db).glob("*")):
+    # only folders: per_layer keeps its decisions as files beside the target databases
+    for folder in sorted(each for each in Path(tuning_db).iterdir() if each.is_dir()):
         db = TuningDatabase(folder)
         with db.locked(exclusive=False):
             for workload, entry in db.attempts(budget).items():
