@@ -5,7 +5,8 @@ Layout of ``<root>/<target key>/``::
     budget-<N>/database_workload.json          records of tuning runs of N trials per kernel
     budget-<N>/database_tuning_record.json     (best record per workload)
     budget-<N>/attempts.json                   {workload hash: {"task", "ok", "trials", "tuned_s",
-                                                "default_s", "side_by_side", "default_kernels"}}
+                                                "default_s", "side_by_side", "default_kernels",
+                                                "error" where its search failed}}
     .lock                                      exclusive while tuning and committing, shared while reading
 
 Records are kept per budget, so what ``tuning.metaschedule.trials=N`` measures does not depend

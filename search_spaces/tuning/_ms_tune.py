@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dse.core.errors import InvalidCombination
+from dse.core.errors import InvalidCombination, first_line
 from search_spaces.algorithms.schedules import apply_default_schedules, kernels_version
 from search_spaces.tuning._model_inputs import ModelInputs, alloc_arguments, alloc_arguments_over_rpc
 from search_spaces.tuning._ms_database import TuningDatabase, best_run_s, mean_run_s, merge_best, workload_hash
@@ -275,7 +275,15 @@ def tune_pending(
                 # The default schedule, timed by the same runner as the candidates: it seeds the
                 # search, and applying keeps the faster of it and the best record
                 default_s = time_default_schedule(mod, builder, runner, ctx)
-                scratch, trials = _run_tuner(task, mod, budget, builder, runner, ctx, db, default_s)
+                try:
+                    scratch, trials = _run_tuner(task, mod, budget, builder, runner, ctx, db, default_s)
+                except SEARCH_ERRORS as exc:  # this kernel keeps its default schedule; the others go on
+                    if _lost_device(exc):
+                        raise
+                    report.failed.append(task.task_name)
+                    error = f"{type(exc).__name__}: {first_line(exc)}"
+                    db.record_attempt(budget, workload_hash(mod), {"task": task.task_name, "ok": False, "error": error})
+                    continue
                 report.trials += trials
                 merge_best(scratch, db.open(budget), [mod])
                 tuned_s = best_run_s(scratch, mod)
@@ -395,6 +403,8 @@ def _run_tuner(
     (``post-order-apply``) and dse's default schedule with sampled register tiles
     (:func:`default_space`), and the default schedule's trace, timed (``default_s``), is the
     scratch database's first record, so the evolutionary search mutates it from its first round.
+    Where TVM's own rules fail on the kernel (on a Winograd F(4) kernel with a residual add they
+    raised out of the search, which ended the trial), it searches dse's space alone.
     Returns the scratch database and the candidates measured (the seed not counted).
     """
     from tvm.s_tir import meta_schedule as ms
@@ -403,40 +413,71 @@ def _run_tuner(
     from search_spaces.targets.cuda import is_gpu_target
 
     preload_tensor_intrinsics()
-    scratch = ms.database.MemoryDatabase()
     (logger,) = _ms_loggers(str(db.folder), [task.task_name])
     _quiet_console()
-    space: Any = "post-order-apply"
-    seeded = 0
-    if not is_gpu_target(ctx.tvm_target):  # dse's default schedules are CPU schedules
-        space = ms.space_generator.SpaceGeneratorUnion(
-            [ms.space_generator.PostOrderApply(), ms.space_generator.ScheduleFn(_default_space_of(ctx.tvm_target))]
-        )
-        seeded = _seed_with_default(scratch, mod, ctx.tvm_target, default_s)
-    (seed,) = fork_seed(0, n=1)
-    context = ms.TuneContext(
-        mod=mod,
-        target=ctx.tvm_target,
-        space_generator=space,
-        search_strategy=_search_strategy(budget),
-        task_name=task.task_name,
-        logger=logger,
-        rand_state=seed,
-        num_threads="physical",
-    ).clone()
-    ms.tune.tune_tasks(
-        tasks=[context],
-        task_weights=[1.0],
-        work_dir=str(db.folder),
-        max_trials_global=budget,
-        max_trials_per_task=budget,
-        num_trials_per_iter=min(TRIALS_PER_ROUND, budget),
-        builder=builder,
-        runner=runner,
-        database=scratch,
-        cost_model="xgb",
-    )
-    return scratch, len(scratch) - seeded
+    on_cpu = not is_gpu_target(ctx.tvm_target)  # dse's default schedules are CPU schedules
+    for tvm_rules in (True, False) if on_cpu else (True,):
+        scratch = ms.database.MemoryDatabase()
+        space, seeded = _design_space(scratch, mod, ctx.tvm_target, default_s, tvm_rules, dse_space=on_cpu)
+        (seed,) = fork_seed(0, n=1)
+        context = ms.TuneContext(
+            mod=mod,
+            target=ctx.tvm_target,
+            space_generator=space,
+            search_strategy=_search_strategy(budget),
+            task_name=task.task_name,
+            logger=logger,
+            rand_state=seed,
+            num_threads="physical",
+        ).clone()
+        try:
+            ms.tune.tune_tasks(
+                tasks=[context],
+                task_weights=[1.0],
+                work_dir=str(db.folder),
+                max_trials_global=budget,
+                max_trials_per_task=budget,
+                num_trials_per_iter=min(TRIALS_PER_ROUND, budget),
+                builder=builder,
+                runner=runner,
+                database=scratch,
+                cost_model="xgb",
+            )
+        except SEARCH_ERRORS as exc:
+            if not (on_cpu and tvm_rules) or _lost_device(exc):
+                raise
+            logger.warning("TVM's design space failed (%s: %s): searching dse's alone", type(exc).__name__, exc)
+            continue
+        return scratch, len(scratch) - seeded
+    raise AssertionError("unreachable: the last search returns or raises")
+
+
+def _design_space(
+    scratch: Any, mod: Any, target: Any, default_s: float | None, tvm_rules: bool, dse_space: bool
+) -> tuple[Any, int]:
+    """The space generator of TVM's ``post-order-apply`` (``tvm_rules``) and dse's default space
+    (``dse_space``), and whether the default's trace, timed at ``default_s``, seeded ``scratch`` (1) or not (0)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    spaces: list[Any] = [ms.space_generator.PostOrderApply()] if tvm_rules else []
+    if not dse_space:
+        return spaces[0], 0
+    spaces.append(ms.space_generator.ScheduleFn(_default_space_of(target)))
+    seeded = _seed_with_default(scratch, mod, target, default_s)
+    return (spaces[0] if len(spaces) == 1 else ms.space_generator.SpaceGeneratorUnion(spaces)), seeded
+
+
+#: What a search raises when a schedule rule cannot apply to a kernel (TVM's errors come through
+#: its FFI as ValueError or RuntimeError), unless it lost its device (:func:`_lost_device`).
+SEARCH_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError)
+
+
+def _lost_device(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device went away (an RPC session), not that the kernel cannot be
+    searched: that is the trial's failure, and the kernel is searched again by the next one."""
+    import tvm
+
+    return isinstance(exc, tvm.error.RPCError)
 
 
 #: Candidates measured per round of the evolutionary search: at 64 trials per kernel, 4 rounds,

@@ -21,7 +21,7 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")
 
 from search_spaces import BuildContext
 from search_spaces.tuning import TUNING
-from search_spaces.tuning.metaschedule import BUDGETS
+from search_spaces.tuning.metaschedule import BUDGETS, attempts_by_task
 
 TRIALS = 2
 
@@ -102,6 +102,12 @@ def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Pat
     assert all(a["foreign_load_cores"] >= 0 for a in attempts.values())  # what else ran meanwhile
     assert first["tuning_foreign_load_cores"] == max(a["foreign_load_cores"] for a in attempts.values())
     assert all(r["budget"] == TRIALS for r in first["tuning_records"].values())
+    # What bench.kernels prints beside each kernel, found in a root where per_layer keeps its
+    # decisions as files beside the target databases (it once took such a file for a database)
+    (folder.parent / "per-layer-znver4-0000.json").write_text("{}")
+    by_task = attempts_by_task(folder.parent, TRIALS)
+    assert sorted(by_task) == sorted(a["task"] for a in attempts.values())
+    assert {a["workload"] for a in by_task.values()} == set(attempts)
 
     again = _run_in_fresh_process(tmp_path, TRIALS)
     assert again["tuning_trials"] == 0
@@ -209,6 +215,70 @@ def test_a_kernel_keeps_its_default_schedule_where_that_measured_faster(tmp_path
     tuned = run_case(str(tmp_path), TRIALS)
     assert tuned["default_kept_kernels"] == [] and tuned["tuned_kernels"] == tuned["total_kernels"]
     assert all("digest" in r and not r.get("kept_default") for r in tuned["tuning_records"].values())
+
+
+def test_a_kernel_whose_tvm_design_space_fails_is_searched_in_dses_alone(tmp_path: Path) -> None:
+    """TVM 0.27's own rules raise out of the search on a Winograd F(4) conv with a residual add
+    ("TensorRegion pattern match failed", ResNet-18's per_layer build), which ended the trial:
+    the kernel is searched in dse's default space alone, and is tuned."""
+    import torch
+    import tvm
+    from torch import nn
+    from tvm import relax
+
+    from objectives.compile import import_to_relax
+    from search_spaces.algorithms import ALGORITHMS
+
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(16, 16, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.conv(x) + x)
+
+    torch.manual_seed(0)
+    model, x = Residual().eval(), torch.randn(1, 16, 8, 8)
+    ctx = BuildContext.on_host(tmp_path, threads=1)
+    ctx.data = type("Data", (), {"eval_x": x})()
+    mod = ALGORITHMS.get("winograd").lower(import_to_relax(model, ctx), {"tile": 4}, ctx)
+    ctx = BuildContext.on_host(tmp_path, threads=1)
+    scheduled = TUNING.get("metaschedule").schedule(mod, {"trials": TRIALS}, ctx)
+    assert ctx.info["tuned_kernels"] == ctx.info["total_kernels"] and not ctx.info["tuning_failed_kernels"]
+    logs = "".join(p.read_text() for p in (Path(ctx.info["tuning_db"]) / "logs").glob("*.log"))
+    assert "searching dse's alone" in logs  # the kernel TVM's rules fail on (pinned TVM 0.27)
+    vm = relax.VirtualMachine(tvm.compile(scheduled, ctx.tvm_target), tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x.numpy()))
+    out = (out if hasattr(out, "numpy") else out[0]).numpy()
+    np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_a_kernel_whose_search_fails_keeps_its_default_and_the_others_are_tuned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One kernel's search raising is that kernel's failure, recorded with its reason, not the
+    trial's: it keeps its default schedule, and a later trial does not search it again."""
+    from search_spaces.tuning import _ms_tune
+
+    pytest.importorskip("tvm")
+    run_tuner = _ms_tune._run_tuner
+    searched: list[str] = []
+
+    def first_fails(task: Any, *args: Any) -> Any:
+        searched.append(task.task_name)
+        if len(searched) == 1:
+            raise RuntimeError("a schedule rule cannot apply here")
+        return run_tuner(task, *args)
+
+    monkeypatch.setattr(_ms_tune, "_run_tuner", first_fails)
+    info = run_case(str(tmp_path), TRIALS)  # checks the output against PyTorch
+    assert info["tuning_failed_kernels"] == searched[:1] and len(searched) == info["total_kernels"] >= 2
+    assert info["tuned_kernels"] == info["total_kernels"] - 1 and info["partly_tuned"] is True
+    attempts = json.loads((Path(info["tuning_db"]) / f"budget-{TRIALS}" / "attempts.json").read_text())
+    (failed,) = [a for a in attempts.values() if not a["ok"]]
+    assert failed == {"task": searched[0], "ok": False, "error": "RuntimeError: a schedule rule cannot apply here"}
+    again = run_case(str(tmp_path), TRIALS)
+    assert len(searched) == info["total_kernels"] and again["tuning_trials"] == 0  # nothing searched again
 
 
 def test_a_default_timed_by_older_kernels_is_timed_again_before_it_decides(tmp_path: Path) -> None:
