@@ -151,25 +151,14 @@ def time_candidates(spec: ConvSpec, target: Any, timing_lock: Callable[[], Any])
     return {label: statistics.median(ms) for label, ms in rounds.items()}
 
 
-def last_level_cache_bytes() -> int:
-    """The largest CPU cache this host reports (Linux sysfs), or 64 MiB where none is reported."""
-    sizes = []
-    for path in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = path.read_text().strip().upper()
-        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
-        try:
-            sizes.append(int(text.rstrip("KM")) * scale)
-        except ValueError:
-            continue
-    return max(sizes, default=64 << 20)
-
-
 @functools.cache
 def _register_evict_caches() -> str:
     """Register ``EVICT_CACHES``: a write to every cache line of twice the last-level cache,
     which leaves nothing of a timed layer (weights, workspace, input) cached. Returns its name."""
     import numpy as np
     import tvm_ffi
+
+    from search_spaces.targets import last_level_cache_bytes
 
     lines = np.zeros(2 * last_level_cache_bytes() // 4, dtype=np.float32)
 

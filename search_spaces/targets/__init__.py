@@ -18,6 +18,7 @@ from search_spaces.targets.devices import (
     device_lock,
     host_cpu,
     host_lock_dir,
+    last_level_cache_bytes,
     measurement_lock,
 )
 from search_spaces.targets.sessions import forget_session, open_session
@@ -33,6 +34,7 @@ __all__ = [
     "forget_session",
     "host_cpu",
     "host_lock_dir",
+    "last_level_cache_bytes",
     "measurement_lock",
     "open_session",
 ]

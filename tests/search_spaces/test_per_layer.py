@@ -174,10 +174,3 @@ def test_candidates_are_timed_in_turn_and_decided_by_their_median_round(monkeypa
     evict()  # callable as TVM's timer calls it
     first = min(timings, key=lambda label: timings[label])
     assert first == next(iter(timings)) and timings[first] == pytest.approx(1.0)  # won despite its 9 ms round
-
-
-def test_the_last_level_cache_size_is_read_from_the_host() -> None:
-    from search_spaces.algorithms.per_layer import last_level_cache_bytes
-
-    size = last_level_cache_bytes()
-    assert 256 << 10 <= size <= 4 << 30  # a real cache size (or the 64 MiB default where none is reported)

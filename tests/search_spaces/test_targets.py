@@ -16,7 +16,7 @@ from dse.core.config import DeviceOptions
 from dse.core.errors import UsageError
 from dse.optimize import main
 from search_spaces.targets import TARGETS
-from search_spaces.targets.devices.identity import host_cpu
+from search_spaces.targets.devices.identity import host_cpu, last_level_cache_bytes
 from tests._capabilities import require
 from tests._studyrun import completed_trial
 from tests.conftest import FAST_TRIAL_FLAGS
@@ -120,3 +120,13 @@ def test_an_int8_trial_for_avx2_runs_on_vpmaddubsw_with_weights_within_64(tmp_pa
     assert info["int8_weight_levels"] == 64
     assert info["dot_product"] == {"instruction": "avx2_pmaddubsw", "layers": 4}  # 3 convs and the classifier
     assert trial.values[0] > 0.5  # tiny_cnn trained on digits, 60 images
+
+
+def test_the_last_level_cache_size_is_read_from_the_host(tmp_path: Path) -> None:
+    size = last_level_cache_bytes()
+    assert 256 << 10 <= size <= 4 << 30  # a real cache size (or the 64 MiB default where none is reported)
+    for index, text in enumerate(["48K", "1024K", "32M", "unknown"]):  # L1, L2, L3 as sysfs words them
+        (tmp_path / f"index{index}").mkdir()
+        (tmp_path / f"index{index}" / "size").write_text(text + "\n")
+    assert last_level_cache_bytes(tmp_path) == 32 << 20
+    assert last_level_cache_bytes(tmp_path / "none") == 64 << 20  # nothing reported: the default

@@ -13,6 +13,7 @@ from search_spaces.targets.devices.identity import (
     device_lock,
     host_cpu,
     host_lock_dir,
+    last_level_cache_bytes,
     measurement_lock,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "device_lock",
     "host_cpu",
     "host_lock_dir",
+    "last_level_cache_bytes",
     "measurement_lock",
 ]

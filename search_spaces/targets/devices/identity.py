@@ -93,6 +93,25 @@ def host_cpu() -> dict[str, Any]:
     }
 
 
+#: Where Linux describes the first CPU's caches: ``index<N>/size`` holds "48K", "1024K", "32768K".
+CPU_CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def last_level_cache_bytes(caches: Path = CPU_CACHES) -> int:
+    """The largest CPU cache this host reports (Linux sysfs), or 64 MiB where none is reported.
+
+    What a timing that starts cold must write over to leave nothing cached (``per_layer``)."""
+    sizes = []
+    for path in caches.glob("index*/size"):
+        text = path.read_text().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        try:
+            sizes.append(int(text.rstrip("KM")) * scale)
+        except ValueError:
+            continue
+    return max(sizes, default=64 << 20)
+
+
 def device_identity(target: str, options: DeviceOptions, on_host_cpu: bool = True) -> dict[str, Any]:
     """What names one measurement device: the board behind an RPC address, this host's CPU, or its GPU."""
     if options.remote:
