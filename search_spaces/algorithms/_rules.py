@@ -186,14 +186,10 @@ def spatial_pack(env: Env, block: Any) -> Any:
         rows_first = rows_first and _band_rows(env, rows, tasks, env.threads) > 1
         size = _band_rows(env, rows, tasks, env.threads if rows_first else 1)
         band, _ = env.split_tile(y, size, limit=rows)
-        if rows_first:
-            sch.reorder(band, oco)
-        fused = _parallel(env, [n, band, oco] if rows_first else [n, oco, band])
+        fused = _split_between_threads(env, n, oco, band, rows_first)
         _pad_rows_in_cache(env, block, fused)
     else:
-        if rows_first:
-            sch.reorder(y, oco)
-        fused = _parallel(env, [n, y, oco] if rows_first else [n, oco, y])
+        fused = _split_between_threads(env, n, oco, y, rows_first)
     _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
 
@@ -206,6 +202,16 @@ def _rows_first(env: Env, rows: Any, weight_loops: list[Any], weight_bytes: int)
 
     weights = weight_bytes * math.prod(loop_extent(env.sch, loop) for loop in weight_loops)
     return weights <= ROWS_FIRST_WEIGHT_BYTES and loop_extent(env.sch, rows) >= env.threads
+
+
+def _split_between_threads(env: Env, n: Any, channels: Any, rows: Any, rows_first: bool) -> Any:
+    """The parallel loop of a conv whose loops run (n, ``channels``, ``rows``, ...): the threads
+    split its output by rows, (n, rows, channels), where ``rows_first`` (:func:`_rows_first`),
+    else by output channels. Returns the fused parallel loop."""
+    if rows_first:
+        env.sch.reorder(rows, channels)
+        return _parallel(env, [n, rows, channels])
+    return _parallel(env, [n, channels, rows])
 
 
 def _band_rows(env: Env, rows: int, tasks: int, at_least: int) -> int:
@@ -249,8 +255,8 @@ def spatial_pack_dot(env: Env, block: Any) -> Any:
     xo, xi = env.split_tile(x, pixels)
     blocks = tile_factor(loop_extent(sch, ocb), max(2, accumulators // pixels))
     oco, obi = env.split_tile(ocb, blocks)
-    sch.reorder(n, *((y, oco) if rows_first else (oco, y)), xo, rco, rkh, rkw, obi, xi, oci, rci)
-    fused = _parallel(env, [n, y, oco] if rows_first else [n, oco, y])
+    sch.reorder(n, oco, y, xo, rco, rkh, rkw, obi, xi, oci, rci)
+    fused = _split_between_threads(env, n, oco, y, rows_first)
     local = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(local, xo, preserve_unit_loops=True)
     sch.decompose_reduction(block, rco)
