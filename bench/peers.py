@@ -50,7 +50,6 @@ machine with slow spells the fastest pass is each system's speed outside them.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -249,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                         config = trial_config(name, precision, "tvm", algorithm)
                         built = _tvm(model, config, ctx, measure, folder / f"{name}-{precision}-{algorithm}.so")
                         entries.append(_entry(name, gflop, "dse", precision, built, f"{algorithm} untuned"))
-                        wanted = (algorithm, name, precision) in itertools.product(*tuned.values())
+                        wanted = (
+                            algorithm in tuned["algorithms"]
+                            and name in tuned["models"]
+                            and precision in tuned["precisions"]
+                        )
                         if args.tuning_trials and wanted:
                             config = trial_config(name, precision, "tvm", algorithm, args.tuning_trials)
                             library = folder / f"{name}-{precision}-{algorithm}-tuned.so"
