@@ -27,6 +27,13 @@ database, or into ``--tuning-db DIR``, kept and reused by a later run (whose bui
 leave the tuning out). Each tuned build is printed beside its untuned one as the median of
 their per-pass ratios (the two timings of a pass are seconds apart).
 
+``--pairs N`` then settles the comparisons the issue's bars are about: dse's best build of each
+model and precision against OpenVINO and (fp32) PyTorch eager, and each tuned build against its
+untuned one, each in N pairs of short timings back to back (5 samples of >= 20 ms each; which
+goes first alternates), printed as the median of the pairs' ratios with its distribution-free
+95% interval and the pairs won. Two timings seconds apart meet different spells often enough
+that a 9-pass median ratio moved 5-10% between runs; a short pair meets one.
+
 ``--mcpu haswell`` builds dse's code for another x86 CPU this one can run (there: AVX2, no
 AVX-512); with ``ONEDNN_MAX_CPU_ISA=AVX2`` in the environment OpenVINO and PyTorch (oneDNN) keep
 to AVX2 too, so an AVX-512 machine stands in for an AVX2 one (ONNX Runtime's MLAS does not
@@ -42,8 +49,9 @@ drifts by a few percent between runs, which neither measurement's own spread sho
 ``--json FILE`` writes one object per (model, system, precision) with keys ``model``,
 ``system`` (torch_eager, torch_compile, onnxruntime, openvino, dse), ``precision``, ``ms``,
 ``compile_s``, ``std_ms`` (the samples' standard deviation, the median pass's), ``passes_ms``
-(each pass's median), ``best_ms`` (the fastest pass), ``gflop_per_s``, ``share_of_peak`` and for
-dse ``config``. The table shows ``ms`` and ``best_ms``, each as a ratio to OpenVINO's: on a
+(each pass's median), ``best_ms`` (the fastest pass), ``gflop_per_s``, ``share_of_peak``, for
+dse ``config``, and with ``--pairs`` on the first build of each comparison ``head_to_head``
+(``against``, ``pairs``, ``median_ratio``, ``ci95``, ``a_faster``). The table shows ``ms`` and ``best_ms``, each as a ratio to OpenVINO's: on a
 machine with slow spells the fastest pass is each system's speed outside them.
 """
 
@@ -76,10 +84,11 @@ class Entry:
 
     row: dict[str, Any]
     gflop: float
-    time_once: Callable[[], Any]
+    #: One timing under a latency protocol (a ``MeasureConfig``): its ``LatencyStats``.
+    time: Callable[[Any], Any]
 
 
-def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) -> tuple[Callable[[], Any], float]:
+def _torch(model: Any, data: Any, threads: int, compiled: bool) -> tuple[Callable[[Any], Any], float]:
     import torch
 
     from objectives.latency import torch_eager_latency
@@ -90,20 +99,20 @@ def _torch(model: Any, data: Any, measure: Any, threads: int, compiled: bool) ->
         with torch.inference_mode():
             model(data.eval_x)  # compiles here, not in the timing
     build_s = time.perf_counter() - start
-    return lambda: torch_eager_latency(model, data.eval_x[:1], measure, threads), build_s
+    return lambda measure: torch_eager_latency(model, data.eval_x[:1], measure, threads), build_s
 
 
-def _runtime(model: Any, config: Any, ctx: Any, measure: Any, folder: Path) -> tuple[Callable[[], Any], float]:
+def _runtime(model: Any, config: Any, ctx: Any, folder: Path) -> tuple[Callable[[Any], Any], float]:
     from objectives.compile import load_on_runtime
     from objectives.latency import measure_latency
 
     start = time.perf_counter()
     loaded = load_on_runtime(config, model, ctx, folder)
     build_s = time.perf_counter() - start
-    return lambda: measure_latency(loaded, ctx.data, measure), build_s
+    return lambda measure: measure_latency(loaded, ctx.data, measure), build_s
 
 
-def _tvm(model: Any, config: Any, ctx: Any, measure: Any, library: Path) -> tuple[Callable[[], Any], float]:
+def _tvm(model: Any, config: Any, ctx: Any, library: Path) -> tuple[Callable[[Any], Any], float]:
     from objectives.compile import compile_module, prepare_module
     from objectives.latency import measure_latency
     from search_spaces.targets.devices.local import LocalDevice
@@ -112,7 +121,7 @@ def _tvm(model: Any, config: Any, ctx: Any, measure: Any, library: Path) -> tupl
     compile_module(prepare_module(config, model, ctx), ctx, str(library))
     build_s = time.perf_counter() - start
     loaded = LocalDevice("cpu").load(str(library))
-    return lambda: measure_latency(loaded, ctx.data, measure), build_s
+    return lambda measure: measure_latency(loaded, ctx.data, measure), build_s
 
 
 def _entry(
@@ -120,18 +129,18 @@ def _entry(
     gflop: float,
     system: str,
     precision: str,
-    built: tuple[Callable[[], Any], float],
+    built: tuple[Callable[[Any], Any], float],
     config: str | None = None,
 ) -> Entry:
-    time_once, build_s = built
+    time_with, build_s = built
     row: dict[str, Any] = {"model": model, "system": system, "precision": precision, "compile_s": build_s}
     if config is not None:
         row["config"] = config
     print(f"  built {model} {system} {precision}{' ' + config if config else ''} in {build_s:.1f} s", flush=True)
-    return Entry(row, gflop, time_once)
+    return Entry(row, gflop, time_with)
 
 
-def _time_in_turn(entries: list[Entry], passes: int = PASSES) -> list[dict[str, Any]]:
+def _time_in_turn(entries: list[Entry], measure: Any, passes: int = PASSES) -> list[dict[str, Any]]:
     """Time every entry once per pass, all in turn, ``passes`` times; their rows with the median of
     the passes' medians (``ms``), each pass's (``passes_ms``) and the median pass's spread.
 
@@ -142,12 +151,13 @@ def _time_in_turn(entries: list[Entry], passes: int = PASSES) -> list[dict[str, 
     work together, not either vCPU). Timed one after the other, a system's number was the spell
     it fell in; timed in turn, every system meets the spells alike, though a spell shorter than
     a pass still falls on some systems of it and not others: hence also the fastest pass."""
+    import functools
     import statistics
 
     from bench._common import in_turn
 
     rows = []
-    timed = in_turn([entry.time_once for entry in entries], passes, SETTLE_S)
+    timed = in_turn([functools.partial(entry.time, measure) for entry in entries], passes, SETTLE_S)
     for entry, stats in zip(entries, timed, strict=True):
         medians = [each.median_ms for each in stats]
         ms = statistics.median(medians)
@@ -192,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--passes", type=int, default=PASSES, help=f"timings of each system, in turn (default {PASSES})"
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="then time dse's best against OpenVINO and eager, and each tuned build against its untuned one, "
+        "in N short pairs back to back (default 0: none)",
+    )
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
     parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
@@ -235,18 +252,18 @@ def main(argv: list[str] | None = None) -> int:
 
             for system in ("torch_eager", "torch_compile"):
                 if system in systems and "fp32" in precisions:
-                    built = _torch(model, data, measure, args.threads, system == "torch_compile")
+                    built = _torch(model, data, args.threads, system == "torch_compile")
                     entries.append(_entry(name, gflop, system, "fp32", built))
             for precision in precisions:
                 for runtime in ("onnxruntime", "openvino"):
                     if runtime in systems:
                         config = trial_config(name, precision, runtime, "")
-                        built = _runtime(model, config, ctx, measure, folder)
+                        built = _runtime(model, config, ctx, folder)
                         entries.append(_entry(name, gflop, runtime, precision, built))
                 if "dse" in systems:
                     for algorithm in args.algorithms.split(","):
                         config = trial_config(name, precision, "tvm", algorithm)
-                        built = _tvm(model, config, ctx, measure, folder / f"{name}-{precision}-{algorithm}.so")
+                        built = _tvm(model, config, ctx, folder / f"{name}-{precision}-{algorithm}.so")
                         entries.append(_entry(name, gflop, "dse", precision, built, f"{algorithm} untuned"))
                         wanted = (
                             algorithm in tuned["algorithms"]
@@ -258,14 +275,18 @@ def main(argv: list[str] | None = None) -> int:
                             library = folder / f"{name}-{precision}-{algorithm}-tuned.so"
                             label = f"{algorithm} metaschedule({args.tuning_trials})"
                             entries.append(
-                                _entry(name, gflop, "dse", precision, _tvm(model, config, ctx, measure, library), label)
+                                _entry(name, gflop, "dse", precision, _tvm(model, config, ctx, library), label)
                             )
-        rows = _time_in_turn(entries, args.passes)
+        rows = _time_in_turn(entries, measure, args.passes)
+        if args.pairs:
+            _head_to_head(entries, rows, args.pairs)
     for row in rows:
         row["share_of_peak"] = row["gflop_per_s"] / peak[0][row["precision"]] if peak else None
     _print_table(rows)
     if args.tuning_trials:
         _print_tuned_vs_untuned(rows)
+    if args.pairs:
+        _print_head_to_head(rows)
     if args.against_study:
         _print_agreement(rows, args.against_study, args.study_name)
     if args.json is not None:
@@ -317,6 +338,64 @@ def _print_tuned_vs_untuned(rows: list[dict[str, Any]]) -> None:
             f"pass (passes: {', '.join(f'x{x:.3f}' for x in ratios)}; tuned {r['ms']:.3f} ms, untuned "
             f"{base['ms']:.3f}); build {r['compile_s']:.0f} s"
         )
+
+
+#: Each timing of a head-to-head pair: short, so both of a pair fall in one spell of the machine.
+PAIR_MEASURE = {"repeat": 5, "min_repeat_ms": 20}
+
+
+def _comparisons(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Which rows ``--pairs`` compares, as (row, row it is compared against): per model and
+    precision dse's best against OpenVINO and (fp32) PyTorch eager, and each tuned build
+    against its untuned one."""
+    pairs = []
+    for model, precision in sorted({(r["model"], r["precision"]) for r in rows}):
+        group = [i for i, r in enumerate(rows) if r["model"] == model and r["precision"] == precision]
+        dse = [i for i in group if rows[i]["system"] == "dse"]
+        if not dse:
+            continue
+        best = min(dse, key=lambda i: rows[i]["ms"])
+        pairs += [(best, i) for i in group if rows[i]["system"] in ("openvino", "torch_eager")]
+        untuned = {rows[i]["config"].split()[0]: i for i in dse if rows[i]["config"].endswith("untuned")}
+        pairs += [(i, untuned[rows[i]["config"].split()[0]]) for i in dse if "metaschedule" in rows[i]["config"]]
+    return pairs
+
+
+def _head_to_head(entries: list[Entry], rows: list[dict[str, Any]], pairs: int) -> None:
+    """Time each of :func:`_comparisons` in ``pairs`` short pairs back to back (``bench._common.head_to_head``);
+    the first row of each gets ``head_to_head``: against whom, the median ratio, its 95% interval, wins."""
+    from bench._common import head_to_head
+    from dse.core.config import MeasureConfig
+
+    measure = MeasureConfig(**PAIR_MEASURE)
+
+    def timing(index: int) -> Callable[[], float]:
+        return lambda: float(entries[index].time(measure).median_ms)
+
+    for a, b in _comparisons(rows):
+        print(f"  {pairs} pairs: {_name(rows[a])} against {_name(rows[b])}", flush=True)
+        found = head_to_head(timing(a), timing(b), pairs, SETTLE_S)
+        rows[a].setdefault("head_to_head", []).append({"against": _name(rows[b]), **found._asdict()})
+
+
+def _name(row: dict[str, Any]) -> str:
+    return " ".join(filter(None, [row["model"], row["precision"], row["system"], row.get("config")]))
+
+
+def _print_head_to_head(rows: list[dict[str, Any]]) -> None:
+    each = PAIR_MEASURE
+    print(
+        f"\nHead to head: pairs of timings back to back, which goes first alternating (each timing {each['repeat']} "
+        f"samples of >= {each['min_repeat_ms']} ms); the median of a / b over the pairs, its 95% interval "
+        "(distribution-free), and the pairs a won:"
+    )
+    for row in rows:
+        for found in row.get("head_to_head", []):
+            low, high = found["ci95"]
+            print(
+                f"  {_name(row)} / {found['against']}: x{found['median_ratio']:.3f} [{low:.3f}, {high:.3f}], "
+                f"faster in {found['a_faster']} of {found['pairs']}"
+            )
 
 
 def _trial_key(config: dict[str, Any]) -> tuple[str, str, str, str | None] | None:

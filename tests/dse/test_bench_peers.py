@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def test_every_build_is_timed_in_turn_and_a_tuned_one_is_set_beside_its_untuned_
     args = ["--models", "mini_mobilenet", "--size", "8", "--channels", "1", "--threads", "1", "--systems", "dse"]
     args += ["--precisions", "fp32,int8", "--algorithms", "spatial_pack,direct", "--tuned-algorithms", "spatial_pack"]
     args += ["--tuned-precisions", "fp32"]
-    args += ["--repeat", "2", "--min-repeat-ms", "5", "--tuning-trials", "2", "--tuning-db", str(db)]
+    args += ["--repeat", "2", "--min-repeat-ms", "5", "--tuning-trials", "2", "--tuning-db", str(db), "--pairs", "3"]
     assert main([*args, "--json", str(rows_file)]) == 0
     rows = json.loads(rows_file.read_text())
     configs = ["spatial_pack untuned", "spatial_pack metaschedule(2)", "direct untuned"]
@@ -33,3 +34,48 @@ def test_every_build_is_timed_in_turn_and_a_tuned_one_is_set_beside_its_untuned_
     assert out.index("built mini_mobilenet dse fp32 direct untuned") < out.index(f"pass 1 of {PASSES} timed")
     assert "spatial_pack metaschedule(2)" in out.split("MetaSchedule vs untuned")[1]
     assert list(db.glob("*/budget-2/attempts.json")), "the records were not kept in --tuning-db"
+    (tuned,) = [r for r in rows if "head_to_head" in r]  # no peer in this run: only tuned against untuned
+    assert tuned["config"] == "spatial_pack metaschedule(2)" and tuned["precision"] == "fp32"
+    (found,) = tuned["head_to_head"]
+    assert found["against"] == "mini_mobilenet fp32 dse spatial_pack untuned" and found["pairs"] == 3
+    assert found["ci95"][0] <= found["median_ratio"] <= found["ci95"][1] and 0 <= found["a_faster"] <= 3
+    assert "Head to head" in out
+
+
+def test_pairs_are_timed_back_to_back_first_in_turn_and_read_with_an_interval_of_their_median() -> None:
+    from bench._common import head_to_head, median_interval
+
+    calls: list[str] = []
+
+    def timing(name: str, ms: float) -> Callable[[], float]:
+        def timed() -> float:
+            calls.append(name)
+            return ms
+
+        return timed
+
+    found = head_to_head(timing("a", 1.0), timing("b", 2.0), 4)
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert found.median_ratio == 0.5 and found.ci95 == (0.5, 0.5) and found.a_faster == 4 and found.pairs == 4
+    assert median_interval([float(x) for x in range(1, 41)]) == (14.0, 27.0)  # the binomial's 95% ranks for 40
+    assert median_interval([float(x) for x in range(1, 10)]) == (2.0, 8.0)
+    assert median_interval([3.0, 1.0, 2.0]) == (1.0, 3.0)  # too few pairs for 95%: the whole range
+
+
+def test_dses_best_is_compared_with_openvino_and_eager_and_a_tuned_build_with_its_untuned_one() -> None:
+    from bench.peers import _comparisons
+
+    def row(system: str, ms: float, config: str | None = None, precision: str = "fp32") -> dict[str, object]:
+        found = {"model": "m", "precision": precision, "system": system, "ms": ms}
+        return found if config is None else {**found, "config": config}
+
+    rows = [
+        row("torch_eager", 30.0),
+        row("openvino", 17.0),
+        row("dse", 18.0, "spatial_pack untuned"),
+        row("dse", 12.0, "per_layer untuned"),
+        row("dse", 12.5, "per_layer metaschedule(64)"),
+        row("openvino", 5.0, precision="int8"),
+        row("dse", 5.2, "spatial_pack untuned", "int8"),
+    ]
+    assert sorted(_comparisons(rows)) == [(3, 0), (3, 1), (4, 3), (6, 5)]
