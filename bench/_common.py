@@ -39,27 +39,34 @@ class HeadToHead(NamedTuple):
     a_faster: int
 
 
-def head_to_head(a: Callable[[], float], b: Callable[[], float], pairs: int, settle_s: float = 0.0) -> HeadToHead:
-    """Time ``a`` and ``b`` (each call returns milliseconds) back to back ``pairs`` times, which
-    goes first alternating, and compare them pair by pair.
+def head_to_head(
+    comparisons: list[tuple[Callable[[], float], Callable[[], float]]], pairs: int, settle_s: float = 0.0
+) -> list[HeadToHead]:
+    """Each comparison (a, b) of calls returning milliseconds, timed ``pairs`` times as a pair back
+    to back (which goes first alternating), the comparisons taking turns pair by pair.
 
     Two timings seconds apart (a pass of :func:`in_turn` over many systems) fall in different
-    spells of this shared machine often enough that a 9-pass median of their ratios moved
-    by 5-10% from run to run (ResNet-18, MetaSchedule against untuned: x0.971, then x1.025);
-    back to back and short, a pair meets one spell, and the interval says what the pairs show."""
-    ratios = []
+    spells of this shared machine often enough that a 9-pass median of their ratios moved by
+    5-10% from run to run (ResNet-18, MetaSchedule against untuned: x0.971, then x1.025); back to
+    back and short, a pair meets one spell. And the machine's state drifts over a minute: the same
+    two builds, 40 pairs in a row each time, read x1.031 [0.975, 1.065] and then x0.969 [0.924,
+    0.998]; taking turns, every comparison's pairs spread over the whole run."""
+    ratios: list[list[float]] = [[] for _ in comparisons]
     for number in range(pairs):
-        time.sleep(settle_s)
-        if number % 2 == 0:
-            a_ms = a()
+        for (a, b), found in zip(comparisons, ratios, strict=True):
             time.sleep(settle_s)
-            b_ms = b()
-        else:
-            b_ms = b()
-            time.sleep(settle_s)
-            a_ms = a()
-        ratios.append(a_ms / b_ms)
-    return HeadToHead(pairs, statistics.median(ratios), median_interval(ratios), sum(r < 1 for r in ratios))
+            if number % 2 == 0:
+                a_ms = a()
+                time.sleep(settle_s)
+                b_ms = b()
+            else:
+                b_ms = b()
+                time.sleep(settle_s)
+                a_ms = a()
+            found.append(a_ms / b_ms)
+    return [
+        HeadToHead(pairs, statistics.median(each), median_interval(each), sum(r < 1 for r in each)) for each in ratios
+    ]
 
 
 def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:

@@ -30,9 +30,10 @@ their per-pass ratios (the two timings of a pass are seconds apart).
 ``--pairs N`` then settles the comparisons the issue's bars are about: dse's best build of each
 model and precision against OpenVINO and (fp32) PyTorch eager, and each tuned build against its
 untuned one, each in N pairs of short timings back to back (5 samples of >= 20 ms each; which
-goes first alternates), printed as the median of the pairs' ratios with its distribution-free
-95% interval and the pairs won. Two timings seconds apart meet different spells often enough
-that a 9-pass median ratio moved 5-10% between runs; a short pair meets one.
+goes first alternates; the comparisons take turns pair by pair, so each one's pairs spread over
+the whole run), printed as the median of the pairs' ratios with its distribution-free 95%
+interval and the pairs won. Two timings seconds apart meet different spells often enough that a
+9-pass median ratio moved 5-10% between runs; a short pair meets one.
 
 ``--mcpu haswell`` builds dse's code for another x86 CPU this one can run (there: AVX2, no
 AVX-512); with ``ONEDNN_MAX_CPU_ISA=AVX2`` in the environment OpenVINO and PyTorch (oneDNN) keep
@@ -372,10 +373,11 @@ def _head_to_head(entries: list[Entry], rows: list[dict[str, Any]], pairs: int) 
     def timing(index: int) -> Callable[[], float]:
         return lambda: float(entries[index].time(measure).median_ms)
 
-    for a, b in _comparisons(rows):
-        print(f"  {pairs} pairs: {_name(rows[a])} against {_name(rows[b])}", flush=True)
-        found = head_to_head(timing(a), timing(b), pairs, SETTLE_S)
-        rows[a].setdefault("head_to_head", []).append({"against": _name(rows[b]), **found._asdict()})
+    compared = _comparisons(rows)
+    print(f"  {pairs} pairs of each of {len(compared)} comparisons, taking turns", flush=True)
+    found = head_to_head([(timing(a), timing(b)) for a, b in compared], pairs, SETTLE_S)
+    for (a, b), each in zip(compared, found, strict=True):
+        rows[a].setdefault("head_to_head", []).append({"against": _name(rows[b]), **each._asdict()})
 
 
 def _name(row: dict[str, Any]) -> str:

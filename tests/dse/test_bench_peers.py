@@ -42,7 +42,7 @@ def test_every_build_is_timed_in_turn_and_a_tuned_one_is_set_beside_its_untuned_
     assert "Head to head" in out
 
 
-def test_pairs_are_timed_back_to_back_first_in_turn_and_read_with_an_interval_of_their_median() -> None:
+def test_pairs_are_timed_back_to_back_first_in_turn_comparisons_taking_turns_and_read_with_an_interval() -> None:
     from bench._common import head_to_head, median_interval
 
     calls: list[str] = []
@@ -54,9 +54,10 @@ def test_pairs_are_timed_back_to_back_first_in_turn_and_read_with_an_interval_of
 
         return timed
 
-    found = head_to_head(timing("a", 1.0), timing("b", 2.0), 4)
-    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    found, other = head_to_head([(timing("a", 1.0), timing("b", 2.0)), (timing("c", 3.0), timing("d", 1.0))], 4)
+    assert calls == ["a", "b", "c", "d", "b", "a", "d", "c"] * 2  # back to back, alternating, taking turns
     assert found.median_ratio == 0.5 and found.ci95 == (0.5, 0.5) and found.a_faster == 4 and found.pairs == 4
+    assert other.median_ratio == 3.0 and other.a_faster == 0
     assert median_interval([float(x) for x in range(1, 41)]) == (14.0, 27.0)  # the binomial's 95% ranks for 40
     assert median_interval([float(x) for x in range(1, 10)]) == (2.0, 8.0)
     assert median_interval([3.0, 1.0, 2.0]) == (1.0, 3.0)  # too few pairs for 95%: the whole range
