@@ -77,7 +77,7 @@ def attempts_by_task(tuning_db: Path, budget: int) -> dict[str, dict[str, Any]]:
 
     found: dict[str, dict[str, Any]] = {}
     # only folders: per_layer keeps its decisions as files beside the target databases
-    for folder in sorted(each for each in Path(tuning_db).iterdir() if each.is_dir()):
+    for folder in sorted(each for each in Path(tuning_db).glob("*") if each.is_dir()):
         db = TuningDatabase(folder)
         with db.locked(exclusive=False):
             for workload, entry in db.attempts(budget).items():
