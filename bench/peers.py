@@ -306,8 +306,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for model, precision in keys:
         group = [r for r in rows if r["model"] == model and r["precision"] == precision]
         openvino = next((r for r in group if r["system"] == "openvino"), None)
-        dse = [r for r in group if r["system"] == "dse"]
-        best = min(dse, key=lambda r: r["ms"]) if dse else None
+        best = _best_dse(group)
         for r in group:
             ratio, best_ratio = (
                 f"{r[key] / openvino[key]:6.2f}" if openvino else "     -" for key in ("ms", "best_ms")
@@ -325,14 +324,9 @@ def _print_tuned_vs_untuned(rows: list[dict[str, Any]]) -> None:
     (the two timings of a pass are seconds apart)."""
     import statistics
 
-    untuned = {
-        (r["model"], r["precision"], r["config"].split()[0]): r for r in rows if r.get("config", "").endswith("untuned")
-    }
     print("\nMetaSchedule vs untuned (same model, precision and algorithm; < 1: tuning pays):")
-    for r in rows:
-        if "metaschedule" not in r.get("config", ""):
-            continue
-        base = untuned[(r["model"], r["precision"], r["config"].split()[0])]
+    for tuned, untuned in _tuned_with_untuned(rows):
+        r, base = rows[tuned], rows[untuned]
         ratios = [t / u for t, u in zip(r["passes_ms"], base["passes_ms"], strict=True)]
         print(
             f"  {r['model']:20s} {r['precision']:5s} {r['config']:32s} x{statistics.median(ratios):.3f}, the median "
@@ -350,16 +344,36 @@ def _comparisons(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     precision dse's best against OpenVINO and (fp32) PyTorch eager, and each tuned build
     against its untuned one."""
     pairs = []
+    tuned = _tuned_with_untuned(rows)
     for model, precision in sorted({(r["model"], r["precision"]) for r in rows}):
         group = [i for i, r in enumerate(rows) if r["model"] == model and r["precision"] == precision]
-        dse = [i for i in group if rows[i]["system"] == "dse"]
-        if not dse:
+        best = _best_dse([rows[i] for i in group])
+        if best is None:
             continue
-        best = min(dse, key=lambda i: rows[i]["ms"])
-        pairs += [(best, i) for i in group if rows[i]["system"] in ("openvino", "torch_eager")]
-        untuned = {rows[i]["config"].split()[0]: i for i in dse if rows[i]["config"].endswith("untuned")}
-        pairs += [(i, untuned[rows[i]["config"].split()[0]]) for i in dse if "metaschedule" in rows[i]["config"]]
+        (at,) = [i for i in group if rows[i] is best]
+        pairs += [(at, i) for i in group if rows[i]["system"] in ("openvino", "torch_eager")]
+        pairs += [(a, b) for a, b in tuned if a in group]
     return pairs
+
+
+def _best_dse(group: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """dse's fastest build (by its median pass) among the rows of one model and precision."""
+    return min((r for r in group if r["system"] == "dse"), key=lambda r: r["ms"], default=None)
+
+
+def _tuned_with_untuned(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Each MetaSchedule build's row beside the untuned build's row of the same model, precision
+    and algorithm (by index, in the rows' order)."""
+    untuned = {
+        (r["model"], r["precision"], r["config"].split()[0]): i
+        for i, r in enumerate(rows)
+        if r.get("config", "").endswith("untuned")
+    }
+    return [
+        (i, untuned[(r["model"], r["precision"], r["config"].split()[0])])
+        for i, r in enumerate(rows)
+        if "metaschedule" in r.get("config", "")
+    ]
 
 
 def _head_to_head(entries: list[Entry], rows: list[dict[str, Any]], pairs: int) -> None:
