@@ -74,8 +74,11 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
     the binomial distribution (n, 1/2) puts at ``confidence`` (for 40 values, the 14th and 27th)."""
     ordered, n = sorted(values), len(values)
     outside, below = 0.0, 0  # P(fewer than `below` values fall under the median) <= (1 - confidence) / 2
-    while below < n and outside + math.comb(n, below) / 2**n <= (1 - confidence) / 2:
-        outside += math.comb(n, below) / 2**n
+    while below < n:
+        term = math.comb(n, below) / 2**n
+        if outside + term > (1 - confidence) / 2:
+            break
+        outside += term
         below += 1
     if below == 0:
         return ordered[0], ordered[-1]
