@@ -7,6 +7,7 @@ when, with which budget) and this file the mechanics (how TVM is driven).
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,14 +59,15 @@ def _fast_build(mod: Any, target: Any) -> Any:
     return tvm.tirx.build(mod, target=target)
 
 
-def _export(rt_mod: Any, cross_cc: str | None) -> str:
-    """Write a built candidate where the runner can load it: a tar locally, an aarch64 .so for a board."""
+def _export(rt_mod: Any, cross_cc: str | None, scratch: str) -> str:
+    """Write a built candidate where the runner can load it, in a fresh folder under ``scratch``:
+    a tar locally, an aarch64 .so for a board."""
     import os
     import tempfile
 
     from tvm.support import cc, tar
 
-    folder = tempfile.mkdtemp(prefix="dse-ms-")
+    folder = tempfile.mkdtemp(prefix="candidate-", dir=scratch)
     if cross_cc is None:
         path = os.path.join(folder, "candidate." + tar.tar.output_format)
         rt_mod.export_library(path, fcompile=tar.tar)
@@ -75,13 +77,15 @@ def _export(rt_mod: Any, cross_cc: str | None) -> str:
     return path
 
 
-def in_process_builder(cross_cc: str | None) -> Any:
-    """A MetaSchedule builder that compiles candidates in this process.
+def in_process_builder(cross_cc: str | None, scratch: str) -> Any:
+    """A MetaSchedule builder that compiles candidates in this process, into ``scratch``.
 
     LocalBuilder starts a fresh process pool for every batch, and each worker spends seconds
     importing TVM (tvm-notes: most of a tuning run's time). Building a kernel with LLVM takes
     a fraction of a second and this whole process is already a sacrificial trial worker, so
     candidates are built here; a failed build comes back as a result carrying the error.
+    The caller removes ``scratch`` when tuning ends: a candidate's folder per build, left in the
+    system's temporary folder, piled up to thousands a day.
     """
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
@@ -92,7 +96,7 @@ def in_process_builder(cross_cc: str | None) -> Any:
             results = []
             for item in build_inputs:
                 try:
-                    path = _export(_fast_build(item.mod, item.target), cross_cc)
+                    path = _export(_fast_build(item.mod, item.target), cross_cc, scratch)
                     results.append(BuilderResult(path, None))
                 except Exception as exc:  # noqa: BLE001 (a candidate that does not build is data, not a crash)
                     results.append(BuilderResult(None, f"{type(exc).__name__}: {exc}"))
@@ -134,8 +138,11 @@ def time_candidate_over_rpc(
     return time_candidate(rt_mod, device, evaluator_config, repeated_args, warmup_runs=warmup_runs)
 
 
-def builder_and_runner(ctx: BuildContext, model_inputs: dict[int, np.ndarray] | None = None) -> tuple[Any, Any]:
-    """The builder and the runner that measure candidates where the trial will be measured.
+def builder_and_runner(
+    ctx: BuildContext, scratch: str, model_inputs: dict[int, np.ndarray] | None = None
+) -> tuple[Any, Any]:
+    """The builder and the runner that measure candidates where the trial will be measured; the
+    builder writes candidates under ``scratch``, which the caller removes.
 
     Candidates are timed with the study's protocol (``ctx.measure``, see :func:`time_candidate`),
     on random inputs except ``model_inputs`` (parameter position -> the model's value: a sparse
@@ -154,7 +161,7 @@ def builder_and_runner(ctx: BuildContext, model_inputs: dict[int, np.ndarray] | 
     evaluator = ms.runner.EvaluatorConfig(
         number=1, repeat=measure.candidate_repeat, min_repeat_ms=measure.min_repeat_ms, enable_cpu_cache_flush=False
     )
-    builder = in_process_builder(ctx.target.cross_compiler())
+    builder = in_process_builder(ctx.target.cross_compiler(), scratch)
     if not options.remote:
         run = functools.partial(time_candidate, warmup_runs=measure.warmup_runs)
         alloc = functools.partial(alloc_arguments, values=model_inputs) if model_inputs else None
@@ -246,11 +253,12 @@ def tune_pending(
         def measurer(task: Any) -> tuple[Any, Any]:
             key = task.task_name if task.task_name in inputs else ""
             if key not in measurers:
-                measurers[key] = builder_and_runner(ctx, inputs.get(key))
+                measurers[key] = builder_and_runner(ctx, candidates_folder, inputs.get(key))
             return measurers[key]
 
         start = time.perf_counter()
         with (
+            tempfile.TemporaryDirectory(prefix="dse-ms-") as candidates_folder,  # removed once the runners stop
             measurement_lock(ctx.target.name, ctx.device_options, ctx.target.measured_on_host_cpu),
             _closing(measurers),
         ):

@@ -114,4 +114,4 @@ def test_metaschedule_on_the_emulated_board_is_an_invalid_combination(board: obj
     options = DeviceOptions(rpc_server=board.address)  # type: ignore[attr-defined]
     ctx = type("Ctx", (), {"device_options": options, "tvm_target": None})()
     with pytest.raises(InvalidCombination, match="emulated"):
-        builder_and_runner(ctx)  # type: ignore[arg-type]
+        builder_and_runner(ctx, str(tmp_path))  # type: ignore[arg-type]

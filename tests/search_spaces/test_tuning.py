@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,16 @@ def _run_in_fresh_process(work_dir: Path, trials: int) -> dict[str, Any]:
     return json.loads(line[len("INFO=") :])
 
 
-def test_records_are_written_reused_in_a_fresh_process_and_applied(tmp_path: Path) -> None:
+def test_records_are_written_reused_in_a_fresh_process_and_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("tvm")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     first = run_case(str(tmp_path), TRIALS)
+    # The candidates' folders go with the tuning (they piled up, thousands a day)
+    assert not list(temporary.glob("dse-ms-*")), list(temporary.iterdir())
     assert first["total_kernels"] >= 2
     assert first["tuning_trials"] > 0
     assert first["tuned_kernels"] == first["total_kernels"], first
