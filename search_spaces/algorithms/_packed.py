@@ -15,13 +15,34 @@ from typing import Any
 from search_spaces.algorithms._conv import ConvSpec, largest_divisor, vector_lanes
 
 
-def block_sizes(spec: ConvSpec, target: Any) -> tuple[int, int]:
-    """(input-channel block, output-channel block): the largest vector-friendly divisors."""
+def block_sizes(spec: ConvSpec, target: Any, pad_out: bool = False) -> tuple[int, int]:
+    """(input-channel block, output-channel block): the largest vector-friendly divisors.
+
+    With ``pad_out`` (an NCHW output: the padding never leaves the kernel), a channel count with
+    no divisor of half a vector or more gets a padded block of a whole or half vector instead
+    (:func:`padded_channels`), whichever makes fewer blocks (a vector instruction costs about the
+    same at either width), then pads less: 58 channels in blocks of 2 ran a 1x1 conv at 28x28
+    in 156 us, in 4 padded blocks of 16 in 68 us (AVX-512, 2 threads). A depthwise conv then
+    packs its input in that block too (its channel is its output's); a dense one reads all of
+    its input channels for every output channel, so its input block stays a divisor."""
     lanes = vector_lanes(target, spec.out_dtype)
     candidates = [b for b in (lanes, lanes // 2, lanes // 4, 8, 4, 2, 1) if b >= 1]
     oc_bn = largest_divisor(spec.out_channels, candidates)
+    depthwise = spec.groups == spec.in_channels == spec.out_channels > 1
+    if pad_out and oc_bn < lanes // 2 and (spec.groups == 1 or depthwise):
+        channels = spec.out_channels
+        oc_bn = min(
+            (lanes, lanes // 2), key=lambda b: (padded_channels(channels, b) // b, padded_channels(channels, b))
+        )
+        if depthwise:
+            return oc_bn, oc_bn
     ic_bn = largest_divisor(spec.in_channels, [b for b in candidates if b <= oc_bn] or [1])
     return ic_bn, oc_bn
+
+
+def padded_channels(channels: int, block: int) -> int:
+    """``channels`` rounded up to a whole number of ``block``-channel blocks."""
+    return -(-channels // block) * block
 
 
 def pack_input(data: Any, spec: ConvSpec, ic_bn: int, offset: int = 0, dtype: str | None = None) -> Any:
@@ -107,7 +128,8 @@ def packed_read(packed: Any, spec: ConvSpec, ic_bn: int, n: Any, ic: Any, y: Any
 
 
 def unpack_output(out5: Any, spec: ConvSpec, oc_bn: int) -> Any:
-    """NCHW[oc_bn]c -> NCHW (``dse_unpack``; inlined into the epilogue by the schedule)."""
+    """NCHW[oc_bn]c -> NCHW (``dse_unpack``; inlined into the epilogue by the schedule); a
+    padded last block's extra channels are left behind."""
     from tvm import te
 
     shape = (spec.batch, spec.out_channels, spec.out_h, spec.out_w)
@@ -115,12 +137,15 @@ def unpack_output(out5: Any, spec: ConvSpec, oc_bn: int) -> Any:
 
 
 def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
-    """OIHW -> ``[OC // oc_bn, I, KH, KW, oc_bn]`` (numpy, done once at compile time)."""
+    """OIHW -> ``[ceil(OC / oc_bn), I, KH, KW, oc_bn]``, the output channels that round OC up to
+    a block zero (numpy, done once at compile time)."""
     import numpy as np
 
     w = spec.require_constant_weight()
-    ocb = spec.out_channels // oc_bn
-    w5 = w.reshape(ocb, oc_bn, spec.in_per_group, spec.kernel_h, spec.kernel_w)
+    padded = padded_channels(spec.out_channels, oc_bn)
+    if padded != spec.out_channels:
+        w = np.concatenate([w, np.zeros((padded - spec.out_channels, *w.shape[1:]), dtype=w.dtype)])
+    w5 = w.reshape(padded // oc_bn, oc_bn, spec.in_per_group, spec.kernel_h, spec.kernel_w)
     return np.ascontiguousarray(w5.transpose(0, 2, 3, 4, 1))
 
 

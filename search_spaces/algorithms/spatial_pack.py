@@ -64,11 +64,13 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
     rkw = te.reduce_axis((0, spec.kernel_w), name="rkw")
 
     def f(n: Any, ocb: Any, y: Any, x: Any, oci: Any) -> Any:
-        ic = ((ocb * oc_bn + oci) // ocg) * icg + ric
+        # One group reads every input channel: written so, a padded output channel's group is
+        # still the one that exists (its weights are zero)
+        ic = ric if spec.groups == 1 else ((ocb * oc_bn + oci) // ocg) * icg + ric
         src = packed_read(packed, spec, ic_bn, n, ic, y, x, rkh, rkw).astype(od)
         return te.sum(src * weight[ocb, ric, rkh, rkw, oci].astype(od), axis=[ric, rkh, rkw])
 
-    shape = (spec.batch, spec.out_channels // oc_bn, spec.out_h, spec.out_w, oc_bn)
+    shape = (spec.batch, int(weight.shape[0]), spec.out_h, spec.out_w, oc_bn)
     out5 = te.compute(shape, f, name="dse_spatial_pack")
     return out5 if spec.out_block else unpack_output(out5, spec, oc_bn)
 
@@ -158,7 +160,7 @@ def emit_spatial_pack(bb: Any, call: Any, spec: ConvSpec, ctx: BuildContext) -> 
             relax.const(compensation),
             primfunc_name_hint="dse_spatial_pack_dot",
         )
-    ic_bn, oc_bn = block_sizes(spec, ctx.tvm_target)
+    ic_bn, oc_bn = block_sizes(spec, ctx.tvm_target, pad_out=not spec.out_block)
     ic_bn, oc_bn = spec.in_block or ic_bn, spec.out_block or oc_bn
     w = relax.const(pack_weight(spec, oc_bn))
     return bb.call_te(

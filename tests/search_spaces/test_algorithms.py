@@ -314,6 +314,39 @@ def _spatial_pack_kernel(mod, target):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
+    ("in_channels", "groups", "kernel", "lanes", "block"),
+    [
+        (24, 1, 1, 16, 16),  # 58 = 2 x 29: 29 blocks of 2 (an eighth of a vector) become 4 of 16
+        (58, 58, 3, 16, 16),  # depthwise: its input is packed in the padded block too
+        (58, 1, 3, 8, 8),  # AVX2: 8 blocks of 8 (15 of 4, half vectors, would pad less)
+    ],
+)
+def test_spatial_pack_pads_a_channel_count_without_a_wide_divisor_to_whole_vectors(
+    in_channels, groups, kernel, lanes, block
+):
+    """58 output channels (ShuffleNetV2's narrow stage) divide only into blocks of 2: a 1x1 conv
+    at 28x28 took 156 us so, 68 us in padded blocks of 16 (AVX-512, 2 threads; ShuffleNetV2
+    fp32 x0.79). The padding stays inside the kernel: an NCHW output takes only the real channels."""
+    import tvm
+    from tvm import s_tir, tirx
+
+    x, w, b, ref = _problem((1, in_channels, 7, 58, kernel, 1, kernel // 2, 1, groups), "float32", 0.0)
+    mcpu = "skylake-avx512" if lanes == 16 else "haswell"
+    target = tvm.target.Target({"kind": "llvm", "mcpu": mcpu, "num-cores": 2})
+    mod = T.conv_module(x.shape, w, 1, kernel // 2, 1, groups, bias=b, relu=True)
+    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target))
+    conv = next(f for f in lowered.functions.values() if isinstance(f, tirx.PrimFunc) and "dse_pack" in f.script())
+    sch = s_tir.Schedule(conv)
+    packed_out = sch.get(sch.get_sblock("dse_spatial_pack")).writes[0].source
+    assert [int(d) for d in packed_out.shape][1::3] == [-(-58 // block), block]
+    if lanes == 8 or tvm.target.codegen.llvm_cpu_has_features("avx512f", T.host_target()):
+        report: dict[str, str] = {}
+        out = T.run(T.build(apply_default_schedules(lowered, target, report), target), x)
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+        _check_report(report)
+
+
+@pytest.mark.parametrize(
     ("channels", "threads", "padded_rows"),
     [
         (64, 1, 10),  # 4 channel blocks keep one thread busy: one band of all 8 rows (+2 halo)
