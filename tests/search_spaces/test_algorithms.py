@@ -519,6 +519,25 @@ def test_pooling_in_the_packed_layout_is_a_vector_per_window_element(op):
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), packed, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("channels", "mcpu", "block"),
+    [
+        (232, "skylake-avx512", 8),  # half a vector: kept packed
+        (116, "skylake-avx512", 0),  # a quarter (4): left NCHW, computed in padded blocks of 16
+        (116, "haswell", 4),  # half of AVX2's vector
+        (58, "haswell", 0),
+    ],
+)
+def test_a_tensor_flows_packed_only_in_blocks_of_half_a_vector_or_more(channels, mcpu, block):
+    """ShuffleNetV2's 116-channel stage flowed in blocks of 4 on AVX-512; left NCHW, its convs
+    compute in padded blocks of 16 and the model ran x0.79 (fp32, 2 threads)."""
+    import tvm
+
+    from search_spaces.algorithms.spatial_pack import flow_block
+
+    assert flow_block(channels, tvm.target.Target({"kind": "llvm", "mcpu": mcpu})) == block
+
+
 @pytest.mark.parametrize("lanes", [16, 8], ids=["avx512", "avx2"])
 def test_spatial_pack_keeps_the_packed_layout_from_conv_to_conv(lanes):
     """Layout flow: ReLU6, a depthwise conv, a residual add and a channel count that takes a
