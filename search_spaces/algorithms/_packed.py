@@ -156,8 +156,8 @@ def pack_weight_dot(spec: ConvSpec, lanes: int, group: int, offset: int, dtype: 
     import numpy as np
 
     w = spec.require_constant_weight()
-    oc_pad = -(-spec.out_channels // lanes) * lanes
-    ic_pad = -(-spec.in_channels // group) * group
+    oc_pad = padded_channels(spec.out_channels, lanes)
+    ic_pad = padded_channels(spec.in_channels, group)
     padded = np.zeros((oc_pad, ic_pad, spec.kernel_h, spec.kernel_w), dtype=dtype)
     padded[: spec.out_channels, : spec.in_channels] = w
     w6 = padded.reshape(oc_pad // lanes, lanes, ic_pad // group, group, spec.kernel_h, spec.kernel_w)

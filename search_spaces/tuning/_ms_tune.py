@@ -59,15 +59,14 @@ def _fast_build(mod: Any, target: Any) -> Any:
     return tvm.tirx.build(mod, target=target)
 
 
-def _export(rt_mod: Any, cross_cc: str | None, scratch: str) -> str:
-    """Write a built candidate where the runner can load it, in a fresh folder under ``scratch``:
-    a tar locally, an aarch64 .so for a board."""
+def _export(rt_mod: Any, cross_cc: str | None, candidates_folder: str) -> str:
+    """Write a built candidate where the runner can load it, in a fresh folder under
+    ``candidates_folder``: a tar locally, an aarch64 .so for a board."""
     import os
-    import tempfile
 
     from tvm.support import cc, tar
 
-    folder = tempfile.mkdtemp(prefix="candidate-", dir=scratch)
+    folder = tempfile.mkdtemp(prefix="candidate-", dir=candidates_folder)
     if cross_cc is None:
         path = os.path.join(folder, "candidate." + tar.tar.output_format)
         rt_mod.export_library(path, fcompile=tar.tar)
@@ -77,15 +76,15 @@ def _export(rt_mod: Any, cross_cc: str | None, scratch: str) -> str:
     return path
 
 
-def in_process_builder(cross_cc: str | None, scratch: str) -> Any:
-    """A MetaSchedule builder that compiles candidates in this process, into ``scratch``.
+def in_process_builder(cross_cc: str | None, candidates_folder: str) -> Any:
+    """A MetaSchedule builder that compiles candidates in this process, into ``candidates_folder``.
 
     LocalBuilder starts a fresh process pool for every batch, and each worker spends seconds
     importing TVM (tvm-notes: most of a tuning run's time). Building a kernel with LLVM takes
     a fraction of a second and this whole process is already a sacrificial trial worker, so
     candidates are built here; a failed build comes back as a result carrying the error.
-    The caller removes ``scratch`` when tuning ends: a candidate's folder per build, left in the
-    system's temporary folder, piled up to thousands a day.
+    The caller removes ``candidates_folder`` when tuning ends: a candidate's folder per build,
+    left in the system's temporary folder, piled up to thousands a day.
     """
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
@@ -96,7 +95,7 @@ def in_process_builder(cross_cc: str | None, scratch: str) -> Any:
             results = []
             for item in build_inputs:
                 try:
-                    path = _export(_fast_build(item.mod, item.target), cross_cc, scratch)
+                    path = _export(_fast_build(item.mod, item.target), cross_cc, candidates_folder)
                     results.append(BuilderResult(path, None))
                 except Exception as exc:  # noqa: BLE001 (a candidate that does not build is data, not a crash)
                     results.append(BuilderResult(None, f"{type(exc).__name__}: {exc}"))
@@ -139,10 +138,10 @@ def time_candidate_over_rpc(
 
 
 def builder_and_runner(
-    ctx: BuildContext, scratch: str, model_inputs: dict[int, np.ndarray] | None = None
+    ctx: BuildContext, candidates_folder: str, model_inputs: dict[int, np.ndarray] | None = None
 ) -> tuple[Any, Any]:
     """The builder and the runner that measure candidates where the trial will be measured; the
-    builder writes candidates under ``scratch``, which the caller removes.
+    builder writes candidates under ``candidates_folder``, which the caller removes.
 
     Candidates are timed with the study's protocol (``ctx.measure``, see :func:`time_candidate`),
     on random inputs except ``model_inputs`` (parameter position -> the model's value: a sparse
@@ -161,7 +160,7 @@ def builder_and_runner(
     evaluator = ms.runner.EvaluatorConfig(
         number=1, repeat=measure.candidate_repeat, min_repeat_ms=measure.min_repeat_ms, enable_cpu_cache_flush=False
     )
-    builder = in_process_builder(ctx.target.cross_compiler(), scratch)
+    builder = in_process_builder(ctx.target.cross_compiler(), candidates_folder)
     if not options.remote:
         run = functools.partial(time_candidate, warmup_runs=measure.warmup_runs)
         alloc = functools.partial(alloc_arguments, values=model_inputs) if model_inputs else None
