@@ -170,14 +170,9 @@ def spatial_pack(env: Env, block: Any) -> Any:
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
     depthwise = loop_extent(sch, ric) == 1
     rows_first = _rows_first(env, y, [ocb, oci, ric, rkh, rkw], 4)
-    # A dense conv keeps two output-channel blocks x 8 pixels in registers on AVX-512's 32: each
-    # input value broadcast feeds two FMAs (ResNet-18 fp32 5% faster than one block; MobileNetV2
-    # the same). AVX2 has 16 registers: one block x 8 pixels there (AVX2 code on an AMD EPYC,
-    # ResNet-18 fp32, sum of its kernels: 40 ms; 2 x 8 took 72-74 ms, and 2 x 4 63-66 ms, whose
-    # 7-pixel rows fall to 1-pixel tiles).
-    xo, xi = env.split_tile(x, tile_factor(loop_extent(sch, x), 8))
-    blocks = 1 if depthwise or env.registers < 32 else 2
-    oco, obi = env.split_tile(ocb, tile_factor(loop_extent(sch, ocb), blocks), limit=4)
+    blocks, pixels = _dense_tile(env, loop_extent(sch, ocb), loop_extent(sch, x), depthwise)
+    xo, xi = env.split_tile(x, pixels)
+    oco, obi = env.split_tile(ocb, blocks, limit=4)
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
     if depthwise:
         rows, tasks = loop_extent(sch, y), loop_extent(sch, n) * loop_extent(sch, oco)
@@ -192,6 +187,26 @@ def spatial_pack(env: Env, block: Any) -> Any:
         fused = _split_between_threads(env, n, oco, y, rows_first)
     _register_tile(env, block, xo, ric, [obi, xi], oci)
     return fused
+
+
+def _dense_tile(env: Env, channel_blocks: int, row: int, depthwise: bool) -> tuple[int, int]:
+    """(output-channel blocks, pixels) of a float spatial-pack conv's register tile.
+
+    Two blocks let each input value broadcast feed two FMAs. AVX-512's 32 registers hold two
+    blocks x 8 pixels (ResNet-18 fp32 5% faster than one block). AVX2's 16 hold two blocks x 4
+    pixels (8 accumulators, 2 weight vectors, 4 broadcasts) where the row divides by 4 and the
+    blocks by 2, else one block x 8. AVX2 code (``alderlake``) on an AMD EPYC (Zen 5), two
+    threads, timed in turn: MobileNetV2 fp32 x0.92-0.94 and ResNet-18 x0.96 of one block x 8
+    everywhere; two blocks x 7 on 7- and 14-pixel rows spill (MobileNetV2 x1.13), three x 4 on
+    24-channel layers gained nothing, and two x 4 taken everywhere gave 7-pixel rows 1-pixel
+    tiles (ResNet-18 1.6x slower)."""
+    if depthwise:
+        return 1, tile_factor(row, 8)
+    if env.registers >= 32:
+        return tile_factor(channel_blocks, 2), tile_factor(row, 8)
+    if row % 4 == 0 and channel_blocks % 2 == 0:
+        return 2, 4
+    return 1, tile_factor(row, 8)
 
 
 def _rows_first(env: Env, rows: Any, weight_loops: list[Any], weight_bytes: int) -> bool:
