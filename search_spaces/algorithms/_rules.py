@@ -170,10 +170,14 @@ def spatial_pack(env: Env, block: Any) -> Any:
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
     depthwise = loop_extent(sch, ric) == 1
     rows_first = _rows_first(env, y, [ocb, oci, ric, rkh, rkw], 4)
-    blocks, pixels = _dense_tile(env, loop_extent(sch, ocb), loop_extent(sch, x), depthwise)
+    blocks, rows, pixels = _dense_tile(env, loop_extent(sch, ocb), loop_extent(sch, y), loop_extent(sch, x), depthwise)
     xo, xi = env.split_tile(x, pixels)
     oco, obi = env.split_tile(ocb, blocks, limit=4)
-    sch.reorder(n, oco, y, xo, ric, rkh, rkw, obi, xi, oci)
+    tile = [obi, xi]
+    if rows > 1:  # a patch of rows x pixels (its epilogue still a rectangle of whole row pairs)
+        y, yi = env.split_tile(y, rows, limit=4)
+        tile = [obi, yi, xi]
+    sch.reorder(n, oco, y, xo, ric, rkh, rkw, *tile, oci)
     if depthwise:
         rows, tasks = loop_extent(sch, y), loop_extent(sch, n) * loop_extent(sch, oco)
         # Bands of one row pad each input row 3 times: 7 rows (prime) over 2 threads would be
@@ -185,28 +189,31 @@ def spatial_pack(env: Env, block: Any) -> Any:
         _pad_rows_in_cache(env, block, fused)
     else:
         fused = _split_between_threads(env, n, oco, y, rows_first)
-    _register_tile(env, block, xo, ric, [obi, xi], oci)
+    _register_tile(env, block, xo, ric, tile, oci)
     return fused
 
 
-def _dense_tile(env: Env, channel_blocks: int, row: int, depthwise: bool) -> tuple[int, int]:
-    """(output-channel blocks, pixels) of a float spatial-pack conv's register tile.
+def _dense_tile(env: Env, channel_blocks: int, height: int, row: int, depthwise: bool) -> tuple[int, int, int]:
+    """(output-channel blocks, rows, pixels of a row) of a float spatial-pack conv's register tile.
 
     Two blocks let each input value broadcast feed two FMAs. AVX-512's 32 registers hold two
     blocks x 8 pixels (ResNet-18 fp32 5% faster than one block). AVX2's 16 hold two blocks x 4
     pixels (8 accumulators, 2 weight vectors, 4 broadcasts) where the row divides by 4 and the
-    blocks by 2, else one block x 8. AVX2 code (``alderlake``) on an AMD EPYC (Zen 5), two
-    threads, timed in turn: MobileNetV2 fp32 x0.92-0.94 and ResNet-18 x0.96 of one block x 8
-    everywhere; two blocks x 7 on 7- and 14-pixel rows spill (MobileNetV2 x1.13), three x 4 on
-    24-channel layers gained nothing, and two x 4 taken everywhere gave 7-pixel rows 1-pixel
-    tiles (ResNet-18 1.6x slower)."""
+    blocks by 2; two blocks x 2 rows x 2 pixels where rows and height are even (14x14); else one
+    block x 8 pixels. AVX2 code (``alderlake``) on an AMD EPYC (Zen 5), two threads, timed in
+    turn, against one block x 8 everywhere: MobileNetV2 fp32 x0.92-0.94 with 2 x 4 and x0.96 more
+    with 2 x 2 x 2; ResNet-18 x0.97 and x0.95. Two blocks x 7 on 7- and 14-pixel rows spill
+    (MobileNetV2 x1.13), three x 4 on 24-channel layers gained nothing, and two x 4 taken
+    everywhere gave 7-pixel rows 1-pixel tiles (ResNet-18 1.6x slower)."""
     if depthwise:
-        return 1, tile_factor(row, 8)
+        return 1, 1, tile_factor(row, 8)
     if env.registers >= 32:
-        return tile_factor(channel_blocks, 2), tile_factor(row, 8)
-    if row % 4 == 0 and channel_blocks % 2 == 0:
-        return 2, 4
-    return 1, tile_factor(row, 8)
+        return tile_factor(channel_blocks, 2), 1, tile_factor(row, 8)
+    if channel_blocks % 2 == 0 and row % 4 == 0:
+        return 2, 1, 4
+    if channel_blocks % 2 == 0 and row % 2 == 0 and height % 2 == 0:
+        return 2, 2, 2
+    return 1, 1, tile_factor(row, 8)
 
 
 def _rows_first(env: Env, rows: Any, weight_loops: list[Any], weight_bytes: int) -> bool:
