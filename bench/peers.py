@@ -11,8 +11,9 @@ timed once each, a system's number was the spell it fell in. Every latency is ta
 own protocol (``dse.core.measure``: warm-up, samples of at least ``--min-repeat-ms``, median),
 the ONNX Runtime and OpenVINO ones through the same code a ``--runtimes`` trial uses, so these
 numbers and a study's agree. Printed as ms, as a ratio to OpenVINO at the same precision, as
-GFLOP/s and as a share of the CPU's peak at that precision (vector width from its features,
-``--fma-units`` per core, the clock /proc/cpuinfo reports; the reckoning is printed), with build
+GFLOP/s and as a share of the CPU's peak at that precision (float32 measured by independent
+FMA chains on every thread; where that cannot run, vector width x ``--fma-units`` per core x
+the clock /proc/cpuinfo reports; how is printed), with build
 (compile or quantize) seconds. ``--algorithms`` names ``per_layer`` by default (each layer's fastest
 algorithm, timed during its build: its build seconds include that timing; on ResNet-18 fp32 it
 is dse's best, Winograd on the stride-1 3x3 layers down to 14x14).
@@ -212,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--min-repeat-ms", type=int, default=100)
-    parser.add_argument("--fma-units", type=int, default=2, help="FMA units per core for the peak (default 2)")
+    parser.add_argument(
+        "--fma-units",
+        type=int,
+        default=2,
+        help="FMA units per core for the peak where it cannot be measured (default 2)",
+    )
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--against-study", metavar="STORAGE", help="a study's storage URL: set its trials beside")
     parser.add_argument("--study-name", help="the study in --against-study (default: its only one)")
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "all")
         print(f"dse builds for mcpu {args.mcpu}; oneDNN (OpenVINO, PyTorch) ISA limit: {isa}", flush=True)
     peak = peak_gflops(args.threads, args.fma_units)
-    print(f"peak: {peak[1]}" if peak else "peak: the clock is not reported; no share of peak", flush=True)
+    print(f"peak: {peak[1]}" if peak else "peak: neither measured nor reported; no share of peak", flush=True)
     measure = MeasureConfig(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms)
     systems, precisions = args.systems.split(","), args.precisions.split(",")
     tuned = {

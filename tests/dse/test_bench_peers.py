@@ -80,3 +80,37 @@ def test_dses_best_is_compared_with_openvino_and_eager_and_a_tuned_build_with_it
         row("dse", 5.2, "spatial_pack untuned", "int8"),
     ]
     assert sorted(_comparisons(rows)) == [(3, 0), (3, 1), (4, 3), (6, 5)]
+
+
+def test_the_float32_peak_is_measured_by_fma_chains_that_compute_what_they_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A VM reports its nominal clock (a Zen 5 EPYC: 2.60 GHz, and ResNet-18 read 130% of the peak
+    reckoned from it): the float32 peak is measured. The probe must compute every step of every
+    chain on every thread (not fold them away), on the CPU's FMA instruction where it has one;
+    where the probe cannot run, the peak is reckoned from the reported clock as before."""
+    import numpy as np
+    import tvm
+
+    import bench._common as common
+
+    threads, lanes, steps = 2, 8, 3
+    executable = common.fma_probe(threads, lanes)
+    out = tvm.runtime.tensor(np.zeros((threads, common.PROBE_CHAINS, lanes), "float32"))
+    executable["fma"](out, steps)
+    start = np.add.outer(np.arange(threads), np.arange(common.PROBE_CHAINS)).astype("float32")
+    expected = start
+    for _ in range(steps):
+        expected = expected * np.float32(0.5) + np.float32(1.0)  # exact in float32: halves and ones
+    np.testing.assert_array_equal(out.numpy(), np.repeat(expected[:, :, None], lanes, axis=2))
+    host = tvm.target.Target({"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
+    if tvm.target.codegen.llvm_cpu_has_features("fma", host):  # a capability probe of this host
+        assert "vfmadd" in executable.mod.inspect_source("asm")
+
+    monkeypatch.setattr(common, "cpu_mhz", lambda: 2600.0)
+    monkeypatch.setattr(common, "measured_fp32_gflops", lambda threads, lanes: 500.0)
+    rates, how = common.peak_gflops(2, 2) or ({}, "")
+    assert rates["fp32"] == 500.0 and how.startswith("measured: 12 independent")
+    monkeypatch.setattr(common, "measured_fp32_gflops", lambda threads, lanes: None)
+    rates, how = common.peak_gflops(2, 2) or ({}, "")
+    assert "2.60 GHz (reported)" in how and rates["fp32"] in {2 * 2.6 * n * 2 * 2 for n in (4, 8, 16)}
