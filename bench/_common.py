@@ -142,8 +142,9 @@ def fma_probe(threads: int, lanes: int) -> Any:
                 for v in T.vectorized(lanes):
                     out[t, c, v] = acc[c, v]  # stored, so the chains are not optimized away
 
-    cpu = tvm.target.codegen.llvm_get_system_cpu()
-    target = tvm.target.Target({"kind": "llvm", "mcpu": cpu, "num-cores": threads})
+    from search_spaces.targets import TARGETS
+
+    target = tvm.target.Target(TARGETS.get("x86").tvm_target(threads))  # this host, its mcpu detected
     return tvm.compile(tvm.IRModule({"fma": fma}), target)
 
 
@@ -187,13 +188,13 @@ def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | 
     features = set(host_cpu()["features"])
     bits = 512 if "avx512f" in features else 256 if "avx2" in features or "avx" in features else 128
     measured = measured_fp32_gflops(threads, bits // 32)
-    reckoned = threads * mhz / 1000 * (bits // 32) * 2 * fma_units if mhz is not None else None
+    reckoned = threads * (mhz or 0.0) / 1000 * (bits // 32) * 2 * fma_units  # read only where mhz is known
     if measured is not None:
         fp32 = measured
         how = f"measured: {PROBE_CHAINS} independent {bits}-bit FMA chains on each of {threads} threads"
-        if reckoned is not None and mhz is not None:
+        if mhz is not None:
             how += f" (the reported {mhz / 1000:.2f} GHz x {fma_units} FMA units would say {reckoned:.0f} GFLOP/s)"
-    elif reckoned is not None and mhz is not None:
+    elif mhz is not None:
         fp32 = reckoned
         how = (
             f"{threads} cores x {mhz / 1000:.2f} GHz (reported) x {bits}-bit vectors x {fma_units} FMA units "

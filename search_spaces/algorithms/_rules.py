@@ -170,12 +170,14 @@ def spatial_pack(env: Env, block: Any) -> Any:
     n, ocb, y, x, oci, ric, rkh, rkw = sch.get_loops(block)
     depthwise = loop_extent(sch, ric) == 1
     rows_first = _rows_first(env, y, [ocb, oci, ric, rkh, rkw], 4)
-    blocks, rows, pixels = _dense_tile(env, loop_extent(sch, ocb), loop_extent(sch, y), loop_extent(sch, x), depthwise)
+    blocks, tile_rows, pixels = _dense_tile(
+        env, loop_extent(sch, ocb), loop_extent(sch, y), loop_extent(sch, x), depthwise
+    )
     xo, xi = env.split_tile(x, pixels)
     oco, obi = env.split_tile(ocb, blocks, limit=4)
     tile = [obi, xi]
-    if rows > 1:  # a patch of rows x pixels (its epilogue still a rectangle of whole row pairs)
-        y, yi = env.split_tile(y, rows, limit=4)
+    if tile_rows > 1:  # a patch of rows x pixels (its epilogue still a rectangle of whole row pairs)
+        y, yi = env.split_tile(y, tile_rows, limit=4)
         tile = [obi, yi, xi]
     sch.reorder(n, oco, y, xo, ric, rkh, rkw, *tile, oci)
     if depthwise:

@@ -93,6 +93,7 @@ def test_the_float32_peak_is_measured_by_fma_chains_that_compute_what_they_time(
     import tvm
 
     import bench._common as common
+    from search_spaces.algorithms.testing import host_target
 
     threads, lanes, steps = 2, 8, 3
     executable = common.fma_probe(threads, lanes)
@@ -103,8 +104,7 @@ def test_the_float32_peak_is_measured_by_fma_chains_that_compute_what_they_time(
     for _ in range(steps):
         expected = expected * np.float32(0.5) + np.float32(1.0)  # exact in float32: halves and ones
     np.testing.assert_array_equal(out.numpy(), np.repeat(expected[:, :, None], lanes, axis=2))
-    host = tvm.target.Target({"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu()})
-    if tvm.target.codegen.llvm_cpu_has_features("fma", host):  # a capability probe of this host
+    if tvm.target.codegen.llvm_cpu_has_features("fma", host_target()):  # a capability probe of this host
         assert "vfmadd" in executable.mod.inspect_source("asm")
 
     monkeypatch.setattr(common, "cpu_mhz", lambda: 2600.0)
