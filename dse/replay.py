@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-    from dse.analysis import Cell, Interaction
+    from dse.analysis import Cell, Interaction, Question
     from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
 
@@ -296,17 +296,31 @@ def about(found: Sequence[Interaction], layer: str) -> list[Interaction]:
 
 
 def verified_claims(table: ReplayTable, keys: Sequence[str], budget: int) -> list[Interaction]:
-    """The claims after ``--verify budget`` on a study of ``keys``: the planned matched-pair
-    trials are answered from the table (those it lacks are not run)."""
-    from dse.analysis import feasible, matched_pairs, plan_verification, trials_frame
+    """The claims after ``--verify budget`` on a study of ``keys``: each round's planned
+    matched-pair trials (:func:`dse.analysis.verification_round`) are answered from the table
+    (those it lacks are not run) before the next round is planned."""
+    from dse.analysis import feasible, matched_pairs, trials_frame, verification_round
 
-    trials = _trials(table, keys)
-    points = feasible(trials_frame([("replay", trials)]), emulated=False)
-    params_of = {t.number: t.params for t in trials}
-    planned = plan_verification(
-        points, matched_pairs(points), params_of, budget, lambda p: _params_key(p) in table.records
-    )
-    return claims(table, [*dict.fromkeys(keys), *(_params_key(t.params) for t in planned)])
+    measured = list(dict.fromkeys(keys))
+    asked: list[Question] = []
+    room = budget
+    while room > 0:
+        trials = _trials(table, measured)
+        points = feasible(trials_frame([("replay", trials)]), emulated=False)
+        planned = verification_round(
+            points,
+            matched_pairs(points),
+            {t.number: t.params for t in trials},
+            asked,
+            room,
+            lambda p: _params_key(p) in table.records,
+        )
+        if not planned:
+            break
+        measured += [key for key in dict.fromkeys(_params_key(t.params) for t in planned) if key not in measured]
+        asked += [t.question for t in planned if t.question not in asked]
+        room -= len(planned)
+    return claims(table, measured)
 
 
 def trials_to_reach(shares: Sequence[float], level: float) -> int | None:

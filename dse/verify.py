@@ -1,5 +1,6 @@
 """``--verify N``: after the budget, the matched-pair trials that settle the study's
-interaction questions, run in the same study (``dse.analysis.plan_verification`` plans them).
+interaction questions, run in the same study round by round (``dse.analysis.verification_round``
+plans each round from the trials of the rounds before).
 
 Each planned trial is queued with the question it serves (user attribute ``dse_verification``),
 so a resumed study counts what it already ran against N and reports every question asked.
@@ -16,6 +17,7 @@ from dse.core.record import TrialRecord
 if TYPE_CHECKING:
     import optuna
 
+    from dse.analysis import Analysis, PlannedTrial
     from dse.core.config import StudyConfig
     from search_spaces import SearchSpace
     from search_spaces.models import ResolvedWeights
@@ -41,13 +43,34 @@ def _fits(space: SearchSpace, params: dict[str, Any]) -> bool:
         return False
 
 
+def _next_round(config: StudyConfig, space: SearchSpace, study: optuna.Study, analysis: Analysis) -> list[PlannedTrial]:
+    """The next round's trials (``dse.analysis.verification_round``) within what is left of
+    ``config.verify``, given the study's trials and the questions earlier rounds (of this run or
+    an earlier one) asked."""
+    import optuna
+
+    from dse.analysis import verification_round
+
+    trials = study.get_trials(deepcopy=False)
+    tagged = [question for question in map(verification_question, trials) if question is not None]
+    room = config.verify - len(tagged)
+    target = analysis.targets.get(config.target)
+    if room <= 0 or target is None:
+        return []
+    complete = {t.number: t.params for t in trials if t.state is optuna.trial.TrialState.COMPLETE}
+    asked = list(dict.fromkeys(tagged))
+    return verification_round(
+        target.points, target.pairs, complete, asked, room, lambda p: _fits(space, p), analysis.thresholds
+    )
+
+
 def verify_study(
     config: StudyConfig, space: SearchSpace, weights: dict[str, ResolvedWeights], study: optuna.Study
 ) -> str:
-    """Plan, run and report the verification trials (at most ``config.verify`` over all runs)."""
-    import optuna
-
-    from dse.analysis import analyze, describe_question, plan_verification, verdicts
+    """Plan, run and report the verification trials (at most ``config.verify`` over all runs),
+    round by round: each round's trials run, and the study is analyzed again, before the next
+    round is planned."""
+    from dse.analysis import analyze, describe_question, verdicts
     from dse.engine import run_study
     from dse.lifecycle import Budget
     from dse.study import redact
@@ -56,23 +79,13 @@ def verify_study(
     if budget.finished() < config.n_trials:  # stopped by --timeout: a queue would run first
         return f"Verification (--verify {config.verify}) waits for the study's budget: re-run to finish it first"
     analysis = analyze([study], evaluator=None)
-    trials = study.get_trials(deepcopy=False)
-    earlier = [t for t in trials if verification_question(t) is not None]
-    room = config.verify - len(earlier)
-    target = analysis.targets.get(config.target)
-    planned = []
-    if room > 0 and target is not None:
-        complete = {t.number: t.params for t in trials if t.state is optuna.trial.TrialState.COMPLETE}
-        planned = plan_verification(
-            target.points, target.pairs, complete, room, lambda p: _fits(space, p), analysis.thresholds
-        )
-    for trial in planned:
-        tag = TrialRecord(dse_verification=json.dumps(list(trial.question)))
-        study.enqueue_trial(trial.params, user_attrs=tag.attrs())
-    if planned:
+    while planned := _next_round(config, space, study, analysis):
+        for trial in planned:
+            tag = TrialRecord(dse_verification=json.dumps(list(trial.question)))
+            study.enqueue_trial(trial.params, user_attrs=tag.attrs())
         run_study(replace(config, n_trials=budget.used()), space, weights, study)  # the queue is in `used` already
         analysis = analyze([study], evaluator=None)
-        target = analysis.targets.get(config.target)
+    target = analysis.targets.get(config.target)
     tagged = [q for q in map(verification_question, study.get_trials(deepcopy=False)) if q is not None]
     asked = list(dict.fromkeys(tagged))
     if not asked:

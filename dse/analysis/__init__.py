@@ -9,7 +9,17 @@ from dse.analysis._analysis import Analysis, TargetAnalysis, analyze
 from dse.analysis._compare import EXHAUSTIVE, LEVELS, curves, reach_table
 from dse.analysis._compare_html import render_compare_html
 from dse.analysis._discrete import DiscreteTrial, count_configurations, distinct_configurations
-from dse.analysis._effects import Cell, Effect, Interaction, Pair, Thresholds, effects, interactions, matched_pairs
+from dse.analysis._effects import (
+    Cell,
+    Effect,
+    Interaction,
+    Pair,
+    Question,
+    Thresholds,
+    effects,
+    interactions,
+    matched_pairs,
+)
 from dse.analysis._frames import feasible, load_studies, study_frame, trials_frame
 from dse.analysis._front import (
     accuracy_ties,
@@ -22,7 +32,7 @@ from dse.analysis._front import (
 )
 from dse.analysis._html import render_html
 from dse.analysis._text import render
-from dse.analysis._verify import PlannedTrial, describe_question, plan_verification, verdicts
+from dse.analysis._verify import PlannedTrial, describe_question, plan_verification, verdicts, verification_round
 from dse.core.layers import LAYERS
 
 __all__ = [
@@ -36,6 +46,7 @@ __all__ = [
     "Interaction",
     "Pair",
     "PlannedTrial",
+    "Question",
     "TargetAnalysis",
     "Thresholds",
     "accuracy_ties",
@@ -63,4 +74,5 @@ __all__ = [
     "study_frame",
     "trials_frame",
     "verdicts",
+    "verification_round",
 ]

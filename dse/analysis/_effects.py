@@ -122,7 +122,7 @@ class Interaction:
     by: str
     cells: tuple[Cell, ...]
     confounded_with: tuple[str, ...] = ()  # other layers that separate the contrasting cells just as well
-    p_value: float = math.nan  # permutation test of "the ratio does not depend on `by`"
+    p_value: float = math.nan  # F-test of "the ratio does not depend on `by`" (one-way or blocked)
     p_adjusted: float = math.nan  # Holm-adjusted over every test of the analysis
     n_tests: int = 0
     blocks: int = 0  # contexts the blocked test compared the levels within (0: one-way test)
@@ -492,17 +492,23 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
     Every (swap, ``by``) with two or more levels of ``min_pairs`` pairs is tested; claims are
     the contrasting ones whose Holm-adjusted p-value over all those tests is below ``alpha``.
     """
-    tests: list[tuple[Interaction, list[list[float]], BlockedDesign | None]] = []
+    return [test for test in tests(pairs, thresholds) if test.kind and test.p_adjusted < thresholds.alpha]
+
+
+def tests(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Interaction]:
+    """Every test :func:`interactions` makes, claimed or not, with its p-values (``kind`` empty
+    where the levels' verdicts do not contrast)."""
+    made: list[tuple[Interaction, list[list[float]], BlockedDesign | None]] = []
     for (layer, a1, a2, by), levels, ps in questions(pairs):
         if is_tested(levels, thresholds):
             tested = [[p.log_ratio for p in lp] for lp in levels.values() if len(lp) >= thresholds.min_pairs]
             found = _contrast(layer, a1, a2, by, levels, ps, thresholds)
-            tests.append((found, tested, blocked_design(levels, by, thresholds)))
-    floor = noise_floor([within_variance(groups) for _, groups, _ in tests])
-    blocked_floor = noise_floor([design.fit[:2] for _, _, design in tests if design is not None])
+            made.append((found, tested, blocked_design(levels, by, thresholds)))
+    floor = noise_floor([within_variance(groups) for _, groups, _ in made])
+    blocked_floor = noise_floor([design.fit[:2] for _, _, design in made if design is not None])
     p_values = [
         heterogeneity_p(groups, floor) if design is None else blocked_p(design, blocked_floor)
-        for _, groups, design in tests
+        for _, groups, design in made
     ]
     adjusted = holm(p_values)
     return [
@@ -513,8 +519,7 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
             n_tests=len(p_values),
             blocks=len(set(design.blocks)) if design is not None else 0,
         )
-        for (found, _, design), p, q in zip(tests, p_values, adjusted, strict=True)
-        if found.kind and q < thresholds.alpha
+        for (found, _, design), p, q in zip(made, p_values, adjusted, strict=True)
     ]
 
 

@@ -7,7 +7,7 @@ import random
 
 import optuna
 
-from dse.analysis import analyze, plan_verification, verdicts
+from dse.analysis import analyze, plan_verification, verdicts, verification_round
 from dse.analysis._synthetic import add_trials, new_study
 from tests.dse.test_analyze import SPACE, accuracy, additive_latency, reversal_latency
 
@@ -97,3 +97,76 @@ def test_a_question_is_asked_in_blocks_that_its_blocked_test_reads() -> None:
     design = blocked_design(levels, asked[3], Thresholds())
     assert design is not None and len(set(design.blocks)) >= 3
     assert status[asked] == "confirmed"
+
+
+def _in_rounds(truth: optuna.Study, sparse: optuna.Study, budget: int):  # type: ignore[no-untyped-def]
+    """``--verify``'s loop: plan a round, "run" it (copy the truth's trials), read, plan the next."""
+    by_params = {tuple(sorted(t.params.items())): t for t in truth.get_trials()}
+    asked: list = []
+    rounds = []
+    while budget > 0:
+        target = analyze([sparse], evaluator=None).targets["x86"]
+        params_of = {t.number: t.params for t in sparse.get_trials()}
+        planned = verification_round(
+            target.points, target.pairs, params_of, asked, budget, lambda p: tuple(sorted(p.items())) in by_params
+        )
+        if not planned:
+            break
+        for trial in planned:
+            sparse.add_trial(by_params[tuple(sorted(trial.params.items()))])
+        asked += [t.question for t in planned if t.question not in asked]
+        budget -= len(planned)
+        rounds.append(planned)
+    return rounds, verdicts(asked, analyze([sparse], evaluator=None).targets["x86"].pairs)
+
+
+def test_verification_asks_one_question_a_round_and_leaves_a_confirmed_one() -> None:
+    truth, sparse = _sparse_and_truth(reversal_latency, keep_share=0.3, seed=7)
+    rounds, status = _in_rounds(truth, sparse, budget=40)
+    assert all(len({t.question for t in planned}) == 1 for planned in rounds)
+    first = rounds[0][0].question
+    assert first == ("algorithm", "direct", "im2col_gemm", "precision") and status[first] == "confirmed"
+    assert all(t.question != first for planned in rounds[1:] for t in planned)  # confirmed: settled
+    for seed in range(3):  # and rounds on an additive space claim nothing either
+        truth, sparse = _sparse_and_truth(additive_latency, keep_share=0.35, seed=seed)
+        _, status = _in_rounds(truth, sparse, budget=24)
+        assert set(status.values()) <= {"rejected", "untested"}
+
+
+def test_a_question_whose_test_leans_but_is_not_claimed_is_asked_again_in_more_blocks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Between rounds the test decides: p under KEEP_P but no claim: MORE_BLOCKS more blocks of
+    the same question, at the same two levels; p above it: settled, never asked again."""
+    import dse.analysis._verify as verify
+    from dse.analysis import Interaction
+
+    truth, sparse = _sparse_and_truth(reversal_latency, keep_share=0.3, seed=7)
+    by_params = {tuple(sorted(t.params.items())): t for t in truth.get_trials()}
+
+    def valid(p: dict) -> bool:
+        return tuple(sorted(p.items())) in by_params
+
+    def next_round(asked: list) -> list:
+        target = analyze([sparse], evaluator=None).targets["x86"]
+        params_of = {t.number: t.params for t in sparse.get_trials()}
+        return verification_round(target.points, target.pairs, params_of, asked, 40, valid)
+
+    first = next_round([])
+    question = first[0].question
+    for trial in first:
+        sparse.add_trial(by_params[tuple(sorted(trial.params.items()))])
+    layer, a1, a2, by = question
+
+    def leaning(p_value: float) -> Interaction:
+        return Interaction("", layer, a1, a2, by, (), p_value=p_value, p_adjusted=1.0, blocks=4)
+
+    monkeypatch.setattr(verify, "tests", lambda pairs, thresholds: [leaning(verify.KEEP_P / 2)])
+    again = next_round([question])
+    assert {t.question for t in again} == {question}
+    assert {t.level for t in again} == {t.level for t in first}
+
+    def context(trial: verify.PlannedTrial) -> str:
+        return verify._key({k: v for k, v in trial.params.items() if k.split(".")[0] not in (layer, by)})
+
+    assert len({context(t) for t in again} - {context(t) for t in first}) == verify.MORE_BLOCKS
+    monkeypatch.setattr(verify, "tests", lambda pairs, thresholds: [leaning(verify.KEEP_P * 2)])
+    assert question not in {t.question for t in next_round([question])}
