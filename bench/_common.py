@@ -109,65 +109,23 @@ def cpu_mhz() -> float | None:
     return None
 
 
-#: Independent accumulator vectors per thread in :func:`fma_probe`: an FMA unit takes a new one
-#: each cycle and returns it 4-5 cycles later, so two units need 8-10 chains in flight.
-PROBE_CHAINS = 12
-#: Steps of :func:`fma_probe` per timing: 0.02-0.1 s on the CPUs we met.
+#: Steps of the FMA probe per timing: 0.02-0.1 s on the CPUs we met.
 PROBE_STEPS = 20_000_000
 
 
-def fma_probe(threads: int, lanes: int) -> Any:
-    """The peak probe's kernel, ``fma(out, steps)``, compiled for this CPU: each of ``threads``
-    threads runs ``steps`` times ``acc = acc * 0.5 + 1`` on :data:`PROBE_CHAINS` independent
-    vectors of ``lanes`` float32 lanes (one FMA each; 2 is the fixed point, so no value overflows
-    or goes denormal), then stores them in ``out[thread, chain, lane]``."""
-    import tvm
-    from tvm.script import tirx as T
-
-    chains = PROBE_CHAINS
-
-    @T.prim_func
-    def fma(out: T.Buffer((threads, chains, lanes), "float32"), steps: T.int64) -> None:  # type: ignore[valid-type]
-        T.func_attr({"global_symbol": "fma", "tir.noalias": True})
-        for t in T.parallel(threads):
-            acc = T.alloc_buffer((chains, lanes), "float32", scope="local")
-            for c in T.unroll(chains):
-                for v in T.vectorized(lanes):
-                    acc[c, v] = T.Cast("float32", c + t)
-            for _ in range(steps):
-                for c in T.unroll(chains):
-                    for v in T.vectorized(lanes):
-                        acc[c, v] = acc[c, v] * T.float32(0.5) + T.float32(1.0)
-            for c in T.unroll(chains):
-                for v in T.vectorized(lanes):
-                    out[t, c, v] = acc[c, v]  # stored, so the chains are not optimized away
-
-    from search_spaces.targets import TARGETS
-
-    target = tvm.target.Target(TARGETS.get("x86").tvm_target(threads))  # this host, its mcpu detected
-    return tvm.compile(tvm.IRModule({"fma": fma}), target)
-
-
 def measured_fp32_gflops(threads: int, lanes: int) -> float | None:
-    """The float32 multiply-add rate of :func:`fma_probe` on ``threads`` threads, the fastest of 5
-    timings: what this CPU's vector units deliver at the clock they run at with that many cores
-    busy. None where the probe cannot be built or run (no TVM, no LLVM)."""
-    import numpy as np
+    """The float32 multiply-add rate of the FMA probe (``search_spaces.targets._fma``) on
+    ``threads`` threads: what this CPU's vector units deliver at the clock they run at with that
+    many cores busy. None where the probe cannot be built or run (no TVM, no LLVM)."""
+    from search_spaces.targets import TARGETS
+    from search_spaces.targets._fma import fma_gflops
 
     try:
         import tvm
-
-        run = fma_probe(threads, lanes)["fma"]
-        out = tvm.runtime.tensor(np.zeros((threads, PROBE_CHAINS, lanes), "float32"))
-        run(out, 1000)  # the thread pool started
-        fastest = math.inf
-        for _ in range(5):
-            started = time.perf_counter()
-            run(out, PROBE_STEPS)
-            fastest = min(fastest, time.perf_counter() - started)
-    except Exception:  # noqa: BLE001 (the peak is then reckoned from the reported clock)
+    except ImportError:
         return None
-    return threads * PROBE_STEPS * PROBE_CHAINS * lanes * 2 / fastest / 1e9
+    target = tvm.target.Target(TARGETS.get("x86").tvm_target(threads))  # this host, its mcpu detected
+    return fma_gflops(threads, lanes, target, PROBE_STEPS)
 
 
 def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | None:
@@ -183,6 +141,7 @@ def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | 
     reported clock (OpenVINO's int8 ran at 1.6x the VNNI peak on such a CPU). None when neither
     the probe nor the clock gives a number."""
     from search_spaces.targets import host_cpu
+    from search_spaces.targets._fma import PROBE_CHAINS
 
     mhz = cpu_mhz()
     features = set(host_cpu()["features"])

@@ -136,6 +136,20 @@ def unpack_output(out5: Any, spec: ConvSpec, oc_bn: int) -> Any:
     return te.compute(shape, lambda n, c, y, x: out5[n, c // oc_bn, y, x, c % oc_bn], name="dse_unpack")
 
 
+def reblock_output(out5: Any, spec: ConvSpec, oc_bn: int, out_block: int) -> Any:
+    """NCHW[oc_bn]c -> NCHW[out_block]c (``dse_unpack``, inlined into the epilogue); a padded last
+    block's extra channels are left behind."""
+    from tvm import te
+
+    shape = (spec.batch, spec.out_channels // out_block, spec.out_h, spec.out_w, out_block)
+
+    def f(n: Any, cb: Any, y: Any, x: Any, c: Any) -> Any:
+        channel = cb * out_block + c
+        return out5[n, channel // oc_bn, y, x, channel % oc_bn]
+
+    return te.compute(shape, f, name="dse_unpack")
+
+
 def pack_weight(spec: ConvSpec, oc_bn: int) -> Any:
     """OIHW -> ``[ceil(OC / oc_bn), I, KH, KW, oc_bn]``, the output channels that round OC up to
     a block zero (numpy, done once at compile time)."""

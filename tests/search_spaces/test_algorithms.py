@@ -581,16 +581,13 @@ def test_spatial_pack_keeps_the_packed_layout_from_conv_to_conv(lanes):
         _check_report(report)
 
 
-def _spatial_pack_register_tile(target, x, w):
-    """A spatial-pack conv of ``x`` by ``w`` (stride 1, same padding) scheduled for ``target``, and
-    its register tile: the extents of its update's unrolled loops (output-channel blocks, pixels)."""
+def _spatial_pack_update_loops(target, mod):
+    """``mod`` lowered by spatial pack and scheduled for ``target``, and the loops of its conv's
+    update block (the register tile's reduction step)."""
     import re
 
     from tvm import s_tir, tirx
 
-    dtype = str(x.dtype)
-    padding = w.shape[-1] // 2
-    mod = T.conv_module(x.shape, w, 1, padding, in_dtype=dtype, out_dtype="int32" if dtype == "int8" else None)
     scheduled = apply_default_schedules(
         ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target)), target
     )
@@ -602,7 +599,18 @@ def _spatial_pack_register_tile(target, x, w):
         if name.startswith("dse_spatial_pack") and "update" in name
     ]
     sch = s_tir.Schedule(kernel)
-    loops = [sch.get(loop) for loop in sch.get_loops(sch.get_sblock(update))]
+    return scheduled, [sch.get(loop) for loop in sch.get_loops(sch.get_sblock(update))]
+
+
+def _spatial_pack_register_tile(target, x, w):
+    """A spatial-pack conv of ``x`` by ``w`` (stride 1, same padding) scheduled for ``target``, and
+    its register tile: the extents of its update's unrolled loops (output-channel blocks, pixels)."""
+    from tvm import tirx
+
+    dtype = str(x.dtype)
+    padding = w.shape[-1] // 2
+    mod = T.conv_module(x.shape, w, 1, padding, in_dtype=dtype, out_dtype="int32" if dtype == "int8" else None)
+    scheduled, loops = _spatial_pack_update_loops(target, mod)
     return scheduled, [int(loop.extent) for loop in loops if loop.kind == tirx.ForKind.UNROLLED]
 
 
@@ -630,6 +638,37 @@ def test_a_float_conv_s_register_tile_follows_the_targets_registers_and_the_row(
         out = T.run(T.build(scheduled, target), x)
         ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
         np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("full_rate", [True, False])
+def test_a_packed_output_of_part_vector_blocks_is_computed_in_whole_vectors_where_they_run_at_full_rate(
+    monkeypatch, full_rate
+):
+    """24 output channels on AVX-512 are packed in blocks of 8. Where the probe finds 512-bit
+    FMAs at full rate, the conv computes them in zero-padded 16-lane vectors (two FMAs, not
+    three, per input value) and re-blocks its output into NCHW8c; else in 8-lane ones."""
+    from tvm import tirx
+
+    import search_spaces.targets._fma as fma
+
+    monkeypatch.setattr(fma, "full_rate_512", lambda mcpu: full_rate)
+    target = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 1})
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 16, 8, 8)).astype("float32")
+    w = rng.standard_normal((24, 16, 1, 1)).astype("float32")
+    scheduled, loops = _spatial_pack_update_loops(target, T.conv_module(x.shape, w, 1, 0))
+    assert [int(loop.extent) for loop in loops if loop.kind == tirx.ForKind.VECTORIZED] == [16 if full_rate else 8]
+    if tvm.target.codegen.llvm_cpu_has_features("avx512bw", T.host_target()):  # a capability probe of this host
+        out = T.run(T.build(scheduled, target), x)
+        ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_the_512_bit_rate_is_probed_only_on_this_hosts_own_cpu() -> None:
+    """Another CPU's code cannot be timed here: its 512-bit rate is not assumed."""
+    from search_spaces.targets._fma import full_rate_512
+
+    assert full_rate_512("cannonlake" if T.host_target().attrs["mcpu"] != "cannonlake" else "skx") is False
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
