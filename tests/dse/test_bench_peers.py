@@ -94,12 +94,12 @@ def test_the_float32_peak_is_measured_by_fma_chains_that_compute_what_they_time(
 
     import bench._common as common
     from search_spaces.algorithms.testing import host_target
-    from search_spaces.targets._fma import PROBE_CHAINS, fma_kernel
+    from search_spaces.targets._fma import PROBE_CHAINS, fma_kernels
 
     threads, lanes, steps = 2, 8, 3
-    executable = fma_kernel(threads, lanes, host_target())
+    executable = fma_kernels(threads, [lanes], host_target())
     out = tvm.runtime.tensor(np.zeros((threads, PROBE_CHAINS, lanes), "float32"))
-    executable["fma"](out, steps)
+    executable[f"fma{lanes}"](out, steps)
     start = np.add.outer(np.arange(threads), np.arange(PROBE_CHAINS)).astype("float32")
     expected = start
     for _ in range(steps):
