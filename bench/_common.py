@@ -117,8 +117,7 @@ def measured_fp32_gflops(threads: int, lanes: int) -> float | None:
     """The float32 multiply-add rate of the FMA probe (``search_spaces.targets._fma``) on
     ``threads`` threads: what this CPU's vector units deliver at the clock they run at with that
     many cores busy. None where the probe cannot be built or run (no TVM, no LLVM)."""
-    from search_spaces.targets import TARGETS
-    from search_spaces.targets._fma import fma_gflops
+    from search_spaces.targets import TARGETS, fma_gflops
 
     try:
         import tvm
@@ -140,8 +139,7 @@ def peak_gflops(threads: int, fma_units: int) -> tuple[dict[str, float], str] | 
     FMA's rate, and with AMX-int8 its tile unit's 1024 multiply-adds per cycle per core at the
     reported clock (OpenVINO's int8 ran at 1.6x the VNNI peak on such a CPU). None when neither
     the probe nor the clock gives a number."""
-    from search_spaces.targets import host_cpu
-    from search_spaces.targets._fma import PROBE_CHAINS
+    from search_spaces.targets import PROBE_CHAINS, host_cpu
 
     mhz = cpu_mhz()
     features = set(host_cpu()["features"])

@@ -158,7 +158,7 @@ def _whole_vector_block(spec: ConvSpec, target: Any) -> int | None:
     for 24) where 512-bit FMAs run at full rate (a Zen 5 EPYC: the model x0.97, the 144->24
     layer 100 -> 79 us), and take 4/3 as many cycles where the core splits them in two (Zen 4):
     the rate is probed on this host (``full_rate_512``), and another CPU's code keeps its blocks."""
-    from search_spaces.targets._fma import full_rate_512
+    from search_spaces.targets import full_rate_512
 
     lanes = vector_lanes(target, spec.out_dtype)
     block = spec.out_block

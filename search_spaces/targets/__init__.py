@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from search_spaces.targets import arm, arm_boards, cuda, x86  # noqa: F401  (registration)
 from search_spaces.targets._base import TARGETS, TargetPreset
+from search_spaces.targets._fma import PROBE_CHAINS, fma_gflops, fma_kernels, full_rate_512
 from search_spaces.targets.devices import (
     Device,
     LoadedModule,
@@ -24,6 +25,7 @@ from search_spaces.targets.devices import (
 from search_spaces.targets.sessions import forget_session, open_session
 
 __all__ = [
+    "PROBE_CHAINS",
     "TARGETS",
     "Device",
     "LoadedModule",
@@ -31,7 +33,10 @@ __all__ = [
     "cpu_work",
     "device_identity",
     "device_lock",
+    "fma_gflops",
+    "fma_kernels",
     "forget_session",
+    "full_rate_512",
     "host_cpu",
     "host_lock_dir",
     "last_level_cache_bytes",

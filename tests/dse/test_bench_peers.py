@@ -94,7 +94,7 @@ def test_the_float32_peak_is_measured_by_fma_chains_that_compute_what_they_time(
 
     import bench._common as common
     from search_spaces.algorithms.testing import host_target
-    from search_spaces.targets._fma import PROBE_CHAINS, fma_kernels
+    from search_spaces.targets import PROBE_CHAINS, fma_kernels
 
     threads, lanes, steps = 2, 8, 3
     executable = fma_kernels(threads, [lanes], host_target())

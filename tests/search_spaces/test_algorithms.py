@@ -649,9 +649,9 @@ def test_a_packed_output_of_part_vector_blocks_is_computed_in_whole_vectors_wher
     three, per input value) and re-blocks its output into NCHW8c; else in 8-lane ones."""
     from tvm import tirx
 
-    import search_spaces.targets._fma as fma
+    import search_spaces.targets as targets
 
-    monkeypatch.setattr(fma, "full_rate_512", lambda mcpu: full_rate)
+    monkeypatch.setattr(targets, "full_rate_512", lambda mcpu: full_rate)
     target = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 1})
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 16, 8, 8)).astype("float32")
@@ -666,7 +666,7 @@ def test_a_packed_output_of_part_vector_blocks_is_computed_in_whole_vectors_wher
 
 def test_the_512_bit_rate_is_probed_only_on_this_hosts_own_cpu() -> None:
     """Another CPU's code cannot be timed here: its 512-bit rate is not assumed."""
-    from search_spaces.targets._fma import full_rate_512
+    from search_spaces.targets import full_rate_512
 
     assert full_rate_512("cannonlake" if T.host_target().attrs["mcpu"] != "cannonlake" else "skx") is False
 
