@@ -492,7 +492,13 @@ def interactions(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> li
     Every (swap, ``by``) with two or more levels of ``min_pairs`` pairs is tested; claims are
     the contrasting ones whose Holm-adjusted p-value over all those tests is below ``alpha``.
     """
-    return [test for test in tests(pairs, thresholds) if test.kind and test.p_adjusted < thresholds.alpha]
+    return [test for test in tests(pairs, thresholds) if is_claimed(test, thresholds)]
+
+
+def is_claimed(test: Interaction, thresholds: Thresholds) -> bool:
+    """Whether a test (:func:`tests`) is a claim: its levels' verdicts contrast and its
+    Holm-adjusted p-value is below ``alpha``."""
+    return bool(test.kind) and test.p_adjusted < thresholds.alpha
 
 
 def tests(pairs: list[Pair], thresholds: Thresholds = Thresholds()) -> list[Interaction]:

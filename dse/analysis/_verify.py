@@ -38,6 +38,7 @@ from dse.analysis._effects import (
     Question,
     Thresholds,
     interactions,
+    is_claimed,
     is_tested,
     questions,
     tests,
@@ -118,7 +119,7 @@ def _contrasts(question: Question, points: pd.DataFrame, residuals: pd.Series) -
 
 
 def _priority(
-    question: Question, levels: dict[str, list[Pair]], contrasts: dict[str, float], claimed: set[Question]
+    question: Question, levels: dict[str, list[Pair]], contrasts: dict[str, float], claimed: Collection[Question]
 ) -> tuple[bool, float]:
     """Claims first (to confirm them); then how much the swap's effect seems to vary with ``by``:
     the spread of its median paired log ratio over levels or, before two levels have pairs, of
@@ -184,16 +185,26 @@ def verification_round(
     questions ``asked`` in earlier rounds. Empty when no open question can be made testable."""
     thresholds = thresholds or Thresholds()
     found = {(test.layer, test.a1, test.a2, test.by): test for test in tests(pairs, thresholds)}
+    claimed = {question for question, test in found.items() if is_claimed(test, thresholds)}
     settled: set[Question] = set()
     blocks_of: dict[Question, int] = {}
     for question in asked:
         test = found.get(question)
-        if test is None or test.p_value > KEEP_P or (test.kind and test.p_adjusted < thresholds.alpha):
+        if test is None or test.p_value > KEEP_P or question in claimed:
             settled.add(question)
         else:
             blocks_of[question] = (test.blocks or BLOCKS_PER_QUESTION) + MORE_BLOCKS
     return plan_verification(
-        points, pairs, params_of, room, valid, thresholds, settled=settled, blocks_of=blocks_of, max_questions=1
+        points,
+        pairs,
+        params_of,
+        room,
+        valid,
+        thresholds,
+        settled=settled,
+        blocks_of=blocks_of,
+        max_questions=1,
+        claimed=claimed,
     )
 
 
@@ -209,6 +220,7 @@ def plan_verification(
     settled: Collection[Question] = (),
     blocks_of: Mapping[Question, int] | None = None,
     max_questions: int | None = None,
+    claimed: Collection[Question] | None = None,
 ) -> list[PlannedTrial]:
     """At most ``budget`` partner trials that make the most telling open questions testable.
 
@@ -217,10 +229,12 @@ def plan_verification(
     gets ``blocks_per_question`` blocks (``blocks_of`` a question's own number), else
     ``pairs_per_level`` pairs at two levels (at least ``min_pairs``): with only two, the F-test
     has two degrees of freedom and the correction over all tests rejects even a clear reversal.
-    ``settled`` questions are not asked; at most ``max_questions`` are.
+    ``settled`` questions are not asked; at most ``max_questions`` are. ``claimed``: the
+    questions the pairs' analysis claims, where the caller has it (else it is made here).
     """
     thresholds = thresholds or Thresholds()
-    claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
+    if claimed is None:
+        claimed = {(i.layer, i.a1, i.a2, i.by) for i in interactions(pairs, thresholds)}
     known = {_key(params) for params in params_of.values()}
     rows = [row for _, row in points.iterrows() if int(row["trial"]) in params_of]
     study = _Measured(rows, params_of, known, valid, thresholds.min_pairs)
