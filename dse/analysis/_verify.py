@@ -286,7 +286,12 @@ def _level_order(
     most (where an interaction would show); then those closest to testable (most pairs already)."""
     tested = sorted((level for level in levels if len(levels[level]) >= min_pairs), key=lambda lv: -len(levels[lv]))
     ranked = sorted(contrasts, key=contrasts.__getitem__)
-    extremes = tested[:2] if len(tested) > 1 else [ranked[-1], ranked[0]] if len(ranked) > 1 else []
+    if len(tested) > 1:
+        extremes = tested[:2]
+    elif len(ranked) > 1:
+        extremes = [ranked[-1], ranked[0]]
+    else:
+        extremes = []
     return [
         *(level for level in extremes if level in present),
         *sorted(

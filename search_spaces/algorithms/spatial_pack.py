@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from search_spaces._base import Params
 from search_spaces._rewrites import clip_as_min_max, qdq_as_elementwise
 from search_spaces.algorithms._base import ALGORITHMS, ConvAlgorithm
-from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_lanes
+from search_spaces.algorithms._conv import ConvSpec, NotApplicable, largest_divisor, vector_bits, vector_lanes
 from search_spaces.algorithms._dot_product import (
     DOT_ANNOTATION,
     DotProduct,
@@ -160,11 +160,11 @@ def _whole_vector_block(spec: ConvSpec, target: Any) -> int | None:
     the rate is probed on this host (``full_rate_512``), and another CPU's code keeps its blocks."""
     from search_spaces.targets import full_rate_512
 
-    lanes = vector_lanes(target, spec.out_dtype)
-    block = spec.out_block
-    if not (spec.is_float and spec.groups == 1 and block and block < lanes < spec.out_channels):
+    float32 = spec.is_float and spec.out_dtype == "float32"  # what the probe times
+    if target is None or vector_bits(target) != 512 or not (float32 and spec.groups == 1):
         return None
-    if spec.out_channels % lanes == 0 or lanes != 16 or target is None:
+    lanes, block = vector_lanes(target, spec.out_dtype), spec.out_block
+    if not block or not block < lanes < spec.out_channels or spec.out_channels % lanes == 0:
         return None
     return lanes if full_rate_512(str(target.attrs.get("mcpu", ""))) else None
 
