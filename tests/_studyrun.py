@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -109,13 +110,29 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
+def _schema_ready(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` has Optuna's schema version recorded (read only)."""
+    import sqlite3
+
+    if not path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            return db.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+    except sqlite3.Error:  # no such table yet, or locked while it is written
+        return False
+
+
 def load(storage: str, name: str = "dse-x86-digits") -> Any:
     import optuna
     import sqlalchemy
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///") :]).is_file():
-        return None  # the study process has not created it yet
+    if storage.startswith("sqlite:///") and not _schema_ready(Path(storage[len("sqlite:///") :])):
+        # The study process has not created it yet, or is creating its tables: loading it now
+        # would write the schema beside that process (both inserted alembic_version: a UNIQUE
+        # constraint failed in one of them, seen in CI).
+        return None
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except (KeyError, sqlalchemy.exc.OperationalError):  # no such study yet, or the file is being created
