@@ -349,16 +349,17 @@ def test_spatial_pack_pads_a_channel_count_without_a_wide_divisor_to_whole_vecto
 @pytest.mark.parametrize(
     ("channels", "threads", "padded_rows"),
     [
-        (64, 1, 10),  # 4 channel blocks keep one thread busy: one band of all 8 rows (+2 halo)
-        (16, 1, 4),  # 1 block: 4 bands of 2 rows, so the thread has 4 tasks
-        (16, 2, 3),  # 2 threads want 8 tasks: a band per row
+        (63, 1, 10),  # 4 channel blocks (8 on AVX2) keep one thread busy: one band of all 8 rows (+2 halo)
+        (7, 1, 4),  # 1 block: 4 bands of 2 rows, so the thread has 4 tasks
+        (7, 2, 3),  # 2 threads want 8 tasks: a band per row
     ],
 )
 def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_loop(channels, threads, padded_rows):
-    """A depthwise conv pads the rows it reads under its own parallel loop (in cache), not in a
-    pass of its own over the whole tensor (MobileNetV2 int8: 2.0 -> 1.3 ms of depthwise), and
-    pads each band of output rows' input once, not each row's 3 input rows (one thread, its
-    384-channel 14x14 layer: 40 -> 22 us). Bands are as few as keep every thread 4 tasks."""
+    """A depthwise conv on an NCHW input (its channels divide into no packed block) packs and pads
+    the rows it reads under its own parallel loop (in cache), not in a pass of its own over the
+    whole tensor (MobileNetV2 int8: 2.0 -> 1.3 ms of depthwise), and each band of output rows'
+    input once, not each row's 3 input rows (one thread, its 384-channel 14x14 layer: 40 -> 22
+    us). Bands are as few as keep every thread 4 tasks."""
     from tvm import s_tir
 
     x = np.random.default_rng(0).standard_normal((1, channels, 8, 8)).astype("float32")
@@ -374,6 +375,42 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
     assert rows == padded_rows  # (the unit loops of batch and channel block are kept)
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1, 1, channels)
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("channels", "size", "kernel", "stride", "padding", "dilation", "dtype"),
+    [
+        (16, 9, 3, 2, 1, 1, "float32"),  # stride 2 on an odd size: the last row and column read the padding
+        (16, 14, 3, 2, 1, 1, "float32"),  # on an even one (MobileNetV2's): only the first do
+        (8, 8, 5, 1, 2, 1, "float32"),  # two rows and columns of padding each side
+        (8, 9, 3, 1, 2, 2, "float32"),  # dilated
+        (16, 9, 3, 1, 1, 1, "int8"),  # the widening int8 kernel
+    ],
+)
+def test_a_packed_depthwise_input_is_read_in_place_zero_where_a_tap_falls_in_the_padding(
+    channels, size, kernel, stride, padding, dilation, dtype
+):
+    """No padded copy of the input (``dse_pack``): each tap reads the packed tensor where it lies,
+    and a tap outside it counts zero (MobileNetV2 fp32 x0.97: a depthwise conv's padded copy
+    cost about what the conv does)."""
+    from tvm import tirx
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-9, 9, (1, channels, size, size)).astype(dtype)
+    w = rng.integers(-9, 9, (channels, 1, kernel, kernel)).astype(dtype)
+    target = T.host_target(2)
+    out_dtype = "int32" if dtype == "int8" else None
+    mod = T.conv_module(x.shape, w, stride, padding, dilation, channels, in_dtype=dtype, out_dtype=out_dtype)
+    lowered = ALGORITHMS.get("spatial_pack").lower(mod, {}, T.lowering_context(target))
+    scheduled = apply_default_schedules(lowered, target)
+    kernels = [f for f in scheduled.functions.values() if isinstance(f, tirx.PrimFunc)]
+    (conv,) = [f for f in kernels if "dse_spatial_pack" in f.script()]
+    assert len(conv.params[0].shape) == 5  # it takes the packed tensor
+    assert "dse_pack" not in conv.script()  # and pads no copy of it
+    ref = torch.nn.functional.conv2d(
+        torch.tensor(x).double(), torch.tensor(w).double(), None, stride, padding, dilation, channels
+    )
+    np.testing.assert_array_equal(T.run(T.build(scheduled, target), x), ref.numpy())
 
 
 @pytest.mark.parametrize(
