@@ -659,6 +659,8 @@ def _spatial_pack_register_tile(target, x, w):
         ("haswell", 7, 64, [1, 7]),  # ... else one block x the row (two x 7 spills)
         ("haswell", 8, 24, [1, 8]),  # ... and where the blocks (3 of 8) do not pair
         ("skylake-avx512", 8, 64, [2, 8]),  # 32 registers: two blocks x 8 pixels
+        ("skylake-avx512", 8, 144, [3, 4]),  # ... three x 4 where the blocks (9 of 16) are odd and 3 divides them
+        ("skylake-avx512", 8, 80, [1, 8]),  # ... else one x 8 (5 of 16)
     ],
 )
 def test_a_float_conv_s_register_tile_follows_the_targets_registers_and_the_row(mcpu, width, out_channels, tile):
