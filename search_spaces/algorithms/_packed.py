@@ -107,10 +107,11 @@ def read_zero_padded(data: Any, spec: ConvSpec, n: Any, cb: Any, y: Any, x: Any,
     away where it is outside: both sides of a ``Select`` are evaluated, so the read must be in
     bounds, and it stays a branch-free vector blend (``if_then_else`` is run one lane at a time).
 
-    A depthwise conv reads each input value for 9 multiply-adds, so a padded copy of its input
-    costs as much as the conv: MobileNetV2 fp32's depthwise layers read in place took the model
-    x0.968 (Zen 5, 2 threads); dense convs reuse each read for a vector of output channels, and
-    the select in their inner loop made ResNet-18 x1.63."""
+    A 3x3 depthwise conv reads each input value for 9 multiply-adds, so a padded copy of its
+    input costs about as much as the conv: MobileNetV2 fp32's depthwise layers read in place
+    took the model x0.95-0.97 (Zen 5, 2 threads). Dense convs reuse each read for a vector of
+    output channels, and the select in their inner loop made ResNet-18 x1.63; 5x5 depthwise
+    ones lost too (``spatial_pack.IN_PLACE_MAX_TAPS``)."""
     from tvm import tirx
 
     h, w = int(data.shape[2]), int(data.shape[3])

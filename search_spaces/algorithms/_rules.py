@@ -200,10 +200,11 @@ def _dense_tile(env: Env, channel_blocks: int, height: int, row: int, depthwise:
 
     Two blocks let each input value broadcast feed two FMAs. AVX-512's 32 registers hold two
     blocks x 8 pixels (ResNet-18 fp32 5% faster than one block). An odd block count that 3
-    divides (MobileNetV2's 144 channels, 9 blocks of 16) takes three blocks x 4 pixels, 7 loads
-    per 12 FMAs where one block x 8 broadcast once per FMA: its 24->144 layers 66 -> 52 us, the
-    model x0.97-0.99 (Zen 5, in turn); three x 8 gave x1.06, and three x 4 for every block count
-    3 divides x1.10. AVX2's 16 hold two blocks x 4
+    divides (MobileNetV2's 144 channels, 9 blocks of 16) takes three blocks x 4 pixels where the
+    row divides by 4, 7 loads per 12 FMAs where one block x 8 broadcast once per FMA: its
+    24->144 layers 66 -> 52 us, the model x0.97-0.99 (Zen 5, in turn); three x 8 gave x1.06,
+    three x 4 for every block count 3 divides x1.10, and three x 2 on 14-pixel rows
+    (ShuffleNetV2's 232 channels in 15 blocks) x1.10. AVX2's 16 hold two blocks x 4
     pixels (8 accumulators, 2 weight vectors, 4 broadcasts) where the row divides by 4 and the
     blocks by 2; two blocks x 2 rows x 2 pixels where rows and height are even (14x14); else one
     block x 8 pixels. AVX2 code (``alderlake``) on an AMD EPYC (Zen 5), two threads, timed in
@@ -214,8 +215,8 @@ def _dense_tile(env: Env, channel_blocks: int, height: int, row: int, depthwise:
     if depthwise:
         return 1, 1, tile_factor(row, 8)
     if env.registers >= 32:
-        if channel_blocks % 2 and channel_blocks % 3 == 0:
-            return 3, 1, tile_factor(row, 4)
+        if channel_blocks % 2 and channel_blocks % 3 == 0 and row % 4 == 0:
+            return 3, 1, 4
         return tile_factor(channel_blocks, 2), 1, tile_factor(row, 8)
     if channel_blocks % 2 == 0 and row % 4 == 0:
         return 2, 1, 4

@@ -378,21 +378,21 @@ def test_depthwise_spatial_pack_pads_each_band_of_rows_once_inside_its_parallel_
 
 
 @pytest.mark.parametrize(
-    ("channels", "size", "kernel", "stride", "padding", "dilation", "dtype"),
+    ("channels", "size", "kernel", "stride", "padding", "dilation", "dtype", "in_place"),
     [
-        (16, 9, 3, 2, 1, 1, "float32"),  # stride 2 on an odd size: the last row and column read the padding
-        (16, 14, 3, 2, 1, 1, "float32"),  # on an even one (MobileNetV2's): only the first do
-        (8, 8, 5, 1, 2, 1, "float32"),  # two rows and columns of padding each side
-        (8, 9, 3, 1, 2, 2, "float32"),  # dilated
-        (16, 9, 3, 1, 1, 1, "int8"),  # the widening int8 kernel
+        (16, 9, 3, 2, 1, 1, "float32", True),  # stride 2 on an odd size: the last row and column read the padding
+        (16, 14, 3, 2, 1, 1, "float32", True),  # on an even one (MobileNetV2's): only the first do
+        (8, 9, 3, 1, 2, 2, "float32", True),  # dilated, two rows and columns of padding each side
+        (16, 9, 3, 1, 1, 1, "int8", True),  # the widening int8 kernel
+        (8, 8, 5, 1, 2, 1, "float32", False),  # 5x5 taps: padded into a copy (in place it lost)
     ],
 )
-def test_a_packed_depthwise_input_is_read_in_place_zero_where_a_tap_falls_in_the_padding(
-    channels, size, kernel, stride, padding, dilation, dtype
+def test_a_packed_3x3_depthwise_input_is_read_in_place_zero_where_a_tap_falls_in_the_padding(
+    channels, size, kernel, stride, padding, dilation, dtype, in_place
 ):
     """No padded copy of the input (``dse_pack``): each tap reads the packed tensor where it lies,
-    and a tap outside it counts zero (MobileNetV2 fp32 x0.97: a depthwise conv's padded copy
-    cost about what the conv does)."""
+    and a tap outside it counts zero (MobileNetV2 fp32 x0.95-0.97: a 3x3 depthwise conv's padded
+    copy cost about what the conv does)."""
     from tvm import tirx
 
     rng = np.random.default_rng(0)
@@ -406,7 +406,7 @@ def test_a_packed_depthwise_input_is_read_in_place_zero_where_a_tap_falls_in_the
     kernels = [f for f in scheduled.functions.values() if isinstance(f, tirx.PrimFunc)]
     (conv,) = [f for f in kernels if "dse_spatial_pack" in f.script()]
     assert len(conv.params[0].shape) == 5  # it takes the packed tensor
-    assert "dse_pack" not in conv.script()  # and pads no copy of it
+    assert ("dse_pack" not in conv.script()) == in_place  # and pads no copy of it
     ref = torch.nn.functional.conv2d(
         torch.tensor(x).double(), torch.tensor(w).double(), None, stride, padding, dilation, channels
     )
@@ -660,6 +660,7 @@ def _spatial_pack_register_tile(target, x, w):
         ("haswell", 8, 24, [1, 8]),  # ... and where the blocks (3 of 8) do not pair
         ("skylake-avx512", 8, 64, [2, 8]),  # 32 registers: two blocks x 8 pixels
         ("skylake-avx512", 8, 144, [3, 4]),  # ... three x 4 where the blocks (9 of 16) are odd and 3 divides them
+        ("skylake-avx512", 14, 144, [1, 7]),  # ... and the row divides by 4 (three x 2 on 14 pixels lost)
         ("skylake-avx512", 8, 80, [1, 8]),  # ... else one x 8 (5 of 16)
     ],
 )
