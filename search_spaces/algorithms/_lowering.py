@@ -68,6 +68,28 @@ def legalize_round_for_llvm(bb: Any, call: Any) -> Any:
     return bb.call_te(compute, call.args[0], primfunc_name_hint="round")
 
 
+def legalize_sigmoid_for_llvm(bb: Any, call: Any) -> Any:
+    """A float32 ``sigmoid`` (and ``silu``, ``x * sigmoid(x)``) as ``1 / (1 + fast_exp(-x))``:
+    TOPI's ``fast_exp`` is a range-reduced polynomial, vectorized, where LLVM calls ``expf`` lane
+    by lane for ``exp``. EfficientNet-B0's SiLU convs took 1.2 ms for a 1x1 conv at 112x112
+    that ReLU6 runs in 0.12 (the model 8.3 -> 3.1 ms on Zen 5, its outputs within 1.3e-6
+    relative). Other dtypes keep TVM's legalization."""
+    import tvm
+    from tvm import te, topi
+
+    op = str(call.op.name)
+    if str(call.args[0].ty.dtype) != "float32":
+        return tvm.ir.Op.get(op).get_attr("FLegalize")(bb, call)
+
+    def compute(x: Any) -> Any:
+        exp = topi.fast_exp(te.compute(x.shape, lambda *i: -x(*i), name="T_negative"))
+        if op == "relax.nn.silu":
+            return te.compute(x.shape, lambda *i: x(*i) / (1.0 + exp(*i)), name="T_silu")
+        return te.compute(x.shape, lambda *i: 1.0 / (1.0 + exp(*i)), name="T_sigmoid")
+
+    return bb.call_te(compute, call.args[0], primfunc_name_hint=op.rsplit(".", 1)[-1])
+
+
 def _emit_with_fallback(
     algorithm: Lowerable, resolve: Resolve, bb: Any, call: Any, params: Params, ctx: BuildContext
 ) -> tuple[Any, dict[str, Any]]:
@@ -168,6 +190,7 @@ def lower_module(mod: Any, algorithm: Lowerable, resolve: Resolve, params: Param
         custom = {"relax.nn.conv2d": legalize}
         if ctx.tvm_target is not None and str(ctx.tvm_target.kind.name) == "llvm":
             custom["relax.round"] = legalize_round_for_llvm
+            custom["relax.sigmoid"] = custom["relax.nn.silu"] = legalize_sigmoid_for_llvm
             custom["relax.matmul"] = lambda bb, call: legalize_matmul(bb, call, ctx.tvm_target)
         mod = relax.transform.LegalizeOps(customize_legalize_map=custom)(mod)
         mod = relax.transform.AnnotateTIROpPattern()(mod)

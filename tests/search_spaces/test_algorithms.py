@@ -528,6 +528,34 @@ def test_round_on_the_cpu_is_vectorized_and_rounds_half_to_even():
     np.testing.assert_array_equal(T.run(tvm.relax.VirtualMachine(executable, tvm.cpu()), x), np.round(x))
 
 
+@pytest.mark.parametrize(("op", "dtype"), [("sigmoid", "float32"), ("silu", "float32"), ("sigmoid", "float16")])
+def test_a_float32_sigmoid_on_the_cpu_calls_no_scalar_exp_and_stays_within_a_few_ulps(op, dtype):
+    """``sigmoid`` and SiLU (EfficientNet-B0) compute ``exp`` as TOPI's vectorized polynomial:
+    LLVM's ``exp`` called ``expf`` lane by lane (the model 8.3 -> 3.1 ms on Zen 5). Saturating
+    inputs stay exact at 0 and 1; float16 keeps TVM's own sigmoid."""
+    from tvm import relax
+
+    x = np.concatenate([np.linspace(-20, 20, 1016), [-100, -88.5, 88.5, 100, 0, -0.0, 1e-8, -1e-8]])
+    x = x.astype(dtype).reshape(1, 4, 2, 128)
+    bb = relax.BlockBuilder()
+    var = relax.Var("x", relax.TensorType(list(x.shape), dtype))
+    with bb.function("main", [var]):
+        with bb.dataflow():
+            out = bb.emit_output(bb.emit(relax.op.sigmoid(var) if op == "sigmoid" else relax.op.nn.silu(var)))
+        bb.emit_func_output(out)
+    target = T.host_target()
+    lowered = ALGORITHMS.get("spatial_pack").lower(bb.get(), {}, T.lowering_context(target))
+    executable = tvm.compile(apply_default_schedules(lowered, target), target)
+    llvm_ir = executable.mod.imports[0].inspect_source("ll")
+    assert ("expf" in llvm_ir or "@llvm.exp." in llvm_ir) == (dtype == "float16")
+    out = T.run(tvm.relax.VirtualMachine(executable, tvm.cpu()), x)
+    ref = getattr(torch.nn.functional, op)(torch.tensor(x.astype("float64"))).numpy()
+    tolerance = (
+        {"rtol": 1e-6, "atol": 1e-30} if dtype == "float32" else {"rtol": 1e-3, "atol": 1e-4}
+    )  # float16 underflows
+    np.testing.assert_allclose(out, ref, **tolerance)
+
+
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 def test_pooling_in_the_packed_layout_is_a_vector_per_window_element(op):
     """A pool over ``NCHW16c`` (spatial pack's flow keeps ResNet-18's max pool there) takes the
