@@ -67,7 +67,7 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
 
     # A packed depthwise input of at most 3x3 taps is read in place (``read_zero_padded``), any
     # other padded once
-    in_place = spec.in_block and spec.groups > 1 and spec.kernel_h * spec.kernel_w <= IN_PLACE_MAX_TAPS
+    in_place = bool(spec.in_block) and spec.groups > 1 and spec.kernel_h * spec.kernel_w <= IN_PLACE_MAX_TAPS
     packed = data if in_place else pad_packed(data, spec) if spec.in_block else pack_input(data, spec, ic_bn)
     od, icg, ocg = spec.out_dtype, spec.in_per_group, spec.out_per_group
     ric = te.reduce_axis((0, icg), name="ric")
