@@ -49,10 +49,10 @@ TVM_DEFAULT = "tvm_default"
 
 
 def default_legalize(bb: Any, call: Any) -> Any:
-    """TVM's registered legalization of ``call`` (TOPI direct conv, no schedule)."""
+    """TVM's registered legalization of ``call`` (a conv: TOPI direct conv, no schedule)."""
     import tvm
 
-    return tvm.ir.Op.get("relax.nn.conv2d").get_attr("FLegalize")(bb, call)
+    return tvm.ir.Op.get(str(call.op.name)).get_attr("FLegalize")(bb, call)
 
 
 def legalize_round_for_llvm(bb: Any, call: Any) -> Any:
@@ -74,12 +74,11 @@ def legalize_sigmoid_for_llvm(bb: Any, call: Any) -> Any:
     by lane for ``exp``. EfficientNet-B0's SiLU convs took 1.2 ms for a 1x1 conv at 112x112
     that ReLU6 runs in 0.12 (the model 8.3 -> 3.1 ms on Zen 5, its outputs within 1.3e-6
     relative). Other dtypes keep TVM's legalization."""
-    import tvm
     from tvm import te, topi
 
     op = str(call.op.name)
     if str(call.args[0].ty.dtype) != "float32":
-        return tvm.ir.Op.get(op).get_attr("FLegalize")(bb, call)
+        return default_legalize(bb, call)
 
     def compute(x: Any) -> Any:
         exp = topi.fast_exp(te.compute(x.shape, lambda *i: -x(*i), name="T_negative"))

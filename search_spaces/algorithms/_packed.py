@@ -100,10 +100,10 @@ def pad_packed(data: Any, spec: ConvSpec) -> Any:
     return te.compute((n, cb, h + pt + pb, w + pl + pr, bn), f, name="dse_pack")
 
 
-def read_zero_padded(data: Any, spec: ConvSpec, n: Any, cb: Any, y: Any, x: Any, kh: Any, kw: Any, ci: Any) -> Any:
-    """An unpadded packed ``[N, C / bn, H, W, bn]`` input under kernel tap (kh, kw) of output
-    pixel (y, x), zero where the tap falls in the padding, read where it lies instead of from a
-    padded copy (``pad_packed``). The position is clamped into the tensor and the value selected
+def read_zero_padded(data: Any, spec: ConvSpec, ic_bn: int, n: Any, ic: Any, y: Any, x: Any, kh: Any, kw: Any) -> Any:
+    """An unpadded packed ``[N, C / bn, H, W, bn]`` input at input channel ``ic`` under kernel
+    tap (kh, kw) of output pixel (y, x), zero where the tap falls in the padding: what
+    :func:`packed_read` reads from a padded copy (``pad_packed``), read where it lies instead. The position is clamped into the tensor and the value selected
     away where it is outside: both sides of a ``Select`` are evaluated, so the read must be in
     bounds, and it stays a branch-free vector blend (``if_then_else`` is run one lane at a time).
 
@@ -118,7 +118,8 @@ def read_zero_padded(data: Any, spec: ConvSpec, n: Any, cb: Any, y: Any, x: Any,
     row = y * spec.stride_h + kh * spec.dilation_h - spec.pad_top
     column = x * spec.stride_w + kw * spec.dilation_w - spec.pad_left
     inside = tirx.all(row >= 0, row < h, column >= 0, column < w)
-    value = data[n, cb, tirx.min(tirx.max(row, 0), h - 1), tirx.min(tirx.max(column, 0), w - 1), ci]
+    clamped_row, clamped_column = tirx.min(tirx.max(row, 0), h - 1), tirx.min(tirx.max(column, 0), w - 1)
+    value = data[n, ic // ic_bn, clamped_row, clamped_column, ic % ic_bn]
     return tirx.Select(inside, value, tirx.const(0, data.dtype))
 
 

@@ -69,6 +69,7 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
     # other padded once
     in_place = bool(spec.in_block) and spec.groups > 1 and spec.kernel_h * spec.kernel_w <= IN_PLACE_MAX_TAPS
     packed = data if in_place else pad_packed(data, spec) if spec.in_block else pack_input(data, spec, ic_bn)
+    read = read_zero_padded if in_place else packed_read
     od, icg, ocg = spec.out_dtype, spec.in_per_group, spec.out_per_group
     ric = te.reduce_axis((0, icg), name="ric")
     rkh = te.reduce_axis((0, spec.kernel_h), name="rkh")
@@ -78,10 +79,7 @@ def spatial_pack_compute(data: Any, weight: Any, spec: ConvSpec, ic_bn: int, oc_
         # One group reads every input channel: written so, a padded output channel's group is
         # still the one that exists (its weights are zero)
         ic = ric if spec.groups == 1 else ((ocb * oc_bn + oci) // ocg) * icg + ric
-        if in_place:
-            src = read_zero_padded(packed, spec, n, ic // ic_bn, y, x, rkh, rkw, ic % ic_bn).astype(od)
-        else:
-            src = packed_read(packed, spec, ic_bn, n, ic, y, x, rkh, rkw).astype(od)
+        src = read(packed, spec, ic_bn, n, ic, y, x, rkh, rkw).astype(od)
         return te.sum(src * weight[ocb, ric, rkh, rkw, oci].astype(od), axis=[ric, rkh, rkw])
 
     shape = (spec.batch, int(weight.shape[0]), spec.out_h, spec.out_w, oc_bn)
