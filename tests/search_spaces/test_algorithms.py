@@ -558,29 +558,33 @@ def test_a_float32_sigmoid_on_the_cpu_calls_no_scalar_exp_and_stays_within_a_few
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 def test_pooling_in_the_packed_layout_is_a_vector_per_window_element(op):
-    """A pool over ``NCHW16c`` (spatial pack's flow keeps ResNet-18's max pool there) takes the
-    channel block as its vector, with the window reduced above it; results stay exact."""
+    """A pool over ``NCHW[x]c`` with the host's vector as its block (spatial pack's flow keeps
+    ResNet-18's max pool there: ``NCHW16c`` on AVX-512, ``NCHW8c`` on AVX2) takes the channel
+    block as its vector, with the window reduced above it; results stay exact."""
     from tvm import relax
 
+    from search_spaces.algorithms._conv import vector_lanes
+
+    target = T.host_target()
+    lanes = vector_lanes(target, "float32")
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 2, 9, 9, 16)).astype("float32")
+    x = rng.standard_normal((1, 2, 9, 9, lanes)).astype("float32")
     bb = relax.BlockBuilder()
     var = relax.Var("x", relax.TensorType(list(x.shape), "float32"))
     pool = getattr(relax.op.nn, op)
     with bb.function("main", [var]):
         with bb.dataflow():
-            out = bb.emit_output(bb.emit(pool(var, 3, 2, 1, layout="NCHW16c")))
+            out = bb.emit_output(bb.emit(pool(var, 3, 2, 1, layout=f"NCHW{lanes}c")))
         bb.emit_func_output(out)
-    target = T.host_target()
     scheduled = apply_default_schedules(relax.transform.LegalizeOps()(bb.get()), target)
     kernel = next(f for g, f in scheduled.functions.items() if g.name_hint != "main")
-    assert "T.vectorized(T.int64(16))" in kernel.script() and "_init" in kernel.script()
-    nchw = torch.tensor(x.transpose(0, 1, 4, 2, 3).reshape(1, 32, 9, 9))
+    assert f"T.vectorized(T.int64({lanes}))" in kernel.script() and "_init" in kernel.script()
+    nchw = torch.tensor(x.transpose(0, 1, 4, 2, 3).reshape(1, 2 * lanes, 9, 9))
     if op == "max_pool2d":
         ref = torch.nn.functional.max_pool2d(nchw, 3, 2, 1)
     else:
         ref = torch.nn.functional.avg_pool2d(nchw, 3, 2, 1, count_include_pad=False)
-    packed = ref.numpy().reshape(1, 2, 16, 5, 5).transpose(0, 1, 3, 4, 2)
+    packed = ref.numpy().reshape(1, 2, lanes, 5, 5).transpose(0, 1, 3, 4, 2)
     np.testing.assert_allclose(T.run(T.build(scheduled, target), x), packed, rtol=1e-6, atol=1e-6)
 
 
