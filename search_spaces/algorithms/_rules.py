@@ -179,7 +179,8 @@ def spatial_pack(env: Env, block: Any) -> Any:
     if tile_rows > 1:  # a patch of rows x pixels (its epilogue still a rectangle of whole row pairs)
         y, yi = env.split_tile(y, tile_rows, limit=4)
         tile = [obi, yi, xi]
-    sch.reorder(n, oco, y, xo, ric, rkh, rkw, *tile, oci)
+    reduce_loop, input_block = _input_block_unrolled(env, ric, rkh, rkw, depthwise)
+    sch.reorder(n, oco, y, xo, reduce_loop, rkh, rkw, *input_block, *tile, oci)
     if depthwise:
         rows, tasks = loop_extent(sch, y), loop_extent(sch, n) * loop_extent(sch, oco)
         # Bands of one row pad each input row 3 times: 7 rows (prime) over 2 threads would be
@@ -191,8 +192,27 @@ def spatial_pack(env: Env, block: Any) -> Any:
         _pad_rows_in_cache(env, block, fused)
     else:
         fused = _split_between_threads(env, n, oco, y, rows_first)
-    _register_tile(env, block, xo, ric, tile, oci)
+    _register_tile(env, block, xo, reduce_loop, [*input_block, *tile], oci)
     return fused
+
+
+def _input_block_unrolled(env: Env, ric: Any, rkh: Any, rkw: Any, depthwise: bool) -> tuple[Any, list[Any]]:
+    """A 1x1 conv's reduction over input channels split by a vector of them, the inner part
+    unrolled above the register tile: (the outer loop, [the unrolled one]), or (``ric``, [])
+    where it stays whole. Whole, each step read ``input[ric // b, y, x, ric % b]`` and computed
+    that address anew; unrolled, a block's channels are constant offsets from one address.
+    On AVX2 (16 registers; a Zen 3 EPYC, 2 threads): MobileNetV2's 96->24 layer at 56x56
+    230 -> 115 us, 144->24 300 -> 192, 24->144 248 -> 178 (each kernel alone); whole models in
+    turn MobileNetV2 fp32 x0.93, ShuffleNetV2 x0.92, MNASNet x0.86, EfficientNet-B0 x0.84,
+    ResNet-18 x0.98, outputs bit-identical (the same order of additions). 3x3 convs unrolled so
+    ran ResNet-18 x1.17: they keep the whole loop. Not measured on 32 registers (AVX-512: no such
+    CPU at hand when this was written), whose code keeps it too."""
+    extent = loop_extent(env.sch, ric)
+    one_by_one = loop_extent(env.sch, rkh) == 1 and loop_extent(env.sch, rkw) == 1
+    if depthwise or not one_by_one or env.registers >= 32 or extent % env.lanes != 0:
+        return ric, []
+    outer, inner = env.sch.split(ric, [None, env.lanes])
+    return outer, [inner]
 
 
 def _dense_tile(env: Env, channel_blocks: int, height: int, row: int, depthwise: bool) -> tuple[int, int, int]:
